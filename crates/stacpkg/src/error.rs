@@ -1,0 +1,259 @@
+//! The library's one error type.
+//!
+//! Messages are lowercase, name the offending input (file, line, item, field) and never carry the
+//! underlying cause in their own text: the cause sits in `#[source]` and the CLI joins the chain
+//! into the single `stacpkg: error: …` line of SPEC §2.
+
+use std::fmt;
+
+/// Result alias used throughout the library.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Where an item came from, for error messages: `item 3 (`S2B_…`) on line 7 of `x.ndjson``.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ItemLocation {
+    /// Display name of the input (`path` or `stdin`).
+    pub input: String,
+    /// 1-based position of the item in the input, after collections are expanded.
+    pub index: u64,
+    /// 1-based physical line for NDJSON input.
+    pub line: Option<u64>,
+    /// The item's `id`, when it has a string one.
+    pub id: Option<String>,
+}
+
+impl fmt::Display for ItemLocation {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "`{}`: item {}", self.input, self.index)?;
+        if let Some(id) = &self.id {
+            write!(f, " (`{id}`)")?;
+        }
+        if let Some(line) = self.line {
+            write!(f, " on line {line}")?;
+        }
+        Ok(())
+    }
+}
+
+/// The kind of table an Arrow stream or file holds (`stacpkg:schema-kind`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StreamKind {
+    /// A STAC items table.
+    Items,
+    /// An asset-lock table.
+    AssetLock,
+}
+
+impl StreamKind {
+    /// The value written as `stacpkg:schema-kind`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            StreamKind::Items => "items",
+            StreamKind::AssetLock => "asset-lock",
+        }
+    }
+
+    /// The commands that produce a stream of this kind, for hints.
+    pub fn producers(self) -> &'static str {
+        match self {
+            StreamKind::Items => "`stacpkg items from-json`, `from-ndjson` or `from-parquet`",
+            StreamKind::AssetLock => "`stacpkg asset-lock derive` or `asset-lock from-parquet`",
+        }
+    }
+}
+
+impl fmt::Display for StreamKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Everything that can go wrong in the library.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// A file or stream could not be read or written.
+    #[error("{action} `{path}`")]
+    Io {
+        /// What was being done (`failed to open`, `failed to read`, …).
+        action: &'static str,
+        /// The file or stream.
+        path: String,
+        /// The operating system's reason.
+        #[source]
+        source: std::io::Error,
+    },
+
+    /// A JSON document is not valid JSON (serde's message carries line and column).
+    #[error("invalid JSON in `{input}`: {message}")]
+    Json {
+        /// The input.
+        input: String,
+        /// The parser's message, including `line L column C`.
+        message: String,
+    },
+
+    /// A line of an NDJSON input is not valid JSON.
+    #[error("invalid STAC NDJSON in `{input}` on line {line}: {message}")]
+    Ndjson {
+        /// The input.
+        input: String,
+        /// 1-based physical line number.
+        line: u64,
+        /// The parser's message.
+        message: String,
+    },
+
+    /// A JSON document (or NDJSON line) is not a STAC Item or collection of items.
+    #[error(
+        "{location}: expected a STAC Item, STAC ItemCollection, or GeoJSON FeatureCollection, found {found}"
+    )]
+    NotStac {
+        /// Input, plus the NDJSON line when there is one.
+        location: String,
+        /// What was found instead.
+        found: String,
+    },
+
+    /// An item breaks a rule of the items table (missing `id`, bad geometry, …).
+    #[error("{location}: {problem}")]
+    InvalidItem {
+        /// Which item.
+        location: ItemLocation,
+        /// What is wrong, naming the field.
+        problem: String,
+    },
+
+    /// Two items disagree on a field's type.
+    #[error("{location}: field `{field}` is {found} here but {expected} in earlier items")]
+    TypeConflict {
+        /// The item where the conflict was found.
+        location: ItemLocation,
+        /// Dotted path of the field (`properties.gsd`, `assets.B01.eo:bands[].name`).
+        field: String,
+        /// Type seen in this item.
+        found: &'static str,
+        /// Type established by earlier items.
+        expected: &'static str,
+    },
+
+    /// Under `--stream`, an item does not fit the schema fixed by the first batch.
+    #[error(
+        "{location}: field `{field}` {problem} the schema fixed by the first batch (--stream); run without --stream to scan the whole input first"
+    )]
+    StreamMisfit {
+        /// The item.
+        location: ItemLocation,
+        /// Dotted path of the field.
+        field: String,
+        /// How it does not fit (`is not in`, `is float here, integer in`, …).
+        problem: String,
+    },
+
+    /// An input expected to be an Arrow IPC stream is empty.
+    #[error("{input} is empty: expected an Arrow IPC stream from {producers}")]
+    EmptyStream {
+        /// The input (`stdin` or a path).
+        input: String,
+        /// Which commands make the right stream.
+        producers: &'static str,
+    },
+
+    /// An input expected to be an Arrow IPC stream is not one.
+    #[error("{input} is not an Arrow IPC stream")]
+    NotIpc {
+        /// The input.
+        input: String,
+        /// Arrow's reason.
+        #[source]
+        source: arrow_schema::ArrowError,
+    },
+
+    /// An Arrow stream or file holds the wrong kind of table.
+    #[error(
+        "{input} is an {found} stream, but this command needs an {expected} stream; make one with {producers}"
+    )]
+    WrongStreamKind {
+        /// The input.
+        input: String,
+        /// The kind found.
+        found: StreamKind,
+        /// The kind needed.
+        expected: StreamKind,
+        /// Which commands make the right stream.
+        producers: &'static str,
+    },
+
+    /// Arrow failed while reading or building a table.
+    #[error("{context}")]
+    Arrow {
+        /// What was being done, naming the input.
+        context: String,
+        /// Arrow's reason.
+        #[source]
+        source: arrow_schema::ArrowError,
+    },
+
+    /// The consumer of a batch stream went away before the producer finished; not a failure of
+    /// the input, so callers usually stop quietly.
+    #[error("the reader of the batch stream went away")]
+    OutputClosed,
+
+    /// Parquet failed while reading or writing a file.
+    #[error("{context}")]
+    Parquet {
+        /// What was being done, naming the file.
+        context: String,
+        /// Parquet's reason.
+        #[source]
+        source: parquet::errors::ParquetError,
+    },
+}
+
+impl Error {
+    pub(crate) fn io(action: &'static str, path: impl Into<String>, source: std::io::Error) -> Self {
+        Error::Io {
+            action,
+            path: path.into(),
+            source,
+        }
+    }
+
+    pub(crate) fn arrow(context: impl Into<String>, source: arrow_schema::ArrowError) -> Self {
+        Error::Arrow {
+            context: context.into(),
+            source,
+        }
+    }
+
+    pub(crate) fn parquet(
+        context: impl Into<String>,
+        source: parquet::errors::ParquetError,
+    ) -> Self {
+        Error::Parquet {
+            context: context.into(),
+            source,
+        }
+    }
+
+    /// True when the error is a closed pipe on the output side (the reader went away), which
+    /// the CLI treats as a quiet, successful end.
+    pub fn is_broken_pipe(&self) -> bool {
+        let mut current: Option<&(dyn std::error::Error + 'static)> = Some(self);
+        while let Some(err) = current {
+            if let Some(io) = err.downcast_ref::<std::io::Error>()
+                && io.kind() == std::io::ErrorKind::BrokenPipe
+            {
+                return true;
+            }
+            if let Some(arrow_schema::ArrowError::IoError(_, io)) =
+                err.downcast_ref::<arrow_schema::ArrowError>()
+                && io.kind() == std::io::ErrorKind::BrokenPipe
+            {
+                return true;
+            }
+            current = err.source();
+        }
+        false
+    }
+}

@@ -1,0 +1,218 @@
+//! STAC GeoParquet files: streaming read (`items from-parquet`) and batch-by-batch write
+//! (`items to-parquet`).
+//!
+//! The writer emits one row group per batch (ZSTD), so its memory is bounded by one batch, and
+//! computes the GeoParquet 1.1 `geo` metadata (geometry types, bbox) from the rows it writes, at
+//! close — the footer is the one place a streaming writer can put whole-file facts.
+
+use std::fs::File;
+use std::path::Path;
+use std::sync::Arc;
+
+use arrow_array::cast::AsArray;
+use arrow_array::{Array, RecordBatch};
+use arrow_schema::{DataType, Field, Schema, SchemaRef};
+use parquet::arrow::ArrowWriter;
+use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+use parquet::basic::{Compression, ZstdLevel};
+use parquet::file::metadata::KeyValue;
+use parquet::file::properties::WriterProperties;
+
+use super::filter::ItemFilter;
+use super::geometry::{GeoStats, inspect_wkb};
+use super::schema::{BBOX, BBOX_2D, EXTENSION_NAME, GEOARROW_WKB, GEOMETRY, META_GEO};
+use crate::batch::BatchReader;
+use crate::error::{Error, Result, StreamKind};
+use crate::ipc::check_kind;
+
+/// Read a (STAC Geo)Parquet file as a batch stream of at most `batch_size` rows per batch.
+///
+/// The file's own Arrow schema is streamed unchanged. A file holding an asset lock is rejected.
+pub fn read(path: &Path, batch_size: usize, filter: ItemFilter) -> Result<BatchReader> {
+    read_kind(path, batch_size, filter, StreamKind::Items)
+}
+
+pub(crate) fn read_kind(
+    path: &Path,
+    batch_size: usize,
+    filter: ItemFilter,
+    expected: StreamKind,
+) -> Result<BatchReader> {
+    let name = path.display().to_string();
+    let file = File::open(path).map_err(|e| Error::io("failed to open", &name, e))?;
+    let builder = ParquetRecordBatchReaderBuilder::try_new(file)
+        .map_err(|e| Error::parquet(format!("`{name}` is not a readable Parquet file"), e))?;
+    let schema = builder.schema().clone();
+    check_kind(&schema, &format!("`{name}`"), expected)?;
+    let rows = builder.metadata().file_metadata().num_rows();
+    let reader = builder
+        .with_batch_size(batch_size.max(1))
+        .build()
+        .map_err(|e| Error::parquet(format!("failed to read `{name}`"), e))?;
+    let unfiltered = filter.is_empty();
+    let batches = reader.filter_map(move |batch| {
+        let batch = match batch {
+            Ok(batch) => batch,
+            Err(e) => return Some(Err(Error::arrow(format!("failed to read `{name}`"), e))),
+        };
+        match filter.apply(batch) {
+            Ok(batch) if batch.num_rows() == 0 && !unfiltered => None,
+            Ok(batch) => Some(Ok(batch)),
+            Err(e) => Some(Err(Error::arrow(format!("failed to filter `{name}`"), e))),
+        }
+    });
+    let reader = BatchReader::new(schema, batches);
+    Ok(if unfiltered {
+        reader.with_known_rows(u64::try_from(rows).unwrap_or(0))
+    } else {
+        reader
+    })
+}
+
+/// What [`write`] wrote.
+#[derive(Debug, Clone, PartialEq)]
+pub struct WriteSummary {
+    /// Rows written.
+    pub rows: u64,
+    /// Row groups written (one per non-empty batch).
+    pub row_groups: usize,
+}
+
+/// Write an items batch stream to a STAC GeoParquet file, atomically.
+///
+/// The file is written under a temporary name in the destination directory (created if needed)
+/// and renamed into place only when complete, so a failure leaves no partial file and does not
+/// touch an existing one.
+pub fn write(reader: BatchReader, path: &Path) -> Result<WriteSummary> {
+    let name = path.display().to_string();
+    let dir = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => std::path::PathBuf::from("."),
+    };
+    std::fs::create_dir_all(&dir).map_err(|e| Error::io("failed to create directory for", &name, e))?;
+    let temp = tempfile::Builder::new()
+        .prefix(".stacpkg-")
+        .suffix(".parquet.tmp")
+        .tempfile_in(&dir)
+        .map_err(|e| Error::io("failed to create a temporary file next to", &name, e))?;
+
+    let schema = writer_schema(&reader.schema());
+    let has_bbox = match schema.column_with_name(BBOX).map(|(_, f)| f.data_type()) {
+        Some(DataType::Struct(fields)) => {
+            BBOX_2D.iter().all(|n| fields.iter().any(|f| f.name() == n))
+        }
+        _ => false,
+    };
+    let geometry_index = schema
+        .index_of(GEOMETRY)
+        .ok()
+        .filter(|i| matches!(schema.field(*i).data_type(), DataType::Binary | DataType::LargeBinary));
+
+    let props = WriterProperties::builder()
+        .set_compression(Compression::ZSTD(ZstdLevel::default()))
+        .build();
+    let file = temp
+        .as_file()
+        .try_clone()
+        .map_err(|e| Error::io("failed to open", &name, e))?;
+    let failed = |e| Error::parquet(format!("failed to write `{name}`"), e);
+    let mut writer = ArrowWriter::try_new(file, schema.clone(), Some(props)).map_err(failed)?;
+    let mut geo = GeoStats::default();
+    let mut rows = 0u64;
+    let mut row_groups = 0;
+    for batch in reader {
+        let batch = batch?;
+        if batch.num_rows() == 0 {
+            continue;
+        }
+        let batch = RecordBatch::try_new(schema.clone(), batch.columns().to_vec())
+            .map_err(|e| Error::arrow(format!("failed to write `{name}`"), e))?;
+        if let Some(index) = geometry_index {
+            add_geometries(&mut geo, batch.column(index).as_ref(), rows).map_err(|problem| {
+                Error::InvalidItem {
+                    location: crate::error::ItemLocation {
+                        input: "the items stream".into(),
+                        index: problem.0,
+                        line: None,
+                        id: None,
+                    },
+                    problem: problem.1,
+                }
+            })?;
+        }
+        writer.write(&batch).map_err(failed)?;
+        // One row group per batch keeps the writer's memory at one batch.
+        writer.flush().map_err(failed)?;
+        rows += batch.num_rows() as u64;
+        row_groups += 1;
+    }
+    let mut metadata: Vec<_> = reader_metadata(&schema);
+    if geometry_index.is_some() {
+        metadata.push((META_GEO.to_string(), geo.metadata_json(has_bbox)));
+    }
+    metadata.sort();
+    for (key, value) in metadata {
+        writer.append_key_value_metadata(KeyValue::new(key, value));
+    }
+    writer.close().map_err(failed)?;
+    temp.persist(path)
+        .map_err(|e| Error::io("failed to move the finished file into place at", &name, e.error))?;
+    Ok(WriteSummary { rows, row_groups })
+}
+
+/// The schema given to the Parquet writer: the stream's, with the geometry column marked as
+/// geoarrow.wkb and without `geo` (that is computed from the rows and written at close).
+fn writer_schema(schema: &SchemaRef) -> SchemaRef {
+    let fields: Vec<Field> = schema
+        .fields()
+        .iter()
+        .map(|f| {
+            if f.name() == GEOMETRY && matches!(f.data_type(), DataType::Binary | DataType::LargeBinary) {
+                let mut metadata = f.metadata().clone();
+                metadata.insert(EXTENSION_NAME, GEOARROW_WKB);
+                f.as_ref().clone().with_metadata(metadata)
+            } else {
+                f.as_ref().clone()
+            }
+        })
+        .collect();
+    let mut metadata = schema.metadata().clone();
+    metadata.remove(META_GEO);
+    Arc::new(Schema::new(fields).with_metadata(metadata))
+}
+
+/// Schema metadata repeated as plain Parquet key/values, so readers that do not decode
+/// `ARROW:schema` (GDAL, DuckDB) see it too.
+fn reader_metadata(schema: &Schema) -> Vec<(String, String)> {
+    schema
+        .metadata()
+        .iter()
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect()
+}
+
+fn add_geometries(geo: &mut GeoStats, column: &dyn Array, offset: u64) -> Result<(), (u64, String)> {
+    let mut add = |row: usize, wkb: &[u8]| {
+        inspect_wkb(wkb)
+            .map(|info| geo.add(&info))
+            .map_err(|e| (offset + row as u64 + 1, format!("`geometry`: {e}")))
+    };
+    match column.data_type() {
+        DataType::Binary => {
+            for (row, wkb) in column.as_binary::<i32>().iter().enumerate() {
+                if let Some(wkb) = wkb {
+                    add(row, wkb)?;
+                }
+            }
+        }
+        DataType::LargeBinary => {
+            for (row, wkb) in column.as_binary::<i64>().iter().enumerate() {
+                if let Some(wkb) = wkb {
+                    add(row, wkb)?;
+                }
+            }
+        }
+        _ => {}
+    }
+    Ok(())
+}

@@ -1,0 +1,34 @@
+//! stacpkg turns a selected set of STAC Items into a reproducible package and moves that package
+//! and its assets safely between places.
+//!
+//! This crate is the library behind the `stacpkg` command; every subcommand is one public
+//! function here, and the CLI only parses arguments and picks where bytes go.
+//!
+//! ```text
+//!  STAC JSON / NDJSON ──► items::read_stac ──┐
+//!  STAC GeoParquet ────► items::geoparquet::read ──► BatchReader (items schema) ──► ipc::write_stream ─► stdout
+//!  stdin (Arrow IPC) ──► ipc::read_stream ───┘                                 └─► items::geoparquet::write
+//! ```
+//!
+//! | command | library function |
+//! |---|---|
+//! | `items from-json`, `items from-ndjson` | [`items::read_stac`] |
+//! | `items from-parquet` | [`items::geoparquet::read`] |
+//! | `items to-parquet` | [`ipc::read_stream`] + [`items::geoparquet::write`] |
+//!
+//! The pipe format between subcommands is the Arrow IPC stream format ([`ipc`]); streams carry
+//! `stacpkg:schema-kind` so a command fed the wrong kind of table fails fast.
+//!
+//! Memory stays flat in input size: every reader yields bounded batches and every writer
+//! consumes them one at a time (see [`items`] for the bounds).
+
+#![deny(clippy::print_stdout, clippy::print_stderr)]
+
+pub mod batch;
+mod error;
+pub mod ipc;
+pub mod items;
+pub mod preview;
+
+pub use batch::BatchReader;
+pub use error::{Error, ItemLocation, Result, StreamKind};
