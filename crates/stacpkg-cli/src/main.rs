@@ -1,1 +1,46 @@
-fn main() {}
+//! The `stacpkg` command: a thin layer over the `stacpkg` library.
+
+mod args;
+mod commands;
+mod diagnostics;
+mod stdio;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+use clap::error::ErrorKind;
+
+use crate::commands::{ExitStatus, UsageError};
+
+fn main() -> ExitCode {
+    let cli = match args::Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(error) => {
+            return match error.kind() {
+                ErrorKind::DisplayHelp | ErrorKind::DisplayVersion => {
+                    let _ = error.print();
+                    ExitStatus::Success.into()
+                }
+                _ => {
+                    diagnostics::report_usage(&error);
+                    ExitStatus::Usage.into()
+                }
+            };
+        }
+    };
+    match commands::dispatch(cli.command) {
+        Ok(status) => status.into(),
+        Err(error) if diagnostics::is_broken_pipe(&error) => ExitStatus::Success.into(),
+        Err(error) if error.downcast_ref::<stacpkg::Error>().is_some_and(|e| matches!(e, stacpkg::Error::OutputClosed)) => {
+            ExitStatus::Success.into()
+        }
+        Err(error) => {
+            diagnostics::report(&error);
+            if error.downcast_ref::<UsageError>().is_some() {
+                ExitStatus::Usage.into()
+            } else {
+                ExitStatus::Failure.into()
+            }
+        }
+    }
+}

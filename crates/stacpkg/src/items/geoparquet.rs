@@ -12,7 +12,8 @@ use std::sync::Arc;
 use arrow_array::cast::AsArray;
 use arrow_array::{Array, RecordBatch};
 use arrow_schema::{DataType, Field, Schema, SchemaRef};
-use parquet::arrow::ArrowWriter;
+use parquet::arrow::arrow_writer::ArrowWriterOptions;
+use parquet::arrow::{ARROW_SCHEMA_META_KEY, ArrowWriter, encode_arrow_schema};
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use parquet::basic::{Compression, ZstdLevel};
 use parquet::file::metadata::KeyValue;
@@ -116,7 +117,13 @@ pub fn write(reader: BatchReader, path: &Path) -> Result<WriteSummary> {
         .try_clone()
         .map_err(|e| Error::io("failed to open", &name, e))?;
     let failed = |e| Error::parquet(format!("failed to write `{name}`"), e);
-    let mut writer = ArrowWriter::try_new(file, schema.clone(), Some(props)).map_err(failed)?;
+    // The embedded Arrow schema is written at close instead of at open, so that it can carry the
+    // `geo` metadata computed from the rows: pyarrow takes schema metadata from `ARROW:schema`.
+    let options = ArrowWriterOptions::new()
+        .with_properties(props)
+        .with_skip_arrow_metadata(true);
+    let mut writer =
+        ArrowWriter::try_new_with_options(file, schema.clone(), options).map_err(failed)?;
     let mut geo = GeoStats::default();
     let mut rows = 0u64;
     let mut row_groups = 0;
@@ -146,10 +153,19 @@ pub fn write(reader: BatchReader, path: &Path) -> Result<WriteSummary> {
         rows += batch.num_rows() as u64;
         row_groups += 1;
     }
-    let mut metadata: Vec<_> = reader_metadata(&schema);
+    let mut final_metadata = schema.metadata().clone();
     if geometry_index.is_some() {
-        metadata.push((META_GEO.to_string(), geo.metadata_json(has_bbox)));
+        final_metadata.insert(META_GEO, geo.metadata_json(has_bbox));
     }
+    let final_schema = schema.as_ref().clone().with_metadata(final_metadata);
+    // Repeated as plain key/values so that readers that do not decode `ARROW:schema` (GDAL,
+    // DuckDB) see them too.
+    let mut metadata: Vec<(String, String)> = final_schema
+        .metadata()
+        .iter()
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    metadata.push((ARROW_SCHEMA_META_KEY.to_string(), encode_arrow_schema(&final_schema)));
     metadata.sort();
     for (key, value) in metadata {
         writer.append_key_value_metadata(KeyValue::new(key, value));
@@ -179,16 +195,6 @@ fn writer_schema(schema: &SchemaRef) -> SchemaRef {
     let mut metadata = schema.metadata().clone();
     metadata.remove(META_GEO);
     Arc::new(Schema::new(fields).with_metadata(metadata))
-}
-
-/// Schema metadata repeated as plain Parquet key/values, so readers that do not decode
-/// `ARROW:schema` (GDAL, DuckDB) see it too.
-fn reader_metadata(schema: &Schema) -> Vec<(String, String)> {
-    schema
-        .metadata()
-        .iter()
-        .map(|(k, v)| (k.clone(), v.clone()))
-        .collect()
 }
 
 fn add_geometries(geo: &mut GeoStats, column: &dyn Array, offset: u64) -> Result<(), (u64, String)> {

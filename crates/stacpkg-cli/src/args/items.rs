@@ -1,0 +1,94 @@
+//! `stacpkg items …` arguments.
+
+use std::path::PathBuf;
+
+use clap::{Args, Subcommand};
+
+/// Items table commands.
+#[derive(Debug, Subcommand)]
+pub(crate) enum ItemsCommand {
+    /// Convert STAC JSON into items Arrow streams.
+    #[command(after_help = "Library method: stacpkg::items::read_stac")]
+    FromJson(FromJsonArgs),
+    /// Convert STAC NDJSON into items Arrow streams.
+    #[command(after_help = "Library method: stacpkg::items::read_stac")]
+    FromNdjson(FromNdjsonArgs),
+    /// Read STAC GeoParquet as Arrow IPC.
+    #[command(after_help = "Library method: stacpkg::items::geoparquet::read")]
+    FromParquet(FromParquetArgs),
+    /// Write items streams as STAC GeoParquet.
+    #[command(
+        after_help = "Library methods: stacpkg::ipc::read_stream, stacpkg::items::geoparquet::write"
+    )]
+    ToParquet(ToParquetArgs),
+}
+
+/// Item selection shared by the three item sources.
+#[derive(Debug, Args)]
+pub(crate) struct FilterArgs {
+    /// collection id to keep; repeat for multiple collection ids
+    #[arg(long, value_name = "COLLECTION")]
+    pub(crate) collections: Vec<String>,
+    /// provider name to keep; repeat for multiple provider names
+    #[arg(long, value_name = "PROVIDER")]
+    pub(crate) providers: Vec<String>,
+    /// item id to keep; repeat for multiple item ids
+    #[arg(long, value_name = "ITEM_ID")]
+    pub(crate) item_ids: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct FromJsonArgs {
+    /// STAC JSON path; omit (or `-`) for stdin
+    #[arg(value_name = "INPUT_FILE")]
+    pub(crate) input_file: Option<PathBuf>,
+    #[command(flatten)]
+    pub(crate) filters: FilterArgs,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct FromNdjsonArgs {
+    /// STAC NDJSON path; omit (or `-`) for stdin
+    #[arg(value_name = "INPUT_FILE")]
+    pub(crate) input_file: Option<PathBuf>,
+    /// maximum rows per IPC batch while reading STAC items NDJSON
+    #[arg(long, value_name = "BATCH_SIZE", default_value_t = stacpkg::items::DEFAULT_BATCH_SIZE, value_parser = batch_size)]
+    pub(crate) batch_size: usize,
+    /// fix the schema from the first batch and stream without scanning the input first; a later
+    /// item that does not fit that schema is an error
+    #[arg(long)]
+    pub(crate) stream: bool,
+    #[command(flatten)]
+    pub(crate) filters: FilterArgs,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct FromParquetArgs {
+    /// STAC GeoParquet input path
+    #[arg(value_name = "INPUT_FILE")]
+    pub(crate) input_file: PathBuf,
+    /// maximum rows per IPC batch while reading Parquet
+    #[arg(long, value_name = "BATCH_SIZE", default_value_t = stacpkg::items::DEFAULT_BATCH_SIZE, value_parser = batch_size)]
+    pub(crate) batch_size: usize,
+    #[command(flatten)]
+    pub(crate) filters: FilterArgs,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct ToParquetArgs {
+    /// STAC GeoParquet output path
+    #[arg(value_name = "OUTPUT_FILE")]
+    pub(crate) output_file: PathBuf,
+}
+
+/// `--batch-size`: an integer ≥ 1, with the original's messages.
+fn batch_size(text: &str) -> Result<usize, String> {
+    let value: i64 = text
+        .trim()
+        .parse()
+        .map_err(|_| format!("invalid integer: {text}"))?;
+    if value < 1 {
+        return Err("value must be at least 1".into());
+    }
+    usize::try_from(value).map_err(|_| format!("invalid integer: {text}"))
+}

@@ -1,0 +1,80 @@
+//! Command-line syntax only: what the user may type. Values are checked here where clap can do
+//! it (ranges, required options); everything that needs the environment happens in commands.
+
+pub(crate) mod items;
+
+use clap::{Parser, Subcommand};
+
+/// Package STAC metadata and external asset references.
+#[derive(Debug, Parser)]
+#[command(
+    name = "stacpkg",
+    version,
+    about = "Package STAC metadata and external asset references.",
+    // The Python original (argparse) accepts unique prefixes of long options (`--coll`).
+    infer_long_args = true,
+    subcommand_required = true,
+    arg_required_else_help = false
+)]
+pub(crate) struct Cli {
+    #[command(subcommand)]
+    pub(crate) command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum Command {
+    /// Work with STAC items table commands.
+    #[command(subcommand_required = true)]
+    Items {
+        #[command(subcommand)]
+        command: items::ItemsCommand,
+    },
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn cli_definition_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn unique_long_option_prefixes_are_accepted() {
+        let cli = Cli::try_parse_from(["stacpkg", "items", "from-json", "--coll", "demo"]).unwrap();
+        let Command::Items {
+            command: items::ItemsCommand::FromJson(args),
+        } = cli.command
+        else {
+            panic!("parsed the wrong command");
+        };
+        assert_eq!(args.filters.collections, vec!["demo"]);
+    }
+
+    #[test]
+    fn batch_size_below_one_is_a_usage_error() {
+        let err = Cli::try_parse_from(["stacpkg", "items", "from-ndjson", "--batch-size", "0"])
+            .unwrap_err();
+        assert!(err.to_string().contains("value must be at least 1"), "{err}");
+        let err = Cli::try_parse_from(["stacpkg", "items", "from-ndjson", "--batch-size", "x"])
+            .unwrap_err();
+        assert!(err.to_string().contains("invalid integer: x"), "{err}");
+    }
+
+    #[test]
+    fn filters_repeat_and_keep_commas() {
+        let cli = Cli::try_parse_from([
+            "stacpkg", "items", "from-parquet", "f.parquet", "--item-ids", "a,b", "--item-ids", "c",
+        ])
+        .unwrap();
+        let Command::Items {
+            command: items::ItemsCommand::FromParquet(args),
+        } = cli.command
+        else {
+            panic!("parsed the wrong command");
+        };
+        assert_eq!(args.filters.item_ids, vec!["a,b", "c"]);
+    }
+}

@@ -1,0 +1,67 @@
+//! `stacpkg items …`
+
+use std::path::PathBuf;
+
+use stacpkg::StreamKind;
+use stacpkg::items::{self, Format, ItemFilter, ReadOptions, Source, geoparquet};
+
+use super::ExitStatus;
+use crate::args::items::{FilterArgs, FromJsonArgs, FromNdjsonArgs, FromParquetArgs, ToParquetArgs};
+use crate::stdio;
+
+fn filter(args: FilterArgs) -> ItemFilter {
+    ItemFilter {
+        item_ids: args.item_ids.into_iter().collect(),
+        collections: args.collections.into_iter().collect(),
+        providers: args.providers.into_iter().collect(),
+    }
+}
+
+/// `-` and an omitted path both mean stdin.
+fn source(path: Option<PathBuf>, what: &str) -> anyhow::Result<Source> {
+    match path {
+        Some(p) if p.as_os_str() != "-" => Ok(Source::Path(p)),
+        _ => {
+            stdio::require_piped_stdin(what)?;
+            Ok(Source::Stdin)
+        }
+    }
+}
+
+/// `items from-json` → [`stacpkg::items::read_stac`] with [`Format::Json`].
+pub(crate) fn from_json(args: FromJsonArgs) -> anyhow::Result<ExitStatus> {
+    let source = source(args.input_file, "a STAC JSON document")?;
+    let options = ReadOptions {
+        filter: filter(args.filters),
+        ..ReadOptions::default()
+    };
+    stdio::emit(items::read_stac(source, Format::Json, options)?)?;
+    Ok(ExitStatus::Success)
+}
+
+/// `items from-ndjson` → [`stacpkg::items::read_stac`] with [`Format::Ndjson`].
+pub(crate) fn from_ndjson(args: FromNdjsonArgs) -> anyhow::Result<ExitStatus> {
+    let source = source(args.input_file, "STAC NDJSON")?;
+    let options = ReadOptions {
+        batch_size: args.batch_size,
+        filter: filter(args.filters),
+        stream: args.stream,
+    };
+    stdio::emit(items::read_stac(source, Format::Ndjson, options)?)?;
+    Ok(ExitStatus::Success)
+}
+
+/// `items from-parquet` → [`stacpkg::items::geoparquet::read`].
+pub(crate) fn from_parquet(args: FromParquetArgs) -> anyhow::Result<ExitStatus> {
+    let reader = geoparquet::read(&args.input_file, args.batch_size, filter(args.filters))?;
+    stdio::emit(reader)?;
+    Ok(ExitStatus::Success)
+}
+
+/// `items to-parquet` → [`stacpkg::ipc::read_stream`] + [`stacpkg::items::geoparquet::write`].
+pub(crate) fn to_parquet(args: ToParquetArgs) -> anyhow::Result<ExitStatus> {
+    stdio::require_piped_stdin("an items Arrow IPC stream")?;
+    let reader = stacpkg::ipc::read_stream(std::io::stdin(), "stdin", StreamKind::Items)?;
+    geoparquet::write(reader, &args.output_file)?;
+    Ok(ExitStatus::Success)
+}

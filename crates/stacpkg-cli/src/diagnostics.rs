@@ -1,0 +1,51 @@
+//! The one error line of SPEC §2: `stacpkg: error: <what>: <why>: <why>`.
+
+use std::io::Write;
+
+/// Print an error and its causes as one line on stderr.
+pub(crate) fn report(error: &anyhow::Error) {
+    let mut line = String::from("stacpkg: error: ");
+    let mut first = true;
+    let mut previous = String::new();
+    for cause in error.chain() {
+        let text = cause.to_string();
+        // Some sources repeat their child's text; say it once.
+        if text.is_empty() || previous.ends_with(&text) {
+            continue;
+        }
+        if !first {
+            line.push_str(": ");
+        }
+        line.push_str(&text);
+        previous = text;
+        first = false;
+    }
+    let line: String = line
+        .chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect();
+    let _ = writeln!(std::io::stderr().lock(), "{line}");
+}
+
+/// Print a clap usage error as one line (help and version go to stdout as usual).
+pub(crate) fn report_usage(error: &clap::Error) {
+    let rendered = error.render().to_string();
+    let first = rendered
+        .lines()
+        .find(|l| !l.trim().is_empty())
+        .unwrap_or("invalid arguments");
+    let message = first.strip_prefix("error: ").unwrap_or(first);
+    let _ = writeln!(std::io::stderr().lock(), "stacpkg: error: {message}");
+}
+
+/// True when the error is a closed stdout pipe (the reader went away): a quiet, successful end.
+pub(crate) fn is_broken_pipe(error: &anyhow::Error) -> bool {
+    error.chain().any(|cause| {
+        cause
+            .downcast_ref::<stacpkg::Error>()
+            .is_some_and(stacpkg::Error::is_broken_pipe)
+            || cause
+                .downcast_ref::<std::io::Error>()
+                .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+    })
+}
