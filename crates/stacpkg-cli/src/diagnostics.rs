@@ -29,6 +29,22 @@ pub(crate) fn report(error: &anyhow::Error) {
 
 /// Print a clap usage error as one line (help and version go to stdout as usual).
 pub(crate) fn report_usage(error: &clap::Error) {
+    use clap::error::ErrorKind;
+    if matches!(
+        error.kind(),
+        ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand | ErrorKind::MissingSubcommand
+    ) {
+        // clap would print the whole help; one line naming the command is enough.
+        let path: Vec<String> = std::iter::once("stacpkg".to_string())
+            .chain(std::env::args().skip(1).take_while(|a| !a.starts_with('-')))
+            .collect();
+        let path = path.join(" ");
+        let _ = writeln!(
+            std::io::stderr().lock(),
+            "stacpkg: error: `{path}` requires a subcommand; see `{path} --help`"
+        );
+        return;
+    }
     let rendered = error.render().to_string();
     let first = rendered
         .lines()

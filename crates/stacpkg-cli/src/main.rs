@@ -31,7 +31,11 @@ fn main() -> ExitCode {
     match commands::dispatch(cli.command) {
         Ok(status) => status.into(),
         Err(error) if diagnostics::is_broken_pipe(&error) => ExitStatus::Success.into(),
-        Err(error) if error.downcast_ref::<stacpkg::Error>().is_some_and(|e| matches!(e, stacpkg::Error::OutputClosed)) => {
+        Err(error)
+            if error
+                .downcast_ref::<stacpkg::Error>()
+                .is_some_and(|e| matches!(e, stacpkg::Error::OutputClosed)) =>
+        {
             ExitStatus::Success.into()
         }
         Err(error) => {

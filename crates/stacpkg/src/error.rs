@@ -119,7 +119,7 @@ pub enum Error {
     #[error("{location}: {problem}")]
     InvalidItem {
         /// Which item.
-        location: ItemLocation,
+        location: Box<ItemLocation>,
         /// What is wrong, naming the field.
         problem: String,
     },
@@ -128,7 +128,7 @@ pub enum Error {
     #[error("{location}: field `{field}` is {found} here but {expected} in earlier items")]
     TypeConflict {
         /// The item where the conflict was found.
-        location: ItemLocation,
+        location: Box<ItemLocation>,
         /// Dotted path of the field (`properties.gsd`, `assets.B01.eo:bands[].name`).
         field: String,
         /// Type seen in this item.
@@ -143,7 +143,7 @@ pub enum Error {
     )]
     StreamMisfit {
         /// The item.
-        location: ItemLocation,
+        location: Box<ItemLocation>,
         /// Dotted path of the field.
         field: String,
         /// How it does not fit (`is not in`, `is float here, integer in`, …).
@@ -211,7 +211,11 @@ pub enum Error {
 }
 
 impl Error {
-    pub(crate) fn io(action: &'static str, path: impl Into<String>, source: std::io::Error) -> Self {
+    pub(crate) fn io(
+        action: &'static str,
+        path: impl Into<String>,
+        source: std::io::Error,
+    ) -> Self {
         Error::Io {
             action,
             path: path.into(),

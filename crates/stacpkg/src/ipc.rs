@@ -41,7 +41,12 @@ pub fn read_stream<R: Read + Send + 'static>(
     check_kind(&schema, input, expected)?;
     let name = input.to_string();
     let batches = stream.map(move |batch| {
-        batch.map_err(|e| Error::arrow(format!("failed to read the Arrow IPC stream from {name}"), e))
+        batch.map_err(|e| {
+            Error::arrow(
+                format!("failed to read the Arrow IPC stream from {name}"),
+                e,
+            )
+        })
     });
     Ok(BatchReader::new(schema, batches))
 }
@@ -89,7 +94,9 @@ pub fn write_stream<W: Write>(writer: W, reader: BatchReader, output: &str) -> R
     for batch in reader {
         let batch = batch?;
         rows += batch.num_rows() as u64;
-        writer.write(&batch).map_err(|e| Error::arrow(context(), e))?;
+        writer
+            .write(&batch)
+            .map_err(|e| Error::arrow(context(), e))?;
     }
     writer.finish().map_err(|e| Error::arrow(context(), e))?;
     writer

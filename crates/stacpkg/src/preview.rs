@@ -167,7 +167,12 @@ fn cell(array: &dyn Array, row: usize) -> String {
 
 fn scalar(array: &dyn Array, row: usize) -> Option<String> {
     Some(match array.data_type() {
-        DataType::Boolean => if array.as_boolean().value(row) { "True" } else { "False" }.into(),
+        DataType::Boolean => if array.as_boolean().value(row) {
+            "True"
+        } else {
+            "False"
+        }
+        .into(),
         DataType::Int8 => array.as_primitive::<Int8Type>().value(row).to_string(),
         DataType::Int16 => array.as_primitive::<Int16Type>().value(row).to_string(),
         DataType::Int32 => array.as_primitive::<Int32Type>().value(row).to_string(),
@@ -182,11 +187,15 @@ fn scalar(array: &dyn Array, row: usize) -> Option<String> {
         DataType::Float64 => python_float(array.as_primitive::<Float64Type>().value(row)),
         DataType::Timestamp(unit, tz) => {
             let micros = match unit {
-                TimeUnit::Second => array.as_primitive::<TimestampSecondType>().value(row) * 1_000_000,
+                TimeUnit::Second => {
+                    array.as_primitive::<TimestampSecondType>().value(row) * 1_000_000
+                }
                 TimeUnit::Millisecond => {
                     array.as_primitive::<TimestampMillisecondType>().value(row) * 1000
                 }
-                TimeUnit::Microsecond => array.as_primitive::<TimestampMicrosecondType>().value(row),
+                TimeUnit::Microsecond => {
+                    array.as_primitive::<TimestampMicrosecondType>().value(row)
+                }
                 TimeUnit::Nanosecond => {
                     array.as_primitive::<TimestampNanosecondType>().value(row) / 1000
                 }
@@ -222,7 +231,12 @@ pub fn python_float(value: f64) -> String {
         return if value > 0.0 { "inf" } else { "-inf" }.into();
     }
     if value == 0.0 {
-        return if value.is_sign_negative() { "-0.0" } else { "0.0" }.into();
+        return if value.is_sign_negative() {
+            "-0.0"
+        } else {
+            "0.0"
+        }
+        .into();
     }
     // `{:e}` gives the shortest round-trip digits as `d.ddde±x`.
     let sci = format!("{value:e}");
@@ -246,14 +260,22 @@ pub fn python_float(value: f64) -> String {
     } else if point as usize >= digits.len() {
         format!("{digits}{}.0", "0".repeat(point as usize - digits.len()))
     } else {
-        format!("{}.{}", &digits[..point as usize], &digits[point as usize..])
+        format!(
+            "{}.{}",
+            &digits[..point as usize],
+            &digits[point as usize..]
+        )
     };
     format!("{sign}{text}")
 }
 
 fn bytes_repr(bytes: &[u8]) -> String {
     // Python picks double quotes only when the bytes contain ' and no ".
-    let quote = if bytes.contains(&b'\'') && !bytes.contains(&b'"') { '"' } else { '\'' };
+    let quote = if bytes.contains(&b'\'') && !bytes.contains(&b'"') {
+        '"'
+    } else {
+        '\''
+    };
     let mut out = format!("b{quote}");
     for &b in bytes {
         match b {
@@ -324,7 +346,11 @@ fn json(array: &dyn Array, row: usize, out: &mut String) {
         DataType::LargeList(_) => list_json(&array.as_list::<i64>().value(row), out),
         DataType::Utf8 => json_string(array.as_string::<i32>().value(row), out),
         DataType::LargeUtf8 => json_string(array.as_string::<i64>().value(row), out),
-        DataType::Boolean => out.push_str(if array.as_boolean().value(row) { "true" } else { "false" }),
+        DataType::Boolean => out.push_str(if array.as_boolean().value(row) {
+            "true"
+        } else {
+            "false"
+        }),
         DataType::Float32 | DataType::Float64 => {
             let text = scalar(array, row).unwrap_or_default();
             out.push_str(match text.as_str() {
@@ -381,7 +407,10 @@ mod tests {
 
     #[test]
     fn bytes_repr_matches_python() {
-        assert_eq!(bytes_repr(&[1, 3, 0, b'a', b'\'']), "b\"\\x01\\x03\\x00a'\"");
+        assert_eq!(
+            bytes_repr(&[1, 3, 0, b'a', b'\'']),
+            "b\"\\x01\\x03\\x00a'\""
+        );
         assert_eq!(bytes_repr(b"ab"), "b'ab'");
     }
 

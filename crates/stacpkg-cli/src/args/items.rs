@@ -7,17 +7,23 @@ use clap::{Args, Subcommand};
 /// Items table commands.
 #[derive(Debug, Subcommand)]
 pub(crate) enum ItemsCommand {
-    /// Convert STAC JSON into items Arrow streams.
-    #[command(after_help = "Library method: stacpkg::items::read_stac")]
-    FromJson(FromJsonArgs),
-    /// Convert STAC NDJSON into items Arrow streams.
-    #[command(after_help = "Library method: stacpkg::items::read_stac")]
-    FromNdjson(FromNdjsonArgs),
-    /// Read STAC GeoParquet as Arrow IPC.
-    #[command(after_help = "Library method: stacpkg::items::geoparquet::read")]
-    FromParquet(FromParquetArgs),
-    /// Write items streams as STAC GeoParquet.
     #[command(
+        about = "Convert STAC JSON into items Arrow streams.",
+        after_help = "Library method: stacpkg::items::read_stac"
+    )]
+    FromJson(FromJsonArgs),
+    #[command(
+        about = "Convert STAC NDJSON into items Arrow streams.",
+        after_help = "Library method: stacpkg::items::read_stac"
+    )]
+    FromNdjson(FromNdjsonArgs),
+    #[command(
+        about = "Read STAC GeoParquet as Arrow IPC.",
+        after_help = "Library method: stacpkg::items::geoparquet::read"
+    )]
+    FromParquet(FromParquetArgs),
+    #[command(
+        about = "Write items streams as STAC GeoParquet.",
         after_help = "Library methods: stacpkg::ipc::read_stream, stacpkg::items::geoparquet::write"
     )]
     ToParquet(ToParquetArgs),

@@ -23,8 +23,10 @@ pub(crate) struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub(crate) enum Command {
-    /// Work with STAC items table commands.
-    #[command(subcommand_required = true)]
+    #[command(
+        about = "Work with STAC items table commands.",
+        subcommand_required = true
+    )]
     Items {
         #[command(subcommand)]
         command: items::ItemsCommand,
@@ -57,7 +59,10 @@ mod tests {
     fn batch_size_below_one_is_a_usage_error() {
         let err = Cli::try_parse_from(["stacpkg", "items", "from-ndjson", "--batch-size", "0"])
             .unwrap_err();
-        assert!(err.to_string().contains("value must be at least 1"), "{err}");
+        assert!(
+            err.to_string().contains("value must be at least 1"),
+            "{err}"
+        );
         let err = Cli::try_parse_from(["stacpkg", "items", "from-ndjson", "--batch-size", "x"])
             .unwrap_err();
         assert!(err.to_string().contains("invalid integer: x"), "{err}");
@@ -66,7 +71,14 @@ mod tests {
     #[test]
     fn filters_repeat_and_keep_commas() {
         let cli = Cli::try_parse_from([
-            "stacpkg", "items", "from-parquet", "f.parquet", "--item-ids", "a,b", "--item-ids", "c",
+            "stacpkg",
+            "items",
+            "from-parquet",
+            "f.parquet",
+            "--item-ids",
+            "a,b",
+            "--item-ids",
+            "c",
         ])
         .unwrap();
         let Command::Items {

@@ -6,7 +6,9 @@ use stacpkg::StreamKind;
 use stacpkg::items::{self, Format, ItemFilter, ReadOptions, Source, geoparquet};
 
 use super::ExitStatus;
-use crate::args::items::{FilterArgs, FromJsonArgs, FromNdjsonArgs, FromParquetArgs, ToParquetArgs};
+use crate::args::items::{
+    FilterArgs, FromJsonArgs, FromNdjsonArgs, FromParquetArgs, ToParquetArgs,
+};
 use crate::stdio;
 
 fn filter(args: FilterArgs) -> ItemFilter {

@@ -1,1 +1,19 @@
+//! The CLI test binary: every test runs the built `stacpkg` as a user would.
+//!
+//! - `items`: conversions, schema rules and filters of `items from-json / from-ndjson`.
+//! - `parquet`: `items to-parquet / from-parquet`, round trips and readers other than ours.
+//! - `errors`: one test per error class of SPEC §2 (one stderr line, exit code, no output).
+//! - `terminal`: the text preview and the interactive-stdin refusal, under a real pty.
+//! - `pipeline`: real OS pipes between commands.
 
+mod errors;
+mod items;
+mod parquet;
+mod pipeline;
+mod terminal;
+
+use stacpkg_test::TestContext;
+
+fn ctx() -> TestContext {
+    TestContext::new(env!("CARGO_BIN_EXE_stacpkg"))
+}

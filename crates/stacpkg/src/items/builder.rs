@@ -48,7 +48,9 @@ impl Col {
             Ty::Int => Col::Int(Int64Builder::new()),
             Ty::Float => Col::Float(Float64Builder::new()),
             Ty::Str => Col::Str(StringBuilder::new()),
-            Ty::Timestamp => Col::Timestamp(TimestampMicrosecondBuilder::new().with_timezone("UTC")),
+            Ty::Timestamp => {
+                Col::Timestamp(TimestampMicrosecondBuilder::new().with_timezone("UTC"))
+            }
             Ty::List(child) => Col::List {
                 offsets: vec![0],
                 nulls: NullBufferBuilder::new(0),

@@ -45,7 +45,12 @@ impl GeoStats {
         if let Some(b) = info.bbox {
             self.bbox = Some(match self.bbox {
                 None => b,
-                Some(a) => [a[0].min(b[0]), a[1].min(b[1]), a[2].max(b[2]), a[3].max(b[3])],
+                Some(a) => [
+                    a[0].min(b[0]),
+                    a[1].min(b[1]),
+                    a[2].max(b[2]),
+                    a[3].max(b[3]),
+                ],
             });
         }
     }
@@ -140,7 +145,8 @@ fn has_z(geometry: &Value) -> Result<bool, String> {
     }
     fn walk(v: &Value) -> Result<bool, String> {
         match v {
-            Value::Array(items) if items.first().is_some_and(Value::is_number) => match items.len() {
+            Value::Array(items) if items.first().is_some_and(Value::is_number) => match items.len()
+            {
                 2 => Ok(false),
                 3 => Ok(true),
                 n => Err(format!(
@@ -209,12 +215,7 @@ fn write_count(out: &mut Vec<u8>, n: usize) -> Result<(), String> {
     Ok(())
 }
 
-fn write_points(
-    v: &Value,
-    z: bool,
-    out: &mut Vec<u8>,
-    extent: &mut Extent,
-) -> Result<(), String> {
+fn write_points(v: &Value, z: bool, out: &mut Vec<u8>, extent: &mut Extent) -> Result<(), String> {
     let points = as_list(v)?;
     write_count(out, points.len())?;
     for p in points {
@@ -223,12 +224,7 @@ fn write_points(
     Ok(())
 }
 
-fn write_rings(
-    v: &Value,
-    z: bool,
-    out: &mut Vec<u8>,
-    extent: &mut Extent,
-) -> Result<(), String> {
+fn write_rings(v: &Value, z: bool, out: &mut Vec<u8>, extent: &mut Extent) -> Result<(), String> {
     let rings = as_list(v)?;
     write_count(out, rings.len())?;
     for ring in rings {
@@ -364,7 +360,11 @@ impl WkbReader<'_> {
             self.u32(le)?; // EWKB SRID
         }
         let iso = raw & 0x0fff_ffff;
-        let (code, z, m) = (iso % 1000, ewkb_z || matches!(iso / 1000, 1 | 3), ewkb_m || matches!(iso / 1000, 2 | 3));
+        let (code, z, m) = (
+            iso % 1000,
+            ewkb_z || matches!(iso / 1000, 1 | 3),
+            ewkb_m || matches!(iso / 1000, 2 | 3),
+        );
         if !(1..=7).contains(&code) {
             return Err(format!("WKB value has unknown geometry type {raw}"));
         }

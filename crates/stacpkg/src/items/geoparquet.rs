@@ -12,9 +12,9 @@ use std::sync::Arc;
 use arrow_array::cast::AsArray;
 use arrow_array::{Array, RecordBatch};
 use arrow_schema::{DataType, Field, Schema, SchemaRef};
+use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use parquet::arrow::arrow_writer::ArrowWriterOptions;
 use parquet::arrow::{ARROW_SCHEMA_META_KEY, ArrowWriter, encode_arrow_schema};
-use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use parquet::basic::{Compression, ZstdLevel};
 use parquet::file::metadata::KeyValue;
 use parquet::file::properties::WriterProperties;
@@ -90,7 +90,8 @@ pub fn write(reader: BatchReader, path: &Path) -> Result<WriteSummary> {
         Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
         _ => std::path::PathBuf::from("."),
     };
-    std::fs::create_dir_all(&dir).map_err(|e| Error::io("failed to create directory for", &name, e))?;
+    std::fs::create_dir_all(&dir)
+        .map_err(|e| Error::io("failed to create directory for", &name, e))?;
     let temp = tempfile::Builder::new()
         .prefix(".stacpkg-")
         .suffix(".parquet.tmp")
@@ -104,10 +105,12 @@ pub fn write(reader: BatchReader, path: &Path) -> Result<WriteSummary> {
         }
         _ => false,
     };
-    let geometry_index = schema
-        .index_of(GEOMETRY)
-        .ok()
-        .filter(|i| matches!(schema.field(*i).data_type(), DataType::Binary | DataType::LargeBinary));
+    let geometry_index = schema.index_of(GEOMETRY).ok().filter(|i| {
+        matches!(
+            schema.field(*i).data_type(),
+            DataType::Binary | DataType::LargeBinary
+        )
+    });
 
     let props = WriterProperties::builder()
         .set_compression(Compression::ZSTD(ZstdLevel::default()))
@@ -137,12 +140,12 @@ pub fn write(reader: BatchReader, path: &Path) -> Result<WriteSummary> {
         if let Some(index) = geometry_index {
             add_geometries(&mut geo, batch.column(index).as_ref(), rows).map_err(|problem| {
                 Error::InvalidItem {
-                    location: crate::error::ItemLocation {
+                    location: Box::new(crate::error::ItemLocation {
                         input: "the items stream".into(),
                         index: problem.0,
                         line: None,
                         id: None,
-                    },
+                    }),
                     problem: problem.1,
                 }
             })?;
@@ -165,14 +168,22 @@ pub fn write(reader: BatchReader, path: &Path) -> Result<WriteSummary> {
         .iter()
         .map(|(k, v)| (k.clone(), v.clone()))
         .collect();
-    metadata.push((ARROW_SCHEMA_META_KEY.to_string(), encode_arrow_schema(&final_schema)));
+    metadata.push((
+        ARROW_SCHEMA_META_KEY.to_string(),
+        encode_arrow_schema(&final_schema),
+    ));
     metadata.sort();
     for (key, value) in metadata {
         writer.append_key_value_metadata(KeyValue::new(key, value));
     }
     writer.close().map_err(failed)?;
-    temp.persist(path)
-        .map_err(|e| Error::io("failed to move the finished file into place at", &name, e.error))?;
+    temp.persist(path).map_err(|e| {
+        Error::io(
+            "failed to move the finished file into place at",
+            &name,
+            e.error,
+        )
+    })?;
     Ok(WriteSummary { rows, row_groups })
 }
 
@@ -183,7 +194,9 @@ fn writer_schema(schema: &SchemaRef) -> SchemaRef {
         .fields()
         .iter()
         .map(|f| {
-            if f.name() == GEOMETRY && matches!(f.data_type(), DataType::Binary | DataType::LargeBinary) {
+            if f.name() == GEOMETRY
+                && matches!(f.data_type(), DataType::Binary | DataType::LargeBinary)
+            {
                 let mut metadata = f.metadata().clone();
                 metadata.insert(EXTENSION_NAME, GEOARROW_WKB);
                 f.as_ref().clone().with_metadata(metadata)
@@ -197,7 +210,11 @@ fn writer_schema(schema: &SchemaRef) -> SchemaRef {
     Arc::new(Schema::new(fields).with_metadata(metadata))
 }
 
-fn add_geometries(geo: &mut GeoStats, column: &dyn Array, offset: u64) -> Result<(), (u64, String)> {
+fn add_geometries(
+    geo: &mut GeoStats,
+    column: &dyn Array,
+    offset: u64,
+) -> Result<(), (u64, String)> {
     let mut add = |row: usize, wkb: &[u8]| {
         inspect_wkb(wkb)
             .map(|info| geo.add(&info))

@@ -118,7 +118,10 @@ impl<R: BufRead> NdjsonItems<R> {
                         Some(other) => {
                             return Err(Error::NotStac {
                                 location: format!("`{}` on line {}", self.input, self.line),
-                                found: format!("a collection whose `features` is {}", describe(&other)),
+                                found: format!(
+                                    "a collection whose `features` is {}",
+                                    describe(&other)
+                                ),
                             });
                         }
                     };
@@ -161,7 +164,11 @@ fn strip_position(message: &str) -> String {
         Some(at) => {
             let tail = &message[at + " at line ".len()..];
             match tail.find(" column ") {
-                Some(col) => format!("{} at column {}", &message[..at], &tail[col + " column ".len()..]),
+                Some(col) => format!(
+                    "{} at column {}",
+                    &message[..at],
+                    &tail[col + " column ".len()..]
+                ),
                 None => message[..at].to_string(),
             }
         }
@@ -406,7 +413,10 @@ mod tests {
     #[test]
     fn feature_without_assets_and_arrays_are_not_stac() {
         let err = collect_doc(r#"{"type":"Feature","id":"a"}"#).unwrap_err();
-        assert!(err.to_string().contains("a Feature without `assets`"), "{err}");
+        assert!(
+            err.to_string().contains("a Feature without `assets`"),
+            "{err}"
+        );
         let err = collect_doc("[1, 2]").unwrap_err();
         assert!(err.to_string().contains("found a list"), "{err}");
     }
@@ -432,7 +442,9 @@ mod tests {
         assert_eq!((b.index, b.line), (2, Some(3)));
         let err = items.next().unwrap().unwrap_err();
         assert!(
-            err.to_string().starts_with("invalid STAC NDJSON in `x.ndjson` on line 4: key must be a string at column 2"),
+            err.to_string().starts_with(
+                "invalid STAC NDJSON in `x.ndjson` on line 4: key must be a string at column 2"
+            ),
             "{err}"
         );
     }

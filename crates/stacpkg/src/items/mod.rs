@@ -123,14 +123,17 @@ pub fn read_stac(source: Source, format: Format, options: ReadOptions) -> Result
                 }
                 (Source::Path(path), Format::Ndjson, true) => {
                     let name = source.display_name();
-                    open(path, &name).and_then(|file| stream_ndjson(
-                        BufReader::with_capacity(1 << 20, file),
-                        &name,
-                        &options,
-                        &tx,
-                    ))
+                    open(path, &name).and_then(|file| {
+                        stream_ndjson(
+                            BufReader::with_capacity(1 << 20, file),
+                            &name,
+                            &options,
+                            &tx,
+                        )
+                    })
                 }
-                _ => Input::prepare(&source).and_then(|input| two_pass(&input, format, &options, &tx)),
+                _ => Input::prepare(&source)
+                    .and_then(|input| two_pass(&input, format, &options, &tx)),
             };
             match result {
                 Ok(()) | Err(Error::OutputClosed) => {}
@@ -207,7 +210,11 @@ impl Input {
         Ok(file)
     }
 
-    fn for_each_item(&self, format: Format, sink: &mut dyn FnMut(RawItem) -> Result<()>) -> Result<()> {
+    fn for_each_item(
+        &self,
+        format: Format,
+        sink: &mut dyn FnMut(RawItem) -> Result<()>,
+    ) -> Result<()> {
         let reader = self.rewind()?;
         match format {
             Format::Json => json::for_each_document_item(reader, &self.name, sink),
@@ -221,13 +228,17 @@ impl Input {
     }
 }
 
-fn location(raw: &RawItem, input: &str) -> ItemLocation {
-    ItemLocation {
+fn location(raw: &RawItem, input: &str) -> Box<ItemLocation> {
+    Box::new(ItemLocation {
         input: input.to_string(),
         index: raw.index,
         line: raw.line,
-        id: raw.item.get("id").and_then(|v| v.as_str()).map(str::to_string),
-    }
+        id: raw
+            .item
+            .get("id")
+            .and_then(|v| v.as_str())
+            .map(str::to_string),
+    })
 }
 
 fn fold_error(raw: &RawItem, input: &str, err: FoldError) -> Error {
@@ -267,10 +278,12 @@ struct Batcher<'a> {
 
 impl Batcher<'_> {
     fn push(&mut self, raw: &RawItem, parts: &ItemParts<'_>) -> Result<()> {
-        self.builder.append(parts).map_err(|problem| Error::InvalidItem {
-            location: location(raw, self.input),
-            problem,
-        })?;
+        self.builder
+            .append(parts)
+            .map_err(|problem| Error::InvalidItem {
+                location: location(raw, self.input),
+                problem,
+            })?;
         self.bytes += raw.bytes;
         if self.builder.len() >= self.batch_size || self.bytes >= MAX_BATCH_INPUT_BYTES {
             self.flush()?;

@@ -134,11 +134,9 @@ impl Ty {
             Ty::Float => DataType::Float64,
             Ty::Str => DataType::Utf8,
             Ty::Timestamp => timestamp_type(),
-            Ty::List(child) => DataType::List(Arc::new(Field::new(
-                LIST_ITEM,
-                child.data_type(),
-                true,
-            ))),
+            Ty::List(child) => {
+                DataType::List(Arc::new(Field::new(LIST_ITEM, child.data_type(), true)))
+            }
             Ty::Struct(fields) => DataType::Struct(
                 fields
                     .iter()
@@ -426,11 +424,14 @@ impl<'a> ItemParts<'a> {
                 }
                 Some(links)
             }
-            Some(other) => return Err(format!("`links` is {}, expected a list", value_name(other))),
+            Some(other) => {
+                return Err(format!("`links` is {}, expected a list", value_name(other)));
+            }
         };
         let assets = match item.get(ASSETS) {
             Some(Value::Object(assets)) => {
-                if let Some((key, bad)) = assets.iter().find(|(_, a)| !a.is_object() && !a.is_null())
+                if let Some((key, bad)) =
+                    assets.iter().find(|(_, a)| !a.is_object() && !a.is_null())
                 {
                     return Err(format!(
                         "asset `{key}` is {}, expected an object",
@@ -439,7 +440,12 @@ impl<'a> ItemParts<'a> {
                 }
                 assets
             }
-            Some(other) => return Err(format!("`assets` is {}, expected an object", value_name(other))),
+            Some(other) => {
+                return Err(format!(
+                    "`assets` is {}, expected an object",
+                    value_name(other)
+                ));
+            }
             None => return Err("missing `assets`".into()),
         };
         let collection = opt_str(item, COLLECTION)?;
@@ -448,7 +454,10 @@ impl<'a> ItemParts<'a> {
             Some(Value::Array(values)) if values.len() == 4 || values.len() == 6 => Some(
                 values
                     .iter()
-                    .map(|v| v.as_f64().ok_or("`bbox` holds a value that is not a number"))
+                    .map(|v| {
+                        v.as_f64()
+                            .ok_or("`bbox` holds a value that is not a number")
+                    })
                     .collect::<Result<Vec<_>, _>>()?,
             ),
             Some(_) => return Err("`bbox` must be a list of 4 or 6 numbers".into()),
@@ -535,7 +544,10 @@ fn opt_str<'a>(item: &'a Map<String, Value>, name: &str) -> Result<Option<&'a st
     match item.get(name) {
         None | Some(Value::Null) => Ok(None),
         Some(Value::String(s)) => Ok(Some(s)),
-        Some(other) => Err(format!("`{name}` is {}, expected a string", value_name(other))),
+        Some(other) => Err(format!(
+            "`{name}` is {}, expected a string",
+            value_name(other)
+        )),
     }
 }
 
@@ -575,8 +587,7 @@ impl ItemSchema {
                         }));
                     }
                     let mut ty = Ty::Struct(IndexMap::new());
-                    merge_value(&mut ty, asset, false, &path, mode)
-                        .map_err(FoldError::Mismatch)?;
+                    merge_value(&mut ty, asset, false, &path, mode).map_err(FoldError::Mismatch)?;
                     self.assets.insert(key.clone(), ty);
                 }
             }
@@ -708,7 +719,6 @@ pub(crate) fn items_metadata(
     .collect()
 }
 
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -730,22 +740,26 @@ mod tests {
     #[test]
     fn later_properties_join_the_schema() {
         let schema = fold(&[item("a", json!({"x": 1})), item("b", json!({"y": "s"}))]).unwrap();
-        assert_eq!(
-            schema.properties.keys().collect::<Vec<_>>(),
-            vec!["x", "y"]
-        );
+        assert_eq!(schema.properties.keys().collect::<Vec<_>>(), vec!["x", "y"]);
     }
 
     #[test]
     fn int_then_float_widens_to_float() {
-        let schema = fold(&[item("a", json!({"gsd": 10})), item("b", json!({"gsd": 0.5}))]).unwrap();
+        let schema = fold(&[
+            item("a", json!({"gsd": 10})),
+            item("b", json!({"gsd": 0.5})),
+        ])
+        .unwrap();
         assert_eq!(schema.properties["gsd"], Ty::Float);
     }
 
     #[test]
     fn int_then_string_is_a_conflict_naming_both_types() {
-        let err = fold(&[item("a", json!({"gsd": 1})), item("b", json!({"gsd": "abc"}))])
-            .unwrap_err();
+        let err = fold(&[
+            item("a", json!({"gsd": 1})),
+            item("b", json!({"gsd": "abc"})),
+        ])
+        .unwrap_err();
         match err {
             FoldError::Mismatch(Mismatch::Conflict {
                 field,
