@@ -5,6 +5,9 @@ mod commands;
 mod diagnostics;
 mod stdio;
 
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use std::process::ExitCode;
 
 use clap::Parser;

@@ -240,6 +240,18 @@ impl Error {
         }
     }
 
+    /// Shift the item index of an item error by `offset` items: chunks of an input are numbered
+    /// from 1 when converted in parallel, and placed in the whole input when reported.
+    pub(crate) fn offset_items(mut self, offset: u64) -> Self {
+        if let Error::InvalidItem { location, .. }
+        | Error::TypeConflict { location, .. }
+        | Error::StreamMisfit { location, .. } = &mut self
+        {
+            location.index += offset;
+        }
+        self
+    }
+
     /// True when the error is a closed pipe on the output side (the reader went away), which
     /// the CLI treats as a quiet, successful end.
     pub fn is_broken_pipe(&self) -> bool {

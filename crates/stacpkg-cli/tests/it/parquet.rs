@@ -7,7 +7,7 @@ use crate::ctx;
 fn demo_parquet(ctx: &stacpkg_test::TestContext, name: &str) -> std::path::PathBuf {
     let out = ctx.path(name);
     ctx.sh(&format!(
-        "$STACPKG items from-ndjson {} | $STACPKG items to-parquet {}",
+        "umask 022; $STACPKG items from-ndjson {} | $STACPKG items to-parquet {}",
         demo("items.ndjson").display(),
         out.display()
     ))
@@ -37,6 +37,17 @@ fn to_parquet_writes_one_row_group_per_batch_with_geo_metadata() {
     );
     assert!(geo["columns"]["geometry"].get("crs").is_none());
     assert_eq!(schema.metadata()["stacpkg:schema-kind"], "items");
+}
+
+#[cfg(unix)]
+#[test]
+fn written_files_get_the_usual_permissions_not_temp_file_ones() {
+    use std::os::unix::fs::PermissionsExt;
+    let ctx = ctx();
+    let file = demo_parquet(&ctx, "items.parquet");
+    let mode = std::fs::metadata(&file).unwrap().permissions().mode() & 0o777;
+    // The test runs with the usual umask 022 (set explicitly so the check cannot drift).
+    assert_eq!(mode, 0o644, "mode {mode:o}");
 }
 
 #[test]

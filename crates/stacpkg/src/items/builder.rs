@@ -13,7 +13,9 @@ use arrow_array::builder::{
 use arrow_array::{Array, ArrayRef, ListArray, NullArray, RecordBatch, StructArray};
 use arrow_buffer::{NullBufferBuilder, OffsetBuffer, ScalarBuffer};
 use arrow_schema::{DataType, Field, SchemaRef};
-use serde_json::Value;
+use std::collections::HashMap;
+
+use super::value::{FnvBuild, Json, Object};
 
 use super::datetime;
 use super::geometry;
@@ -34,7 +36,10 @@ enum Col {
     },
     Struct {
         names: Vec<String>,
+        index: HashMap<String, usize, FnvBuild>,
         children: Vec<Col>,
+        /// Per-row scratch: which children got a value.
+        seen: Vec<bool>,
         nulls: NullBufferBuilder,
         len: usize,
     },
@@ -58,7 +63,13 @@ impl Col {
             },
             Ty::Struct(fields) => Col::Struct {
                 names: fields.keys().cloned().collect(),
+                index: fields
+                    .keys()
+                    .enumerate()
+                    .map(|(i, k)| (k.clone(), i))
+                    .collect(),
                 children: fields.values().map(Col::new).collect(),
+                seen: vec![false; fields.len()],
                 nulls: NullBufferBuilder::new(0),
                 len: 0,
             },
@@ -92,21 +103,18 @@ impl Col {
         }
     }
 
-    fn append(&mut self, value: &Value) -> Result<(), String> {
+    fn append(&mut self, value: &Json<'_>) -> Result<(), String> {
         if value.is_null() {
             self.append_null();
             return Ok(());
         }
         match (self, value) {
-            (Col::Bool(b), Value::Bool(v)) => b.append_value(*v),
-            (Col::Int(b), Value::Number(n)) if n.as_i64().is_some() => {
-                b.append_value(n.as_i64().expect("checked"))
-            }
-            (Col::Float(b), Value::Number(n)) => {
-                b.append_value(n.as_f64().expect("serde_json numbers are finite"))
-            }
-            (Col::Str(b), Value::String(s)) => b.append_value(s),
-            (Col::Timestamp(b), Value::String(s)) => match datetime::parse_micros(s) {
+            (Col::Bool(b), Json::Bool(v)) => b.append_value(*v),
+            (Col::Int(b), Json::Int(v)) => b.append_value(*v),
+            (Col::Float(b), Json::Int(v)) => b.append_value(*v as f64),
+            (Col::Float(b), Json::Float(v)) => b.append_value(*v),
+            (Col::Str(b), Json::Str(s)) => b.append_value(s),
+            (Col::Timestamp(b), Json::Str(s)) => match datetime::parse_micros(s) {
                 Some(micros) => b.append_value(micros),
                 None => return Err(format!("{s:?} is not a datetime")),
             },
@@ -116,7 +124,7 @@ impl Col {
                     nulls,
                     child,
                 },
-                Value::Array(items),
+                Json::Array(items),
             ) => {
                 for item in items {
                     child.append(item)?;
@@ -129,45 +137,53 @@ impl Col {
                 offsets.push(next);
                 nulls.append_non_null();
             }
-            (
-                Col::Struct {
-                    names,
-                    children,
-                    nulls,
-                    len,
-                },
-                Value::Object(members),
-            ) => {
-                // Counting matches is cheaper than looking every member up in the schema, and
-                // still proves no member is left behind.
-                let mut matched = 0;
-                for (name, child) in names.iter().zip(children.iter_mut()) {
-                    match members.get(name) {
-                        Some(member) => {
-                            matched += 1;
-                            child.append(member)?;
-                        }
-                        None => child.append_null(),
-                    }
-                }
-                if matched != members.len()
-                    && let Some((key, _)) = members
-                        .iter()
-                        .find(|(k, v)| !v.is_null() && !names.contains(k))
-                {
-                    return Err(format!("member `{key}` is not in the schema"));
-                }
-                nulls.append_non_null();
-                *len += 1;
-            }
+            (col @ Col::Struct { .. }, Json::Object(members)) => col.append_members(members)?,
             (col, value) => {
                 return Err(format!(
                     "{} value does not fit a {} column",
-                    value_kind(value),
+                    value.kind(),
                     col.kind()
                 ));
             }
         }
+        Ok(())
+    }
+
+    /// Append an object to a struct column: each member to its child, nulls to the rest.
+    fn append_members(&mut self, members: &Object<'_>) -> Result<(), String> {
+        let Col::Struct {
+            index,
+            children,
+            seen,
+            nulls,
+            len,
+            ..
+        } = self
+        else {
+            unreachable!("append_members is only called on struct columns");
+        };
+        seen.fill(false);
+        for (name, member) in members.iter() {
+            match index.get(name) {
+                Some(&i) => {
+                    if !seen[i] {
+                        seen[i] = true;
+                        children[i]
+                            .append(member)
+                            .map_err(|e| format!("`{name}`: {e}"))?;
+                    }
+                }
+                None if member.is_null() => {}
+                None => return Err(format!("member `{name}` is not in the schema")),
+            }
+        }
+        for (child, seen) in children.iter_mut().zip(seen.iter()) {
+            if !seen {
+                child.append_null();
+            }
+        }
+        nulls.append_non_null();
+        *len += 1;
         Ok(())
     }
 
@@ -212,6 +228,7 @@ impl Col {
                 children,
                 nulls,
                 len,
+                ..
             } => {
                 let arrays: Vec<ArrayRef> = children.iter_mut().map(Col::finish).collect();
                 let length = std::mem::take(len);
@@ -226,17 +243,6 @@ impl Col {
                 Arc::new(StructArray::new(fields, arrays, nulls.finish()))
             }
         }
-    }
-}
-
-fn value_kind(value: &Value) -> &'static str {
-    match value {
-        Value::Null => "null",
-        Value::Bool(_) => "boolean",
-        Value::Number(_) => "number",
-        Value::String(_) => "string",
-        Value::Array(_) => "list",
-        Value::Object(_) => "object",
     }
 }
 
@@ -301,14 +307,28 @@ impl BatchBuilder {
         }
 
         self.stac_version.append_option(parts.stac_version);
-        let extensions: Vec<Value> = parts
-            .stac_extensions
-            .iter()
-            .map(|s| Value::String((*s).to_string()))
-            .collect();
-        self.stac_extensions
-            .append(&Value::Array(extensions))
-            .map_err(|e| format!("`stac_extensions`: {e}"))?;
+        {
+            let Col::List {
+                offsets,
+                nulls,
+                child,
+            } = &mut self.stac_extensions
+            else {
+                unreachable!("stac_extensions column is a list");
+            };
+            let Col::Str(urls) = child.as_mut() else {
+                unreachable!("stac_extensions holds strings");
+            };
+            for url in &parts.stac_extensions {
+                urls.append_value(url);
+            }
+            let last = *offsets.last().expect("offsets start with 0");
+            offsets.push(
+                last + i32::try_from(parts.stac_extensions.len())
+                    .map_err(|_| "too many extensions")?,
+            );
+            nulls.append_non_null();
+        }
         self.id.append_value(parts.id);
         match parts.links {
             Some(links) => {
@@ -330,42 +350,12 @@ impl BatchBuilder {
             }
             None => self
                 .links
-                .append(&Value::Array(Vec::new()))
+                .append(&Json::Array(Vec::new()))
                 .map_err(|e| format!("`links`: {e}"))?,
         }
-        {
-            let Col::Struct {
-                names,
-                children,
-                nulls,
-                len,
-            } = &mut self.assets
-            else {
-                unreachable!("assets column is a struct");
-            };
-            let mut matched = 0;
-            for (name, child) in names.iter().zip(children.iter_mut()) {
-                match parts.assets.get(name) {
-                    Some(asset) => {
-                        matched += 1;
-                        child
-                            .append(asset)
-                            .map_err(|e| format!("asset `{name}`: {e}"))?;
-                    }
-                    None => child.append_null(),
-                }
-            }
-            if matched != parts.assets.len()
-                && let Some((key, _)) = parts
-                    .assets
-                    .iter()
-                    .find(|(k, a)| !a.is_null() && !names.contains(k))
-            {
-                return Err(format!("asset `{key}` is not in the schema"));
-            }
-            nulls.append_non_null();
-            *len += 1;
-        }
+        self.assets
+            .append_members(parts.assets)
+            .map_err(|e| format!("asset {e}"))?;
         self.collection.append_option(parts.collection);
         self.datetime.append_option(parts.datetime);
         match &parts.bbox {
@@ -423,7 +413,7 @@ impl BatchBuilder {
                     let value = *value;
                     given.next();
                     if is_datetime_field(name)
-                        && let (Col::Str(b), Value::String(s)) = (&mut *col, value)
+                        && let (Col::Str(b), Json::Str(s)) = (&mut *col, value)
                     {
                         b.append_value(s);
                         continue;

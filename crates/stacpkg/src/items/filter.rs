@@ -7,10 +7,10 @@
 
 use std::collections::HashSet;
 
+use super::value::{Json, Object};
 use arrow_array::cast::AsArray;
 use arrow_array::{Array, ArrayRef, BooleanArray, RecordBatch, StringArray};
 use arrow_schema::DataType;
-use serde_json::{Map, Value};
 
 use super::schema::{COLLECTION, ID, PROPERTIES};
 
@@ -39,11 +39,11 @@ impl ItemFilter {
     }
 
     /// Whether a STAC item (JSON) is selected.
-    pub fn matches_json(&self, item: &Map<String, Value>) -> bool {
+    pub(crate) fn matches_json(&self, item: &Object<'_>) -> bool {
         if !self.item_ids.is_empty()
             && !item
                 .get(ID)
-                .and_then(Value::as_str)
+                .and_then(Json::as_str)
                 .is_some_and(|id| self.item_ids.contains(id))
         {
             return false;
@@ -51,7 +51,7 @@ impl ItemFilter {
         if !self.collections.is_empty()
             && !item
                 .get(COLLECTION)
-                .and_then(Value::as_str)
+                .and_then(Json::as_str)
                 .is_some_and(|c| self.collections.contains(c))
         {
             return false;
@@ -59,19 +59,19 @@ impl ItemFilter {
         if !self.providers.is_empty() {
             let mut found = false;
             let mut check = |name: &str| found |= !name.is_empty() && self.providers.contains(name);
-            let scopes = [Some(item), item.get(PROPERTIES).and_then(Value::as_object)];
+            let scopes = [Some(item), item.get(PROPERTIES).and_then(Json::as_object)];
             for scope in scopes.into_iter().flatten() {
                 for key in [PROVIDER, OAM_PRODUCER_NAME] {
-                    if let Some(name) = scope.get(key).and_then(Value::as_str) {
+                    if let Some(name) = scope.get(key).and_then(Json::as_str) {
                         check(name);
                     }
                 }
-                if let Some(Value::Array(providers)) = scope.get(PROVIDERS) {
+                if let Some(Json::Array(providers)) = scope.get(PROVIDERS) {
                     for p in providers {
                         match p {
-                            Value::String(name) => check(name),
-                            Value::Object(o) => {
-                                if let Some(name) = o.get("name").and_then(Value::as_str) {
+                            Json::Str(name) => check(name),
+                            Json::Object(o) => {
+                                if let Some(name) = o.get("name").and_then(Json::as_str) {
                                     check(name);
                                 }
                             }
@@ -157,6 +157,7 @@ impl ItemFilter {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::items::value::from_value;
     use serde_json::json;
 
     fn filter(ids: &[&str], collections: &[&str], providers: &[&str]) -> ItemFilter {
@@ -170,8 +171,10 @@ mod tests {
 
     #[test]
     fn providers_match_names_strings_and_oam_producer() {
-        let by_name = json!({"id": "a", "properties": {"providers": [{"name": "Pierre d'Huy"}]}});
-        let by_oam = json!({"id": "b", "properties": {"oam:producer_name": "Provider C"}});
+        let by_name =
+            from_value(json!({"id": "a", "properties": {"providers": [{"name": "Pierre d'Huy"}]}}));
+        let by_oam =
+            from_value(json!({"id": "b", "properties": {"oam:producer_name": "Provider C"}}));
         let f = filter(&[], &[], &["Pierre d'Huy", "Provider C"]);
         assert!(f.matches_json(by_name.as_object().unwrap()));
         assert!(f.matches_json(by_oam.as_object().unwrap()));
@@ -181,7 +184,7 @@ mod tests {
 
     #[test]
     fn filters_are_anded_across_options() {
-        let item = json!({"id": "a", "collection": "c1"});
+        let item = from_value(json!({"id": "a", "collection": "c1"}));
         let item = item.as_object().unwrap();
         assert!(filter(&["a"], &["c1"], &[]).matches_json(item));
         assert!(!filter(&["a"], &["c2"], &[]).matches_json(item));

@@ -9,7 +9,9 @@
 
 use std::collections::BTreeSet;
 
-use serde_json::{Value, json};
+use serde_json::json;
+
+use super::value::Json;
 
 const NAMES: [&str; 7] = [
     "Point",
@@ -55,6 +57,18 @@ impl GeoStats {
         }
     }
 
+    /// Join the statistics of another part of the column.
+    pub(crate) fn merge(&mut self, other: &GeoStats) {
+        for t in &other.types {
+            if !self.types.contains(t) {
+                self.types.insert(t.clone());
+            }
+        }
+        if let Some(b) = other.bbox {
+            self.bbox = Some(union(self.bbox, b));
+        }
+    }
+
     /// The `geo` metadata JSON (compact, sorted keys). Without statistics, `geometry_types` is
     /// empty (GeoParquet's "unknown") and `bbox` is left out. `covering` points at the `bbox`
     /// struct column when the table has one. `crs` is left out: absent means OGC:CRS84, the CRS
@@ -84,6 +98,18 @@ impl GeoStats {
     }
 }
 
+fn union(a: Option<[f64; 4]>, b: [f64; 4]) -> [f64; 4] {
+    match a {
+        None => b,
+        Some(a) => [
+            a[0].min(b[0]),
+            a[1].min(b[1]),
+            a[2].max(b[2]),
+            a[3].max(b[3]),
+        ],
+    }
+}
+
 struct Extent(Option<[f64; 4]>);
 
 impl Extent {
@@ -99,13 +125,13 @@ impl Extent {
 }
 
 /// Check a GeoJSON geometry and describe it, without keeping the WKB.
-pub(crate) fn inspect(geometry: &Value) -> Result<GeomInfo, String> {
+pub(crate) fn inspect(geometry: &Json<'_>) -> Result<GeomInfo, String> {
     let mut scratch = Vec::new();
     encode(geometry, &mut scratch)
 }
 
 /// Append the ISO WKB (little endian) of a GeoJSON geometry to `out`.
-pub(crate) fn encode(geometry: &Value, out: &mut Vec<u8>) -> Result<GeomInfo, String> {
+pub(crate) fn encode(geometry: &Json<'_>, out: &mut Vec<u8>) -> Result<GeomInfo, String> {
     let z = has_z(geometry)?;
     let mut extent = Extent(None);
     let code = write_geometry(geometry, z, out, &mut extent)?;
@@ -119,8 +145,8 @@ pub(crate) fn encode(geometry: &Value, out: &mut Vec<u8>) -> Result<GeomInfo, St
     })
 }
 
-fn kind(geometry: &Value) -> Result<u32, String> {
-    let Some(name) = geometry.get("type").and_then(Value::as_str) else {
+fn kind(geometry: &Json<'_>) -> Result<u32, String> {
+    let Some(name) = geometry.get("type").and_then(Json::as_str) else {
         return Err("`geometry` has no `type`".into());
     };
     NAMES
@@ -130,11 +156,11 @@ fn kind(geometry: &Value) -> Result<u32, String> {
         .ok_or_else(|| format!("unsupported GeoJSON geometry type `{name}`"))
 }
 
-fn has_z(geometry: &Value) -> Result<bool, String> {
+fn has_z(geometry: &Json<'_>) -> Result<bool, String> {
     if kind(geometry)? == 7 {
         let members = geometry
             .get("geometries")
-            .and_then(Value::as_array)
+            .and_then(Json::as_array)
             .ok_or("GeometryCollection has no `geometries` list")?;
         for member in members {
             if has_z(member)? {
@@ -143,17 +169,16 @@ fn has_z(geometry: &Value) -> Result<bool, String> {
         }
         return Ok(false);
     }
-    fn walk(v: &Value) -> Result<bool, String> {
+    fn walk(v: &Json<'_>) -> Result<bool, String> {
         match v {
-            Value::Array(items) if items.first().is_some_and(Value::is_number) => match items.len()
-            {
+            Json::Array(items) if items.first().is_some_and(Json::is_number) => match items.len() {
                 2 => Ok(false),
                 3 => Ok(true),
                 n => Err(format!(
                     "geometry position has {n} numbers; only 2 (x, y) or 3 (x, y, z) are supported"
                 )),
             },
-            Value::Array(items) => {
+            Json::Array(items) => {
                 let mut z = false;
                 for item in items {
                     z |= walk(item)?;
@@ -176,12 +201,12 @@ fn header(out: &mut Vec<u8>, code: u32, z: bool) {
 }
 
 fn write_position(
-    v: &Value,
+    v: &Json<'_>,
     z: bool,
     out: &mut Vec<u8>,
     extent: &mut Extent,
 ) -> Result<(), String> {
-    let Value::Array(numbers) = v else {
+    let Json::Array(numbers) = v else {
         return Err("geometry position must be a list of numbers".into());
     };
     let mut xyz = [f64::NAN; 3];
@@ -204,7 +229,7 @@ fn write_position(
     Ok(())
 }
 
-fn as_list(v: &Value) -> Result<&Vec<Value>, String> {
+fn as_list<'v, 'a>(v: &'v Json<'a>) -> Result<&'v Vec<Json<'a>>, String> {
     v.as_array()
         .ok_or_else(|| "geometry `coordinates` must be nested lists of numbers".to_string())
 }
@@ -215,7 +240,12 @@ fn write_count(out: &mut Vec<u8>, n: usize) -> Result<(), String> {
     Ok(())
 }
 
-fn write_points(v: &Value, z: bool, out: &mut Vec<u8>, extent: &mut Extent) -> Result<(), String> {
+fn write_points(
+    v: &Json<'_>,
+    z: bool,
+    out: &mut Vec<u8>,
+    extent: &mut Extent,
+) -> Result<(), String> {
     let points = as_list(v)?;
     write_count(out, points.len())?;
     for p in points {
@@ -224,7 +254,12 @@ fn write_points(v: &Value, z: bool, out: &mut Vec<u8>, extent: &mut Extent) -> R
     Ok(())
 }
 
-fn write_rings(v: &Value, z: bool, out: &mut Vec<u8>, extent: &mut Extent) -> Result<(), String> {
+fn write_rings(
+    v: &Json<'_>,
+    z: bool,
+    out: &mut Vec<u8>,
+    extent: &mut Extent,
+) -> Result<(), String> {
     let rings = as_list(v)?;
     write_count(out, rings.len())?;
     for ring in rings {
@@ -235,7 +270,7 @@ fn write_rings(v: &Value, z: bool, out: &mut Vec<u8>, extent: &mut Extent) -> Re
 
 fn write_body(
     code: u32,
-    coordinates: &Value,
+    coordinates: &Json<'_>,
     z: bool,
     out: &mut Vec<u8>,
     extent: &mut Extent,
@@ -269,7 +304,7 @@ fn write_body(
 }
 
 fn write_geometry(
-    geometry: &Value,
+    geometry: &Json<'_>,
     z: bool,
     out: &mut Vec<u8>,
     extent: &mut Extent,
@@ -279,7 +314,7 @@ fn write_geometry(
     if code == 7 {
         let members = geometry
             .get("geometries")
-            .and_then(Value::as_array)
+            .and_then(Json::as_array)
             .ok_or("GeometryCollection has no `geometries` list")?;
         write_count(out, members.len())?;
         for member in members {
@@ -405,11 +440,13 @@ impl WkbReader<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
+    use crate::items::value::from_value;
 
     #[test]
     fn polygon_round_trips_through_wkb_with_type_and_extent() {
-        let polygon = json!({"type": "Polygon", "coordinates": [[[0, 0], [2, 0], [2, 3], [0, 0]]]});
+        let polygon = from_value(
+            json!({"type": "Polygon", "coordinates": [[[0, 0], [2, 0], [2, 3], [0, 0]]]}),
+        );
         let mut wkb = Vec::new();
         let info = encode(&polygon, &mut wkb).unwrap();
         assert_eq!(info.type_name, "Polygon");
@@ -420,7 +457,7 @@ mod tests {
 
     #[test]
     fn z_coordinates_are_kept_with_iso_z_codes() {
-        let point = json!({"type": "Point", "coordinates": [1.0, 2.0, 3.5]});
+        let point = from_value(json!({"type": "Point", "coordinates": [1.0, 2.0, 3.5]}));
         let mut wkb = Vec::new();
         let info = encode(&point, &mut wkb).unwrap();
         assert_eq!(info.type_name, "Point Z");
@@ -430,10 +467,10 @@ mod tests {
 
     #[test]
     fn geometry_collection_is_supported() {
-        let gc = json!({"type": "GeometryCollection", "geometries": [
+        let gc = from_value(json!({"type": "GeometryCollection", "geometries": [
             {"type": "Point", "coordinates": [1, 1]},
             {"type": "LineString", "coordinates": [[0, 0], [5, 5]]}
-        ]});
+        ]}));
         let mut wkb = Vec::new();
         let info = encode(&gc, &mut wkb).unwrap();
         assert_eq!(info.type_name, "GeometryCollection");
@@ -443,8 +480,18 @@ mod tests {
 
     #[test]
     fn unknown_types_and_four_number_positions_are_errors() {
-        assert!(inspect(&json!({"type": "Circle", "coordinates": [0, 0]})).is_err());
-        assert!(inspect(&json!({"type": "Point", "coordinates": [0, 0, 0, 0]})).is_err());
+        assert!(
+            inspect(&from_value(
+                json!({"type": "Circle", "coordinates": [0, 0]})
+            ))
+            .is_err()
+        );
+        assert!(
+            inspect(&from_value(
+                json!({"type": "Point", "coordinates": [0, 0, 0, 0]})
+            ))
+            .is_err()
+        );
     }
 
     #[test]
@@ -454,7 +501,7 @@ mod tests {
             type_name: "Polygon".into(),
             bbox: Some([1.0, 2.0, 3.0, 4.0]),
         });
-        let geo: Value = serde_json::from_str(&stats.metadata_json(true)).unwrap();
+        let geo: serde_json::Value = serde_json::from_str(&stats.metadata_json(true)).unwrap();
         assert_eq!(geo["version"], "1.1.0");
         let column = &geo["columns"]["geometry"];
         assert_eq!(column["geometry_types"], json!(["Polygon"]));

@@ -92,9 +92,13 @@ pub fn write(reader: BatchReader, path: &Path) -> Result<WriteSummary> {
     };
     std::fs::create_dir_all(&dir)
         .map_err(|e| Error::io("failed to create directory for", &name, e))?;
-    let temp = tempfile::Builder::new()
-        .prefix(".stacpkg-")
-        .suffix(".parquet.tmp")
+    let mut builder = tempfile::Builder::new();
+    builder.prefix(".stacpkg-").suffix(".parquet.tmp");
+    // Temp files are private (0600) by default; the finished file should get the same mode as
+    // any file the user creates, so ask for 0666 and let the umask apply.
+    #[cfg(unix)]
+    builder.permissions(std::os::unix::fs::PermissionsExt::from_mode(0o666));
+    let temp = builder
         .tempfile_in(&dir)
         .map_err(|e| Error::io("failed to create a temporary file next to", &name, e))?;
 

@@ -22,6 +22,8 @@ pub mod geometry;
 pub mod geoparquet;
 mod json;
 pub mod schema;
+mod value;
+mod workers;
 
 use std::fs::File;
 use std::io::{BufReader, Read, Seek, SeekFrom};
@@ -36,18 +38,28 @@ pub use filter::ItemFilter;
 use crate::batch::BatchReader;
 use crate::error::{Error, ItemLocation, Result};
 use builder::BatchBuilder;
-use json::{NdjsonItems, RawItem};
+use json::{Chunk, Chunks, RawItem};
 use schema::{FoldError, ItemParts, ItemSchema, Mismatch, Mode};
 
 /// Default rows per batch (the original's `--batch-size` default).
 pub const DEFAULT_BATCH_SIZE: usize = 64_000;
 
 /// A batch also closes once its items took this many bytes of input JSON, so wide items (tens of
-/// KB each) cannot make a 64,000-row batch hold gigabytes.
-pub const MAX_BATCH_INPUT_BYTES: u64 = 32 * 1024 * 1024;
+/// KB each) cannot make a 64,000-row batch hold gigabytes. Batches become Parquet row groups
+/// downstream, and a row group costs the writer a fixed amount per leaf column (hundreds for STAC
+/// assets), so batches should not be much smaller either.
+pub const MAX_BATCH_INPUT_BYTES: u64 = 16 * 1024 * 1024;
+
+/// NDJSON is converted in chunks of at most `batch_size` lines and this many bytes, several at a
+/// time; consecutive chunks are then joined into batches of up to [`MAX_BATCH_INPUT_BYTES`].
+const CHUNK_BYTES: u64 = 8 * 1024 * 1024;
+
+/// Chunks in the worker pool beyond one per thread: queued, being converted, or converted and
+/// waiting for their turn.
+const EXTRA_CHUNKS_IN_FLIGHT: usize = 2;
 
 /// Finished batches that may wait between the converting thread and the consumer.
-pub const BATCHES_IN_FLIGHT: usize = 2;
+pub const BATCHES_IN_FLIGHT: usize = 1;
 
 /// What a STAC input holds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -117,24 +129,27 @@ pub fn read_stac(source: Source, format: Format, options: ReadOptions) -> Result
     std::thread::Builder::new()
         .name("stacpkg-items".into())
         .spawn(move || {
-            let result = match (&source, format, options.stream) {
-                (Source::Stdin, Format::Ndjson, true) => {
-                    stream_ndjson(std::io::stdin().lock(), "stdin", &options, &tx)
-                }
-                (Source::Path(path), Format::Ndjson, true) => {
-                    let name = source.display_name();
-                    open(path, &name).and_then(|file| {
-                        stream_ndjson(
-                            BufReader::with_capacity(1 << 20, file),
-                            &name,
-                            &options,
-                            &tx,
-                        )
-                    })
-                }
-                _ => Input::prepare(&source)
-                    .and_then(|input| two_pass(&input, format, &options, &tx)),
-            };
+            let result =
+                match (&source, format, options.stream) {
+                    (Source::Stdin, Format::Ndjson, true) => {
+                        stream_ndjson(std::io::stdin().lock(), "stdin", &options, &tx)
+                    }
+                    (Source::Path(path), Format::Ndjson, true) => {
+                        let name = source.display_name();
+                        open(path, &name).and_then(|file| {
+                            stream_ndjson(
+                                BufReader::with_capacity(1 << 20, file),
+                                &name,
+                                &options,
+                                &tx,
+                            )
+                        })
+                    }
+                    (_, Format::Ndjson, false) => Input::prepare(&source)
+                        .and_then(|input| ndjson_two_pass(&input, &options, &tx)),
+                    (_, Format::Json, _) => Input::prepare(&source)
+                        .and_then(|input| json_two_pass(&input, &options, &tx)),
+                };
             match result {
                 Ok(()) | Err(Error::OutputClosed) => {}
                 Err(e) => {
@@ -200,7 +215,7 @@ impl Input {
         Ok(Input { name, file })
     }
 
-    fn rewind(&self) -> Result<impl Read> {
+    fn rewind(&self) -> Result<File> {
         let mut file = self
             .file
             .try_clone()
@@ -210,25 +225,17 @@ impl Input {
         Ok(file)
     }
 
-    fn for_each_item(
-        &self,
-        format: Format,
-        sink: &mut dyn FnMut(RawItem) -> Result<()>,
-    ) -> Result<()> {
-        let reader = self.rewind()?;
-        match format {
-            Format::Json => json::for_each_document_item(reader, &self.name, sink),
-            Format::Ndjson => {
-                for raw in NdjsonItems::new(BufReader::with_capacity(1 << 20, reader), &self.name) {
-                    sink(raw?)?;
-                }
-                Ok(())
-            }
-        }
+    fn chunks(&self, batch_size: usize) -> Result<Chunks<File>> {
+        Ok(Chunks::new(
+            self.rewind()?,
+            &self.name,
+            batch_size,
+            CHUNK_BYTES,
+        ))
     }
 }
 
-fn location(raw: &RawItem, input: &str) -> Box<ItemLocation> {
+fn location(raw: &RawItem<'_>, input: &str) -> Box<ItemLocation> {
     Box::new(ItemLocation {
         input: input.to_string(),
         index: raw.index,
@@ -236,12 +243,12 @@ fn location(raw: &RawItem, input: &str) -> Box<ItemLocation> {
         id: raw
             .item
             .get("id")
-            .and_then(|v| v.as_str())
+            .and_then(value::Json::as_str)
             .map(str::to_string),
     })
 }
 
-fn fold_error(raw: &RawItem, input: &str, err: FoldError) -> Error {
+fn fold_error(raw: &RawItem<'_>, input: &str, err: FoldError) -> Error {
     let location = location(raw, input);
     match err {
         FoldError::Item(problem) => Error::InvalidItem { location, problem },
@@ -267,57 +274,134 @@ fn fold_error(raw: &RawItem, input: &str, err: FoldError) -> Error {
     }
 }
 
-/// Appends items to a builder and ships batches when they are full.
-struct Batcher<'a> {
+/// Split an item into its parts, or say which item is wrong.
+fn parts<'a>(raw: &'a RawItem<'a>, input: &str) -> Result<ItemParts<'a>> {
+    ItemParts::from_item(&raw.item).map_err(|p| fold_error(raw, input, FoldError::Item(p)))
+}
+
+/// Appends items to a builder and hands out batches when they are full.
+struct Batcher {
     builder: BatchBuilder,
     bytes: u64,
     batch_size: usize,
-    tx: &'a SyncSender<Result<Message>>,
-    input: &'a str,
 }
 
-impl Batcher<'_> {
-    fn push(&mut self, raw: &RawItem, parts: &ItemParts<'_>) -> Result<()> {
+impl Batcher {
+    fn new(schema: &ItemSchema, arrow: &SchemaRef, batch_size: usize) -> Self {
+        Batcher {
+            builder: BatchBuilder::new(schema, arrow.clone()),
+            bytes: 0,
+            batch_size: batch_size.max(1),
+        }
+    }
+
+    /// Append an item; returns a batch when this item filled one.
+    fn push(
+        &mut self,
+        raw: &RawItem<'_>,
+        parts: &ItemParts<'_>,
+        input: &str,
+    ) -> Result<Option<RecordBatch>> {
         self.builder
             .append(parts)
             .map_err(|problem| Error::InvalidItem {
-                location: location(raw, self.input),
+                location: location(raw, input),
                 problem,
             })?;
         self.bytes += raw.bytes;
         if self.builder.len() >= self.batch_size || self.bytes >= MAX_BATCH_INPUT_BYTES {
-            self.flush()?;
+            return self.finish(input);
+        }
+        Ok(None)
+    }
+
+    /// The rows appended since the last batch, if any.
+    fn finish(&mut self, input: &str) -> Result<Option<RecordBatch>> {
+        if self.builder.len() == 0 {
+            return Ok(None);
+        }
+        self.bytes = 0;
+        self.builder
+            .finish()
+            .map(Some)
+            .map_err(|e| Error::arrow(format!("failed to build items from `{input}`"), e))
+    }
+}
+
+/// Joins the batches of consecutive chunks into batches of up to `batch_size` rows and
+/// [`MAX_BATCH_INPUT_BYTES`] of input, in order.
+struct Coalescer<'a> {
+    schema: SchemaRef,
+    pending: Vec<RecordBatch>,
+    rows: usize,
+    bytes: u64,
+    batch_size: usize,
+    tx: &'a SyncSender<Result<Message>>,
+}
+
+impl<'a> Coalescer<'a> {
+    fn new(schema: &SchemaRef, batch_size: usize, tx: &'a SyncSender<Result<Message>>) -> Self {
+        Coalescer {
+            schema: schema.clone(),
+            pending: Vec::new(),
+            rows: 0,
+            bytes: 0,
+            batch_size: batch_size.max(1),
+            tx,
+        }
+    }
+
+    /// Take the batches of one chunk that held `bytes` of input.
+    fn push(&mut self, batches: Vec<RecordBatch>, bytes: u64) -> Result<()> {
+        let share = bytes / batches.len().max(1) as u64;
+        for batch in batches {
+            if self.rows + batch.num_rows() > self.batch_size {
+                self.flush()?;
+            }
+            self.rows += batch.num_rows();
+            self.bytes += share;
+            self.pending.push(batch);
+            if self.rows >= self.batch_size || self.bytes >= MAX_BATCH_INPUT_BYTES {
+                self.flush()?;
+            }
         }
         Ok(())
     }
 
     fn flush(&mut self) -> Result<()> {
-        if self.builder.len() == 0 {
-            return Ok(());
-        }
+        let batch = match self.pending.len() {
+            0 => return Ok(()),
+            1 => self.pending.pop().expect("one pending batch"),
+            _ => arrow_select::concat::concat_batches(&self.schema, &self.pending)
+                .map_err(|e| Error::arrow("failed to join item batches", e))?,
+        };
+        self.pending.clear();
+        self.rows = 0;
         self.bytes = 0;
-        let batch = self
-            .builder
-            .finish()
-            .map_err(|e| Error::arrow(format!("failed to build items from `{}`", self.input), e))?;
         send(self.tx, Message::Batch(batch))
     }
 }
 
-fn two_pass(
+fn send_batch(tx: &SyncSender<Result<Message>>, batch: Option<RecordBatch>) -> Result<()> {
+    match batch {
+        Some(batch) => send(tx, Message::Batch(batch)),
+        None => Ok(()),
+    }
+}
+
+/// STAC JSON documents: one sequential stream of features, read twice.
+fn json_two_pass(
     input: &Input,
-    format: Format,
     options: &ReadOptions,
     tx: &SyncSender<Result<Message>>,
 ) -> Result<()> {
     let name = input.name.as_str();
     let mut schema = ItemSchema::default();
-    input.for_each_item(format, &mut |raw| {
+    json::for_each_document_item(input.rewind()?, name, &mut |raw| {
         if !options.filter.matches_json(&raw.item) {
             return Ok(());
         }
-        let parts = ItemParts::from_item(&raw.item)
-            .map_err(|p| fold_error(&raw, name, FoldError::Item(p)))?;
+        let parts = parts(&raw, name)?;
         schema
             .fold(&parts, Mode::Scan)
             .map_err(|e| fold_error(&raw, name, e))
@@ -327,77 +411,188 @@ fn two_pass(
     if schema.rows == 0 {
         return Ok(());
     }
-    let mut batcher = Batcher {
-        builder: BatchBuilder::new(&schema, arrow),
-        bytes: 0,
-        batch_size: options.batch_size.max(1),
-        tx,
-        input: name,
-    };
-    input.for_each_item(format, &mut |raw| {
+    let mut batcher = Batcher::new(&schema, &arrow, options.batch_size);
+    json::for_each_document_item(input.rewind()?, name, &mut |raw| {
         if !options.filter.matches_json(&raw.item) {
             return Ok(());
         }
-        let parts = ItemParts::from_item(&raw.item)
-            .map_err(|p| fold_error(&raw, name, FoldError::Item(p)))?;
-        batcher.push(&raw, &parts)
+        let parts = parts(&raw, name)?;
+        send_batch(tx, batcher.push(&raw, &parts, name)?)
     })?;
-    batcher.flush()
+    send_batch(tx, batcher.finish(name)?)
 }
 
+/// Fold the selected items of a chunk into a fresh schema; returns it and the chunk's item count.
+fn scan_chunk(chunk: &Chunk, name: &str, options: &ReadOptions) -> Result<(ItemSchema, u64)> {
+    let mut schema = ItemSchema::default();
+    let count = json::for_each_ndjson_item(chunk, name, 0, &mut |raw| {
+        if !options.filter.matches_json(&raw.item) {
+            return Ok(());
+        }
+        let parts = parts(&raw, name)?;
+        schema
+            .fold(&parts, Mode::Scan)
+            .map_err(|e| fold_error(&raw, name, e))
+    })?;
+    Ok((schema, count))
+}
+
+/// Convert the selected items of a chunk against a fixed schema. With `fit`, each item is first
+/// checked against the schema (`--stream`). Item indexes in errors count from the chunk start.
+fn convert_chunk(
+    chunk: &Chunk,
+    name: &str,
+    schema: &ItemSchema,
+    arrow: &SchemaRef,
+    options: &ReadOptions,
+    fit: bool,
+) -> Result<(Vec<RecordBatch>, u64)> {
+    let mut batcher = Batcher::new(schema, arrow, options.batch_size);
+    let mut batches = Vec::new();
+    let mut checked = fit.then(|| schema.clone());
+    let count = json::for_each_ndjson_item(chunk, name, 0, &mut |raw| {
+        if !options.filter.matches_json(&raw.item) {
+            return Ok(());
+        }
+        let parts = parts(&raw, name)?;
+        if let Some(schema) = &mut checked {
+            schema
+                .fold(&parts, Mode::Fit)
+                .map_err(|e| fold_error(&raw, name, e))?;
+        }
+        batches.extend(batcher.push(&raw, &parts, name)?);
+        Ok(())
+    })?;
+    batches.extend(batcher.finish(name)?);
+    Ok((batches, count))
+}
+
+/// Whole-input NDJSON: scan every chunk in parallel and join the schemas in input order, then
+/// convert every chunk in parallel against the joined schema.
+fn ndjson_two_pass(
+    input: &Input,
+    options: &ReadOptions,
+    tx: &SyncSender<Result<Message>>,
+) -> Result<()> {
+    let name = input.name.as_str();
+    let threads = workers::threads();
+    let in_flight = threads + EXTRA_CHUNKS_IN_FLIGHT;
+
+    let mut schema = ItemSchema::default();
+    let mut items_before = 0;
+    let mut chunks = input.chunks(options.batch_size)?;
+    workers::ordered(
+        || chunks.next_chunk(),
+        threads,
+        in_flight,
+        |chunk| {
+            let scanned = scan_chunk(&chunk, name, options);
+            (chunk, scanned)
+        },
+        |(chunk, scanned)| {
+            let (part, count) = scanned.map_err(|e| e.offset_items(items_before))?;
+            if schema.merge(&part).is_err() {
+                // The chunk conflicts with earlier ones: fold it item by item onto the schema so
+                // far, which fails at (and names) the first conflicting item.
+                let mut probe = schema.clone();
+                json::for_each_ndjson_item(&chunk, name, items_before, &mut |raw| {
+                    if !options.filter.matches_json(&raw.item) {
+                        return Ok(());
+                    }
+                    let parts = parts(&raw, name)?;
+                    probe
+                        .fold(&parts, Mode::Scan)
+                        .map_err(|e| fold_error(&raw, name, e))
+                })?;
+                unreachable!("a chunk whose schema conflicts has an item that conflicts");
+            }
+            items_before += count;
+            Ok(())
+        },
+    )?;
+
+    let arrow = schema.arrow_schema(true);
+    send(tx, Message::Schema(arrow.clone()))?;
+    if schema.rows == 0 {
+        return Ok(());
+    }
+    let mut chunks = input.chunks(options.batch_size)?;
+    let mut out = Coalescer::new(&arrow, options.batch_size, tx);
+    workers::ordered(
+        || chunks.next_chunk(),
+        threads,
+        in_flight,
+        |chunk| {
+            let bytes = chunk.data.len() as u64;
+            convert_chunk(&chunk, name, &schema, &arrow, options, false).map(|c| (c, bytes))
+        },
+        |converted| {
+            let ((batches, _), bytes) = converted?;
+            out.push(batches, bytes)
+        },
+    )?;
+    out.flush()
+}
+
+fn count_selected(chunk: &Chunk, name: &str, options: &ReadOptions) -> Result<usize> {
+    let mut selected = 0;
+    json::for_each_ndjson_item(chunk, name, 0, &mut |raw| {
+        selected += usize::from(options.filter.matches_json(&raw.item));
+        Ok(())
+    })?;
+    Ok(selected)
+}
+
+/// `--stream`: the first `batch_size` selected items fix the schema; later chunks are checked
+/// against it and converted in parallel.
 fn stream_ndjson(
-    reader: impl std::io::BufRead,
+    reader: impl Read,
     name: &str,
     options: &ReadOptions,
     tx: &SyncSender<Result<Message>>,
 ) -> Result<()> {
     let batch_size = options.batch_size.max(1);
-    let mut items = NdjsonItems::new(reader, name);
-    // The first batch is held as JSON until it is complete; it is bounded like any batch.
-    let mut first = Vec::new();
-    let mut bytes = 0;
-    while first.len() < batch_size && bytes < MAX_BATCH_INPUT_BYTES {
-        let Some(raw) = items.next() else { break };
-        let raw = raw?;
-        if options.filter.matches_json(&raw.item) {
-            bytes += raw.bytes;
-            first.push(raw);
-        }
+    let mut chunks = Chunks::new(reader, name, batch_size, CHUNK_BYTES);
+    // The first batch fixes the schema: chunks until they hold `batch_size` selected items,
+    // bounded in bytes like any batch.
+    let Some(mut first) = chunks.next_chunk()? else {
+        send(
+            tx,
+            Message::Schema(ItemSchema::default().arrow_schema(false)),
+        )?;
+        return Ok(());
+    };
+    let mut selected = count_selected(&first, name, options)?;
+    while selected < batch_size && (first.data.len() as u64) < CHUNK_BYTES {
+        let Some(next) = chunks.next_chunk()? else {
+            break;
+        };
+        selected += count_selected(&next, name, options)?;
+        first.extend(&next);
     }
-    let mut schema = ItemSchema::default();
-    for raw in &first {
-        let parts = ItemParts::from_item(&raw.item)
-            .map_err(|p| fold_error(raw, name, FoldError::Item(p)))?;
-        schema
-            .fold(&parts, Mode::Scan)
-            .map_err(|e| fold_error(raw, name, e))?;
-    }
+    let (schema, count) = scan_chunk(&first, name, options)?;
     let arrow = schema.arrow_schema(false);
     send(tx, Message::Schema(arrow.clone()))?;
-    let mut batcher = Batcher {
-        builder: BatchBuilder::new(&schema, arrow),
-        bytes: 0,
-        batch_size,
-        tx,
-        input: name,
-    };
-    for raw in &first {
-        let parts = ItemParts::from_item(&raw.item)
-            .map_err(|p| fold_error(raw, name, FoldError::Item(p)))?;
-        batcher.push(raw, &parts)?;
-    }
+    let mut out = Coalescer::new(&arrow, batch_size, tx);
+    let (batches, _) = convert_chunk(&first, name, &schema, &arrow, options, false)?;
+    out.push(batches, first.data.len() as u64)?;
     drop(first);
-    for raw in items {
-        let raw = raw?;
-        if !options.filter.matches_json(&raw.item) {
-            continue;
-        }
-        let parts = ItemParts::from_item(&raw.item)
-            .map_err(|p| fold_error(&raw, name, FoldError::Item(p)))?;
-        schema
-            .fold(&parts, Mode::Fit)
-            .map_err(|e| fold_error(&raw, name, e))?;
-        batcher.push(&raw, &parts)?;
-    }
-    batcher.flush()
+
+    let threads = workers::threads();
+    let mut items_before = count;
+    workers::ordered(
+        || chunks.next_chunk(),
+        threads,
+        threads + EXTRA_CHUNKS_IN_FLIGHT,
+        |chunk| {
+            let bytes = chunk.data.len() as u64;
+            convert_chunk(&chunk, name, &schema, &arrow, options, true).map(|c| (c, bytes))
+        },
+        |converted| {
+            let ((batches, count), bytes) = converted.map_err(|e| e.offset_items(items_before))?;
+            items_before += count;
+            out.push(batches, bytes)
+        },
+    )?;
+    out.flush()
 }

@@ -10,9 +10,9 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
+use super::value::{FnvBuild, Json, Object};
 use arrow_schema::{DataType, Field, Fields, Schema, SchemaRef, TimeUnit};
 use indexmap::IndexMap;
-use serde_json::{Map, Value};
 
 use super::datetime;
 use super::geometry::{self, GeoStats};
@@ -96,6 +96,9 @@ pub const STAC_GEOPARQUET_VERSION: &str = "1.0.0";
 /// The name of the list child field; arrow-rs and pyarrow both use `item` for IPC.
 pub(crate) const LIST_ITEM: &str = "item";
 
+/// Struct members of an inferred type, in column order.
+pub(crate) type TyFields = IndexMap<String, Ty, FnvBuild>;
+
 /// A column type inferred from JSON values.
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) enum Ty {
@@ -109,7 +112,7 @@ pub(crate) enum Ty {
     Timestamp,
     List(Box<Ty>),
     /// Members in first-seen order (each object's keys are visited sorted, like the original).
-    Struct(IndexMap<String, Ty>),
+    Struct(TyFields),
 }
 
 impl Ty {
@@ -150,18 +153,6 @@ impl Ty {
 /// The `datetime` column type: timestamp[us, UTC].
 pub fn timestamp_type() -> DataType {
     DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into()))
-}
-
-fn value_name(v: &Value) -> &'static str {
-    match v {
-        Value::Null => "null",
-        Value::Bool(_) => "boolean",
-        Value::Number(n) if n.is_f64() => "float",
-        Value::Number(_) => "integer",
-        Value::String(_) => "string",
-        Value::Array(_) => "list",
-        Value::Object(_) => "object",
-    }
 }
 
 /// A dotted field path, built on the stack and rendered only when an error needs it.
@@ -208,34 +199,30 @@ pub(crate) enum Mode {
 /// change it is a [`Mismatch::Misfit`]. `is_datetime` marks a STAC datetime field (top level only).
 pub(crate) fn merge_value(
     ty: &mut Ty,
-    value: &Value,
+    value: &Json<'_>,
     is_datetime: bool,
     path: &FieldPath<'_>,
     mode: Mode,
 ) -> Result<(), Mismatch> {
     let target = match value {
-        Value::Null => return Ok(()),
-        Value::Bool(_) => Ty::Bool,
-        Value::Number(n) => {
-            if n.is_f64() {
-                Ty::Float
-            } else if n.as_i64().is_some() {
-                Ty::Int
-            } else {
-                return Err(Mismatch::Invalid {
-                    field: path.render(),
-                    problem: format!("integer {n} does not fit in a signed 64-bit integer"),
-                });
-            }
+        Json::Null => return Ok(()),
+        Json::Bool(_) => Ty::Bool,
+        Json::Int(_) => Ty::Int,
+        Json::Float(_) => Ty::Float,
+        Json::BigUint(n) => {
+            return Err(Mismatch::Invalid {
+                field: path.render(),
+                problem: format!("integer {n} does not fit in a signed 64-bit integer"),
+            });
         }
-        Value::String(s) => {
+        Json::Str(s) => {
             if is_datetime && datetime::parse_micros(s).is_some() {
                 Ty::Timestamp
             } else {
                 Ty::Str
             }
         }
-        Value::Array(items) => {
+        Json::Array(items) => {
             if matches!(ty, Ty::Null) {
                 widen(ty, Ty::List(Box::new(Ty::Null)), path, mode)?;
             }
@@ -248,9 +235,9 @@ pub(crate) fn merge_value(
             }
             return Ok(());
         }
-        Value::Object(members) => {
+        Json::Object(members) => {
             if matches!(ty, Ty::Null) {
-                widen(ty, Ty::Struct(IndexMap::new()), path, mode)?;
+                widen(ty, Ty::Struct(TyFields::default()), path, mode)?;
             }
             let Ty::Struct(fields) = ty else {
                 return Err(conflict(path, value, ty));
@@ -273,32 +260,76 @@ pub(crate) fn merge_value(
 
 /// Merge the members of a JSON object into struct fields.
 pub(crate) fn merge_members(
-    fields: &mut IndexMap<String, Ty>,
-    members: &Map<String, Value>,
+    fields: &mut TyFields,
+    members: &Object<'_>,
     path: &FieldPath<'_>,
     mode: Mode,
 ) -> Result<(), Mismatch> {
-    for (name, member) in members {
-        let member_path = FieldPath::Member(path, name);
-        match fields.get_mut(name.as_str()) {
-            Some(field) => merge_value(field, member, false, &member_path, mode)?,
-            None if member.is_null() => {
-                // A new member that is null carries nothing to keep; under --stream it is not a
-                // misfit, and while scanning it still earns its column.
-                if mode == Mode::Scan {
-                    fields.insert(name.clone(), Ty::Null);
-                }
-            }
+    let mut new: Vec<(&str, &Json<'_>)> = Vec::new();
+    for (name, member) in members.iter() {
+        match fields.get_mut(name) {
+            Some(field) => merge_value(field, member, false, &FieldPath::Member(path, name), mode)?,
+            // A new member that is null carries nothing to keep; under --stream it is not a
+            // misfit, and while scanning it still earns its column.
+            None if member.is_null() && mode == Mode::Fit => {}
             None => {
                 if mode == Mode::Fit {
                     return Err(Mismatch::Misfit {
-                        field: member_path.render(),
+                        field: FieldPath::Member(path, name).render(),
                         problem: "is not in".into(),
                     });
                 }
-                let mut field = Ty::Null;
-                merge_value(&mut field, member, false, &member_path, mode)?;
-                fields.insert(name.clone(), field);
+                new.push((name, member));
+            }
+        }
+    }
+    // New members join in name order, like the original's sorted-key rows.
+    new.sort_unstable_by(|a, b| a.0.cmp(b.0));
+    for (name, member) in new {
+        let mut field = Ty::Null;
+        merge_value(
+            &mut field,
+            member,
+            false,
+            &FieldPath::Member(path, name),
+            mode,
+        )?;
+        fields.insert(name.to_string(), field);
+    }
+    Ok(())
+}
+
+/// Join two inferred types, as if the items behind `other` were folded after those behind `ty`.
+/// Conflicts carry no item; callers re-fold to find it.
+fn merge_ty(ty: &mut Ty, other: &Ty) -> Result<(), ()> {
+    match (&mut *ty, other) {
+        (_, Ty::Null) => Ok(()),
+        (Ty::Null, _) => {
+            *ty = other.clone();
+            Ok(())
+        }
+        (a, b) if *a == *b => Ok(()),
+        (Ty::Float, Ty::Int) | (Ty::Str, Ty::Timestamp) => Ok(()),
+        (Ty::Int, Ty::Float) => {
+            *ty = Ty::Float;
+            Ok(())
+        }
+        (Ty::Timestamp, Ty::Str) => {
+            *ty = Ty::Str;
+            Ok(())
+        }
+        (Ty::List(a), Ty::List(b)) => merge_ty(a, b),
+        (Ty::Struct(a), Ty::Struct(b)) => merge_fields(a, b),
+        _ => Err(()),
+    }
+}
+
+fn merge_fields(fields: &mut TyFields, other: &TyFields) -> Result<(), ()> {
+    for (name, ty) in other {
+        match fields.get_mut(name) {
+            Some(field) => merge_ty(field, ty)?,
+            None => {
+                fields.insert(name.clone(), ty.clone());
             }
         }
     }
@@ -316,10 +347,10 @@ fn widen(ty: &mut Ty, to: Ty, path: &FieldPath<'_>, mode: Mode) -> Result<(), Mi
     Ok(())
 }
 
-fn conflict(path: &FieldPath<'_>, value: &Value, ty: &Ty) -> Mismatch {
+fn conflict(path: &FieldPath<'_>, value: &Json<'_>, ty: &Ty) -> Mismatch {
     Mismatch::Conflict {
         field: path.render(),
-        found: value_name(value),
+        found: value.kind(),
         expected: ty.name(),
     }
 }
@@ -328,9 +359,9 @@ fn conflict(path: &FieldPath<'_>, value: &Value, ty: &Ty) -> Mismatch {
 #[derive(Debug, Clone)]
 pub(crate) struct ItemSchema {
     /// Element type of `links`: href, rel, type, title first, then other members first-seen.
-    pub(crate) link: IndexMap<String, Ty>,
+    pub(crate) link: TyFields,
     /// One field per asset key, each a struct of asset members.
-    pub(crate) assets: IndexMap<String, Ty>,
+    pub(crate) assets: TyFields,
     /// Whether any item has a 3D bbox.
     pub(crate) bbox_z: bool,
     /// Property columns (including foreign top-level members), sorted by name.
@@ -348,7 +379,7 @@ impl Default for ItemSchema {
                 .iter()
                 .map(|name| ((*name).to_string(), Ty::Str))
                 .collect(),
-            assets: IndexMap::new(),
+            assets: TyFields::default(),
             bbox_z: false,
             properties: BTreeMap::new(),
             geo: GeoStats::default(),
@@ -373,85 +404,76 @@ pub(crate) struct ItemParts<'a> {
     pub(crate) id: &'a str,
     pub(crate) stac_version: Option<&'a str>,
     pub(crate) stac_extensions: Vec<&'a str>,
-    pub(crate) links: Option<&'a Vec<Value>>,
-    pub(crate) assets: &'a Map<String, Value>,
+    pub(crate) links: Option<&'a Vec<Json<'a>>>,
+    pub(crate) assets: &'a Object<'a>,
     pub(crate) collection: Option<&'a str>,
     /// Microseconds since the epoch; `datetime`, else `start_datetime`.
     pub(crate) datetime: Option<i64>,
     pub(crate) bbox: Option<Vec<f64>>,
-    pub(crate) geometry: Option<&'a Value>,
+    pub(crate) geometry: Option<&'a Json<'a>>,
     /// Properties and foreign top-level members, each with its column name.
-    pub(crate) properties: Vec<(&'a str, &'a Value)>,
+    pub(crate) properties: Vec<(&'a str, &'a Json<'a>)>,
 }
 
 impl<'a> ItemParts<'a> {
     /// Split an item into its parts, checking the fixed members' types.
-    pub(crate) fn from_item(item: &'a Map<String, Value>) -> Result<Self, String> {
+    pub(crate) fn from_item(item: &'a Object<'a>) -> Result<Self, String> {
         let id = match item.get(ID) {
-            Some(Value::String(id)) => id.as_str(),
-            Some(other) => return Err(format!("`id` is {}, expected a string", value_name(other))),
+            Some(Json::Str(id)) => id.as_ref(),
+            Some(other) => return Err(format!("`id` is {}, expected a string", other.kind())),
             None => return Err("missing `id`".into()),
         };
         let stac_version = opt_str(item, STAC_VERSION)?;
         let stac_extensions = match item.get(STAC_EXTENSIONS) {
-            None | Some(Value::Null) => Vec::new(),
-            Some(Value::Array(urls)) => urls
+            None | Some(Json::Null) => Vec::new(),
+            Some(Json::Array(urls)) => urls
                 .iter()
                 .map(|url| {
                     url.as_str().ok_or_else(|| {
-                        format!(
-                            "`stac_extensions` holds {}, expected strings",
-                            value_name(url)
-                        )
+                        format!("`stac_extensions` holds {}, expected strings", url.kind())
                     })
                 })
                 .collect::<Result<_, _>>()?,
             Some(other) => {
                 return Err(format!(
                     "`stac_extensions` is {}, expected a list",
-                    value_name(other)
+                    other.kind()
                 ));
             }
         };
         let links = match item.get(LINKS) {
-            None | Some(Value::Null) => None,
-            Some(Value::Array(links)) => {
+            None | Some(Json::Null) => None,
+            Some(Json::Array(links)) => {
                 if let Some(bad) = links.iter().find(|l| !l.is_object() && !l.is_null()) {
-                    return Err(format!(
-                        "`links` holds {}, expected objects",
-                        value_name(bad)
-                    ));
+                    return Err(format!("`links` holds {}, expected objects", bad.kind()));
                 }
                 Some(links)
             }
             Some(other) => {
-                return Err(format!("`links` is {}, expected a list", value_name(other)));
+                return Err(format!("`links` is {}, expected a list", other.kind()));
             }
         };
         let assets = match item.get(ASSETS) {
-            Some(Value::Object(assets)) => {
+            Some(Json::Object(assets)) => {
                 if let Some((key, bad)) =
                     assets.iter().find(|(_, a)| !a.is_object() && !a.is_null())
                 {
                     return Err(format!(
                         "asset `{key}` is {}, expected an object",
-                        value_name(bad)
+                        bad.kind()
                     ));
                 }
                 assets
             }
             Some(other) => {
-                return Err(format!(
-                    "`assets` is {}, expected an object",
-                    value_name(other)
-                ));
+                return Err(format!("`assets` is {}, expected an object", other.kind()));
             }
             None => return Err("missing `assets`".into()),
         };
         let collection = opt_str(item, COLLECTION)?;
         let bbox = match item.get(BBOX) {
-            None | Some(Value::Null) => None,
-            Some(Value::Array(values)) if values.len() == 4 || values.len() == 6 => Some(
+            None | Some(Json::Null) => None,
+            Some(Json::Array(values)) if values.len() == 4 || values.len() == 6 => Some(
                 values
                     .iter()
                     .map(|v| {
@@ -463,7 +485,7 @@ impl<'a> ItemParts<'a> {
             Some(_) => return Err("`bbox` must be a list of 4 or 6 numbers".into()),
         };
         let geometry = match item.get(GEOMETRY) {
-            None | Some(Value::Null) => None,
+            None | Some(Json::Null) => None,
             Some(geometry) => Some(geometry),
         };
 
@@ -471,9 +493,9 @@ impl<'a> ItemParts<'a> {
         let mut datetime_value = None;
         let mut start_datetime = None;
         match item.get(PROPERTIES) {
-            None | Some(Value::Null) => {}
-            Some(Value::Object(props)) => {
-                for (name, value) in props {
+            None | Some(Json::Null) => {}
+            Some(Json::Object(props)) => {
+                for (name, value) in props.iter() {
                     if name == DATETIME {
                         datetime_value = Some(value);
                         continue;
@@ -486,18 +508,18 @@ impl<'a> ItemParts<'a> {
                     if name == "start_datetime" {
                         start_datetime = Some(value);
                     }
-                    properties.push((name.as_str(), value));
+                    properties.push((name, value));
                 }
             }
             Some(other) => {
                 return Err(format!(
                     "`properties` is {}, expected an object",
-                    value_name(other)
+                    other.kind()
                 ));
             }
         }
         // Foreign top-level members are kept as columns too (nothing silently lost).
-        for (name, value) in item {
+        for (name, value) in item.iter() {
             if is_reserved(name) {
                 continue;
             }
@@ -506,21 +528,21 @@ impl<'a> ItemParts<'a> {
                     "top-level member `{name}` collides with property `{name}`"
                 ));
             }
-            properties.push((name.as_str(), value));
+            properties.push((name, value));
         }
 
         let datetime = match datetime_value {
-            None | Some(Value::Null) => match start_datetime {
-                Some(Value::String(s)) => datetime::parse_micros(s),
+            None | Some(Json::Null) => match start_datetime {
+                Some(Json::Str(s)) => datetime::parse_micros(s),
                 _ => None,
             },
-            Some(Value::String(s)) => Some(datetime::parse_micros(s).ok_or_else(|| {
+            Some(Json::Str(s)) => Some(datetime::parse_micros(s).ok_or_else(|| {
                 format!("`properties.datetime` is not an RFC 3339 datetime: {s:?}")
             })?),
             Some(other) => {
                 return Err(format!(
                     "`properties.datetime` is {}, expected a string",
-                    value_name(other)
+                    other.kind()
                 ));
             }
         };
@@ -540,14 +562,11 @@ impl<'a> ItemParts<'a> {
     }
 }
 
-fn opt_str<'a>(item: &'a Map<String, Value>, name: &str) -> Result<Option<&'a str>, String> {
+fn opt_str<'a>(item: &'a Object<'a>, name: &str) -> Result<Option<&'a str>, String> {
     match item.get(name) {
-        None | Some(Value::Null) => Ok(None),
-        Some(Value::String(s)) => Ok(Some(s)),
-        Some(other) => Err(format!(
-            "`{name}` is {}, expected a string",
-            value_name(other)
-        )),
+        None | Some(Json::Null) => Ok(None),
+        Some(Json::Str(s)) => Ok(Some(s)),
+        Some(other) => Err(format!("`{name}` is {}, expected a string", other.kind())),
     }
 }
 
@@ -565,33 +584,19 @@ impl ItemSchema {
             let root = FieldPath::Root(LINKS);
             let element = FieldPath::Element(&root);
             for link in links {
-                if let Value::Object(members) = link {
+                if let Json::Object(members) = link {
                     merge_members(&mut self.link, members, &element, mode)
                         .map_err(FoldError::Mismatch)?;
                 }
             }
         }
-        let assets_root = FieldPath::Root(ASSETS);
-        for (key, asset) in parts.assets {
-            let path = FieldPath::Member(&assets_root, key);
-            match self.assets.get_mut(key.as_str()) {
-                Some(ty) => {
-                    merge_value(ty, asset, false, &path, mode).map_err(FoldError::Mismatch)?
-                }
-                None if asset.is_null() => {}
-                None => {
-                    if mode == Mode::Fit {
-                        return Err(FoldError::Mismatch(Mismatch::Misfit {
-                            field: path.render(),
-                            problem: "is not in".into(),
-                        }));
-                    }
-                    let mut ty = Ty::Struct(IndexMap::new());
-                    merge_value(&mut ty, asset, false, &path, mode).map_err(FoldError::Mismatch)?;
-                    self.assets.insert(key.clone(), ty);
-                }
-            }
-        }
+        merge_members(
+            &mut self.assets,
+            parts.assets,
+            &FieldPath::Root(ASSETS),
+            mode,
+        )
+        .map_err(FoldError::Mismatch)?;
         if let Some(bbox) = &parts.bbox
             && bbox.len() == 6
             && !self.bbox_z
@@ -638,6 +643,27 @@ impl ItemSchema {
         if mode == Mode::Scan {
             self.rows += 1;
         }
+        Ok(())
+    }
+
+    /// Join the schema of a later part of the input. On a conflict `self` is left unchanged and
+    /// the caller re-folds that part item by item to name the item.
+    pub(crate) fn merge(&mut self, other: &ItemSchema) -> Result<(), ()> {
+        let mut merged = self.clone();
+        merge_fields(&mut merged.link, &other.link)?;
+        merge_fields(&mut merged.assets, &other.assets)?;
+        for (name, ty) in &other.properties {
+            match merged.properties.get_mut(name) {
+                Some(field) => merge_ty(field, ty)?,
+                None => {
+                    merged.properties.insert(name.clone(), ty.clone());
+                }
+            }
+        }
+        merged.bbox_z |= other.bbox_z;
+        merged.geo.merge(&other.geo);
+        merged.rows += other.rows;
+        *self = merged;
         Ok(())
     }
 
@@ -722,11 +748,13 @@ pub(crate) fn items_metadata(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
+    use crate::items::value::from_value;
+    use serde_json::{Value, json};
 
     fn fold(items: &[Value]) -> Result<ItemSchema, FoldError> {
         let mut schema = ItemSchema::default();
         for item in items {
+            let item = from_value(item.clone());
             let parts = ItemParts::from_item(item.as_object().unwrap()).map_err(FoldError::Item)?;
             schema.fold(&parts, Mode::Scan)?;
         }
@@ -802,6 +830,7 @@ mod tests {
             "a",
             json!({"datetime": null, "start_datetime": "2024-01-02T00:00:00Z"}),
         );
+        let value = from_value(value);
         let parts = ItemParts::from_item(value.as_object().unwrap()).unwrap();
         assert_eq!(parts.datetime, Some(1_704_153_600_000_000));
     }
@@ -809,10 +838,10 @@ mod tests {
     #[test]
     fn fit_mode_rejects_new_members_but_accepts_nulls_and_ints_in_floats() {
         let mut schema = fold(&[item("a", json!({"gsd": 0.5}))]).unwrap();
-        let ok = item("b", json!({"gsd": 3, "other": null}));
+        let ok = from_value(item("b", json!({"gsd": 3, "other": null})));
         let parts = ItemParts::from_item(ok.as_object().unwrap()).unwrap();
         schema.fold(&parts, Mode::Fit).unwrap();
-        let bad = item("c", json!({"new": 1}));
+        let bad = from_value(item("c", json!({"new": 1})));
         let parts = ItemParts::from_item(bad.as_object().unwrap()).unwrap();
         assert!(matches!(
             schema.fold(&parts, Mode::Fit),
@@ -822,7 +851,7 @@ mod tests {
 
     #[test]
     fn property_named_like_a_column_is_rejected() {
-        let value = item("a", json!({"collection": "x"}));
+        let value = from_value(item("a", json!({"collection": "x"})));
         assert!(ItemParts::from_item(value.as_object().unwrap()).is_err());
     }
 }
