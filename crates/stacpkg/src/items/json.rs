@@ -626,11 +626,18 @@ mod tests {
                         assert_eq!(chunk.lines, lines, "{case}");
                         assert!(chunk.lines <= max_lines as u64, "{case}");
                         // Over the byte budget only when it holds a single line.
-                        assert!(chunk.data.len() <= max_bytes as usize || lines == 1, "{case}");
+                        assert!(
+                            chunk.data.len() <= max_bytes as usize || lines == 1,
+                            "{case}"
+                        );
                         next_line += chunk.lines;
                         joined.extend_from_slice(&chunk.data);
                     }
-                    assert_eq!(joined, input.as_bytes(), "{input:?} {max_lines} {max_bytes}");
+                    assert_eq!(
+                        joined,
+                        input.as_bytes(),
+                        "{input:?} {max_lines} {max_bytes}"
+                    );
                 }
             }
         }

@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# Runs the whole test suite. Needs the Rust toolchain and Python 3 (for the pyarrow/DuckDB
+# interop tests, installed here into .venv-test on first use). `.ci/run` calls this script.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+venv=.venv-test
+if [ ! -x "$venv/bin/python" ] || ! "$venv/bin/python" -c 'import pyarrow, duckdb' 2>/dev/null; then
+  echo "==> installing pyarrow and duckdb into $venv (interop tests)"
+  python3 -m venv "$venv"
+  "$venv/bin/pip" install --quiet --disable-pip-version-check pyarrow duckdb
+fi
+export STACPKG_TEST_PYTHON="$PWD/$venv/bin/python"
+
+echo "==> cargo test"
+cargo test --workspace --locked
