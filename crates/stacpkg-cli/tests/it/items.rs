@@ -395,3 +395,81 @@ fn geometry_collections_and_relative_datetimes_convert() {
         .as_primitive::<TimestampMicrosecondType>();
     assert_eq!(datetime.value(0), 1_704_067_200_000_000);
 }
+
+#[test]
+fn chunks_with_different_schemas_join_without_losing_values() {
+    let ctx = ctx();
+    // Each item alone in a chunk (--batch-size 1) has its own schema; the joined schema must
+    // widen every chunk: int → float, null → object, a datetime field that is text elsewhere
+    // keeps its original text (not a re-rendered timestamp), members first seen later.
+    let lines = [
+        r#"{"type":"Feature","id":"a","assets":{"x":{"href":"a"}},"properties":{"created":"2024-01-01T00:00:00+01:00","gsd":1,"foo":null}}"#,
+        r#"{"type":"Feature","id":"b","assets":{"x":{"href":"b","size":3}},"properties":{"created":"yesterday","gsd":2.5,"foo":{"a":1}}}"#,
+        r#"{"type":"Feature","id":"c","assets":{},"properties":{"updated":"2024-02-01T00:00:00Z"}}"#,
+    ];
+    let input = ctx.write("mixed.ndjson", lines.join("\n") + "\n");
+    let one = ctx
+        .run(&["items", "from-ndjson", input.to_str().unwrap(), "--batch-size", "1"], b"")
+        .success();
+    let (schema, batches) = one.ipc();
+    assert_eq!(batches.len(), 3);
+    let batch = concat(&schema, &batches);
+    let created = batch.column_by_name("created").unwrap().as_string::<i32>();
+    assert_eq!(created.value(0), "2024-01-01T00:00:00+01:00");
+    assert_eq!(created.value(1), "yesterday");
+    let gsd = batch.column_by_name("gsd").unwrap().as_primitive::<Float64Type>();
+    assert_eq!((gsd.value(0), gsd.value(1)), (1.0, 2.5));
+    assert!(gsd.is_null(2));
+    let foo = batch.column_by_name("foo").unwrap().as_struct();
+    assert!(foo.is_null(0));
+    assert_eq!(
+        foo.column_by_name("a")
+            .unwrap()
+            .as_primitive::<arrow_array::types::Int64Type>()
+            .value(1),
+        1
+    );
+    assert!(matches!(
+        schema.field_with_name("updated").unwrap().data_type(),
+        DataType::Timestamp(_, _)
+    ));
+    let x = batch.column_by_name("assets").unwrap().as_struct().column_by_name("x").unwrap();
+    assert!(x.as_struct().column_by_name("size").unwrap().is_null(0));
+    assert!(x.is_null(2));
+    // Same values whatever the chunking, and the same as the JSON document reader.
+    let whole = ctx
+        .run(&["items", "from-ndjson", input.to_str().unwrap()], b"")
+        .success();
+    let (ws, wb) = whole.ipc();
+    assert_eq!(ws, schema);
+    assert_eq!(concat(&ws, &wb), batch);
+    let doc = format!(r#"{{"type":"FeatureCollection","features":[{}]}}"#, lines.join(","));
+    let json = ctx.run(&["items", "from-json"], doc.as_bytes()).success();
+    let (js, jb) = json.ipc();
+    assert_eq!(concat(&js, &jb), batch);
+}
+
+#[test]
+fn a_type_conflict_in_a_later_chunk_names_the_exact_item() {
+    let ctx = ctx();
+    let mut text = String::new();
+    for i in 1..=250 {
+        let gsd = if i == 217 { r#""ten""# } else { "10" };
+        text.push_str(&format!(
+            "{{\"type\":\"Feature\",\"id\":\"i{i}\",\"assets\":{{}},\"properties\":{{\"gsd\":{gsd}}}}}\n"
+        ));
+    }
+    ctx.write("conflict.ndjson", text);
+    for batch_size in ["1", "7", "100", "64000"] {
+        let run = ctx.run(
+            &["items", "from-ndjson", "conflict.ndjson", "--batch-size", batch_size],
+            b"",
+        );
+        assert_eq!(
+            run.error_line(1),
+            "stacpkg: error: `conflict.ndjson`: item 217 (`i217`) on line 217: field `properties.gsd` is string here but integer in earlier items",
+            "--batch-size {batch_size}"
+        );
+        assert!(run.stdout.is_empty());
+    }
+}
