@@ -409,7 +409,16 @@ fn chunks_with_different_schemas_join_without_losing_values() {
     ];
     let input = ctx.write("mixed.ndjson", lines.join("\n") + "\n");
     let one = ctx
-        .run(&["items", "from-ndjson", input.to_str().unwrap(), "--batch-size", "1"], b"")
+        .run(
+            &[
+                "items",
+                "from-ndjson",
+                input.to_str().unwrap(),
+                "--batch-size",
+                "1",
+            ],
+            b"",
+        )
         .success();
     let (schema, batches) = one.ipc();
     assert_eq!(batches.len(), 3);
@@ -417,7 +426,10 @@ fn chunks_with_different_schemas_join_without_losing_values() {
     let created = batch.column_by_name("created").unwrap().as_string::<i32>();
     assert_eq!(created.value(0), "2024-01-01T00:00:00+01:00");
     assert_eq!(created.value(1), "yesterday");
-    let gsd = batch.column_by_name("gsd").unwrap().as_primitive::<Float64Type>();
+    let gsd = batch
+        .column_by_name("gsd")
+        .unwrap()
+        .as_primitive::<Float64Type>();
     assert_eq!((gsd.value(0), gsd.value(1)), (1.0, 2.5));
     assert!(gsd.is_null(2));
     let foo = batch.column_by_name("foo").unwrap().as_struct();
@@ -433,7 +445,12 @@ fn chunks_with_different_schemas_join_without_losing_values() {
         schema.field_with_name("updated").unwrap().data_type(),
         DataType::Timestamp(_, _)
     ));
-    let x = batch.column_by_name("assets").unwrap().as_struct().column_by_name("x").unwrap();
+    let x = batch
+        .column_by_name("assets")
+        .unwrap()
+        .as_struct()
+        .column_by_name("x")
+        .unwrap();
     assert!(x.as_struct().column_by_name("size").unwrap().is_null(0));
     assert!(x.is_null(2));
     // Same values whatever the chunking, and the same as the JSON document reader.
@@ -443,7 +460,10 @@ fn chunks_with_different_schemas_join_without_losing_values() {
     let (ws, wb) = whole.ipc();
     assert_eq!(ws, schema);
     assert_eq!(concat(&ws, &wb), batch);
-    let doc = format!(r#"{{"type":"FeatureCollection","features":[{}]}}"#, lines.join(","));
+    let doc = format!(
+        r#"{{"type":"FeatureCollection","features":[{}]}}"#,
+        lines.join(",")
+    );
     let json = ctx.run(&["items", "from-json"], doc.as_bytes()).success();
     let (js, jb) = json.ipc();
     assert_eq!(concat(&js, &jb), batch);
@@ -462,7 +482,13 @@ fn a_type_conflict_in_a_later_chunk_names_the_exact_item() {
     ctx.write("conflict.ndjson", text);
     for batch_size in ["1", "7", "100", "64000"] {
         let run = ctx.run(
-            &["items", "from-ndjson", "conflict.ndjson", "--batch-size", batch_size],
+            &[
+                "items",
+                "from-ndjson",
+                "conflict.ndjson",
+                "--batch-size",
+                batch_size,
+            ],
             b"",
         );
         assert_eq!(
