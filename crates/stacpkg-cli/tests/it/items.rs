@@ -499,3 +499,30 @@ fn a_type_conflict_in_a_later_chunk_names_the_exact_item() {
         assert!(run.stdout.is_empty());
     }
 }
+
+#[test]
+fn a_repeated_json_key_keeps_its_last_value_everywhere() {
+    let ctx = ctx();
+    let item = r#"{"type":"Feature","id":"a","properties":{"gsd":1,"gsd":2},"assets":{"x":{"href":"first","href":"last"}}}"#;
+    for command in ["from-json", "from-ndjson"] {
+        let (schema, batches) = ctx
+            .run(&["items", command], item.as_bytes())
+            .success()
+            .ipc();
+        let batch = concat(&schema, &batches);
+        let gsd = batch.column_by_name("gsd").unwrap();
+        assert_eq!(
+            gsd.as_primitive::<arrow_array::types::Int64Type>().value(0),
+            2,
+            "{command}"
+        );
+        let assets = batch.column_by_name("assets").unwrap().as_struct();
+        let href = assets
+            .column_by_name("x")
+            .unwrap()
+            .as_struct()
+            .column_by_name("href")
+            .unwrap();
+        assert_eq!(href.as_string::<i32>().value(0), "last", "{command}");
+    }
+}

@@ -163,7 +163,9 @@ impl Col {
             unreachable!("append_members is only called on struct columns");
         };
         seen.fill(false);
-        for (name, member) in members.iter() {
+        // Backwards, so that a repeated key keeps its last value, as `Object::get` and
+        // serde_json do.
+        for (name, member) in members.0.iter().rev().map(|(k, v)| (k.as_ref(), v)) {
             match index.get(name) {
                 Some(&i) => {
                     if !seen[i] {
@@ -403,10 +405,8 @@ impl BatchBuilder {
             self.geometry.append_null();
         }
 
-        // Both lists are sorted by name, so one merge walk pairs them.
-        let mut given = parts.properties.clone();
-        given.sort_unstable_by(|a, b| a.0.cmp(b.0));
-        let mut given = given.into_iter().peekable();
+        // Both lists are sorted by name (ItemParts sorts), so one merge walk pairs them.
+        let mut given = parts.properties.iter().copied().peekable();
         for (name, col) in &mut self.properties {
             match given.peek() {
                 Some((g, value)) if *g == name.as_str() => {

@@ -411,7 +411,8 @@ pub(crate) struct ItemParts<'a> {
     pub(crate) datetime: Option<i64>,
     pub(crate) bbox: Option<Vec<f64>>,
     pub(crate) geometry: Option<&'a Json<'a>>,
-    /// Properties and foreign top-level members, each with its column name.
+    /// Properties and foreign top-level members, each with its column name; sorted by name,
+    /// each name once.
     pub(crate) properties: Vec<(&'a str, &'a Json<'a>)>,
 }
 
@@ -518,17 +519,25 @@ impl<'a> ItemParts<'a> {
                 ));
             }
         }
+        // Sorted by name with a repeated key keeping its last value (as serde_json does); the
+        // builder relies on the order.
+        sort_last_wins(&mut properties);
         // Foreign top-level members are kept as columns too (nothing silently lost).
+        let mut foreign = Vec::new();
         for (name, value) in item.iter() {
             if is_reserved(name) {
                 continue;
             }
-            if properties.iter().any(|(p, _)| *p == name) {
+            if properties.binary_search_by(|(p, _)| (*p).cmp(name)).is_ok() {
                 return Err(format!(
                     "top-level member `{name}` collides with property `{name}`"
                 ));
             }
-            properties.push((name, value));
+            foreign.push((name, value));
+        }
+        if !foreign.is_empty() {
+            properties.extend(foreign);
+            sort_last_wins(&mut properties);
         }
 
         let datetime = match datetime_value {
@@ -560,6 +569,20 @@ impl<'a> ItemParts<'a> {
             properties,
         })
     }
+}
+
+/// Sort name/value pairs by name, keeping the last of equal names.
+fn sort_last_wins<T>(pairs: &mut Vec<(&str, T)>) {
+    // Stable: equal names stay in document order, so the last one is the one to keep.
+    pairs.sort_by(|a, b| a.0.cmp(b.0));
+    let mut kept: Vec<(&str, T)> = Vec::with_capacity(pairs.len());
+    for pair in pairs.drain(..) {
+        match kept.last_mut() {
+            Some(last) if last.0 == pair.0 => *last = pair,
+            _ => kept.push(pair),
+        }
+    }
+    *pairs = kept;
 }
 
 fn opt_str<'a>(item: &'a Object<'a>, name: &str) -> Result<Option<&'a str>, String> {
