@@ -45,15 +45,7 @@ impl GeoStats {
             self.types.insert(info.type_name.clone());
         }
         if let Some(b) = info.bbox {
-            self.bbox = Some(match self.bbox {
-                None => b,
-                Some(a) => [
-                    a[0].min(b[0]),
-                    a[1].min(b[1]),
-                    a[2].max(b[2]),
-                    a[3].max(b[3]),
-                ],
-            });
+            self.bbox = Some(union(self.bbox, b));
         }
     }
 

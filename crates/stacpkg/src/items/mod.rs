@@ -274,6 +274,22 @@ fn fold_error(raw: &RawItem<'_>, input: &str, err: FoldError) -> Error {
     }
 }
 
+/// Fold an item into `schema` if the filter selects it.
+fn fold_selected(
+    schema: &mut ItemSchema,
+    raw: &RawItem<'_>,
+    name: &str,
+    options: &ReadOptions,
+) -> Result<()> {
+    if !options.filter.matches_json(&raw.item) {
+        return Ok(());
+    }
+    let parts = parts(raw, name)?;
+    schema
+        .fold(&parts, Mode::Scan)
+        .map_err(|e| fold_error(raw, name, e))
+}
+
 /// Split an item into its parts, or say which item is wrong.
 fn parts<'a>(raw: &'a RawItem<'a>, input: &str) -> Result<ItemParts<'a>> {
     ItemParts::from_item(&raw.item).map_err(|p| fold_error(raw, input, FoldError::Item(p)))
@@ -398,13 +414,7 @@ fn json_two_pass(
     let name = input.name.as_str();
     let mut schema = ItemSchema::default();
     json::for_each_document_item(input.rewind()?, name, &mut |raw| {
-        if !options.filter.matches_json(&raw.item) {
-            return Ok(());
-        }
-        let parts = parts(&raw, name)?;
-        schema
-            .fold(&parts, Mode::Scan)
-            .map_err(|e| fold_error(&raw, name, e))
+        fold_selected(&mut schema, &raw, name, options)
     })?;
     let arrow = schema.arrow_schema(true);
     send(tx, Message::Schema(arrow.clone()))?;
@@ -426,13 +436,7 @@ fn json_two_pass(
 fn scan_chunk(chunk: &Chunk, name: &str, options: &ReadOptions) -> Result<(ItemSchema, u64)> {
     let mut schema = ItemSchema::default();
     let count = json::for_each_ndjson_item(chunk, name, 0, &mut |raw| {
-        if !options.filter.matches_json(&raw.item) {
-            return Ok(());
-        }
-        let parts = parts(&raw, name)?;
-        schema
-            .fold(&parts, Mode::Scan)
-            .map_err(|e| fold_error(&raw, name, e))
+        fold_selected(&mut schema, &raw, name, options)
     })?;
     Ok((schema, count))
 }
@@ -496,13 +500,7 @@ fn ndjson_two_pass(
                 // far, which fails at (and names) the first conflicting item.
                 let mut probe = schema.clone();
                 json::for_each_ndjson_item(&chunk, name, items_before, &mut |raw| {
-                    if !options.filter.matches_json(&raw.item) {
-                        return Ok(());
-                    }
-                    let parts = parts(&raw, name)?;
-                    probe
-                        .fold(&parts, Mode::Scan)
-                        .map_err(|e| fold_error(&raw, name, e))
+                    fold_selected(&mut probe, &raw, name, options)
                 })?;
                 unreachable!("a chunk whose schema conflicts has an item that conflicts");
             }
