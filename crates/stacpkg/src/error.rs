@@ -199,6 +199,17 @@ pub enum Error {
     #[error("the reader of the batch stream went away")]
     OutputClosed,
 
+    /// A column is an object with no members in any row; Parquet cannot store an empty struct.
+    #[error(
+        "cannot write `{path}`: column `{column}` is an object without members in every item, and Parquet cannot store an empty struct"
+    )]
+    EmptyStruct {
+        /// The file that was to be written.
+        path: String,
+        /// Dotted path of the column.
+        column: String,
+    },
+
     /// Parquet failed while reading or writing a file.
     #[error("{context}")]
     Parquet {

@@ -242,3 +242,16 @@ fn version_and_help_succeed() {
     assert!(help.contains("Library method: stacpkg::items::read_stac"));
     let _ = demo("items.json");
 }
+
+#[test]
+fn an_object_column_without_members_is_named_instead_of_a_parquet_error() {
+    let ctx = ctx();
+    let run = ctx.sh(
+        r#"echo '{"type":"Feature","id":"a","assets":{"x":{"href":"h"}},"properties":{"extra":{}}}' | $STACPKG items from-ndjson | $STACPKG items to-parquet out.parquet"#,
+    );
+    assert_eq!(
+        run.error_line(1),
+        "stacpkg: error: cannot write `out.parquet`: column `extra` is an object without members in every item, and Parquet cannot store an empty struct"
+    );
+    assert!(!ctx.path("out.parquet").exists());
+}

@@ -103,6 +103,10 @@ pub(crate) fn write_with_row_groups(
     row_group_bytes: usize,
 ) -> Result<WriteSummary> {
     let name = path.display().to_string();
+    let schema = writer_schema(&reader.schema());
+    if let Some(column) = schema.fields().iter().find_map(|f| empty_struct(f, "")) {
+        return Err(Error::EmptyStruct { path: name, column });
+    }
     let dir = match path.parent() {
         Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
         _ => std::path::PathBuf::from("."),
@@ -119,7 +123,6 @@ pub(crate) fn write_with_row_groups(
         .tempfile_in(&dir)
         .map_err(|e| Error::io("failed to create a temporary file next to", &name, e))?;
 
-    let schema = writer_schema(&reader.schema());
     let has_bbox = match schema.column_with_name(BBOX).map(|(_, f)| f.data_type()) {
         Some(DataType::Struct(fields)) => {
             BBOX_2D.iter().all(|n| fields.iter().any(|f| f.name() == n))
@@ -211,6 +214,21 @@ pub(crate) fn write_with_row_groups(
         )
     })?;
     Ok(WriteSummary { rows, row_groups })
+}
+
+/// The dotted path of the first struct without fields in `field`, if any.
+fn empty_struct(field: &Field, parent: &str) -> Option<String> {
+    let path = if parent.is_empty() {
+        field.name().clone()
+    } else {
+        format!("{parent}.{}", field.name())
+    };
+    match field.data_type() {
+        DataType::Struct(fields) if fields.is_empty() => Some(path),
+        DataType::Struct(fields) => fields.iter().find_map(|f| empty_struct(f, &path)),
+        DataType::List(item) | DataType::LargeList(item) => empty_struct(item, &path),
+        _ => None,
+    }
 }
 
 /// The schema given to the Parquet writer: the stream's, with the geometry column marked as
