@@ -199,6 +199,15 @@ pub enum Error {
     #[error("the reader of the batch stream went away")]
     OutputClosed,
 
+    /// An asset-lock row breaks the lock schema (for example, it has no `item_id`).
+    #[error("asset lock row {row} {problem}")]
+    InvalidLock {
+        /// 1-based row in the stream.
+        row: u64,
+        /// What is wrong.
+        problem: String,
+    },
+
     /// A column is an object with no members in any row; Parquet cannot store an empty struct.
     #[error(
         "cannot write `{path}`: column `{column}` is an object without members in every item, and Parquet cannot store an empty struct"

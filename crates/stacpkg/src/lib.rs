@@ -24,11 +24,14 @@
 
 #![deny(clippy::print_stdout, clippy::print_stderr)]
 
+pub mod asset_lock;
 pub mod batch;
 mod error;
 pub mod ipc;
 pub mod items;
+mod output;
 pub mod preview;
+pub mod store;
 
 pub use batch::BatchReader;
 pub use error::{Error, ItemLocation, Result, StreamKind};

@@ -88,7 +88,7 @@ pub(crate) struct ToParquetArgs {
 }
 
 /// `--batch-size`: an integer ≥ 1, with the original's messages.
-fn batch_size(text: &str) -> Result<usize, String> {
+pub(crate) fn batch_size(text: &str) -> Result<usize, String> {
     let value: i64 = text
         .trim()
         .parse()

@@ -1,6 +1,7 @@
 //! Command-line syntax only: what the user may type. Values are checked here where clap can do
 //! it (ranges, required options); everything that needs the environment happens in commands.
 
+pub(crate) mod asset_lock;
 pub(crate) mod items;
 
 use clap::{Parser, Subcommand};
@@ -30,6 +31,14 @@ pub(crate) enum Command {
     Items {
         #[command(subcommand)]
         command: items::ItemsCommand,
+    },
+    #[command(
+        about = "Work with asset-lock table commands.",
+        subcommand_required = true
+    )]
+    AssetLock {
+        #[command(subcommand)]
+        command: asset_lock::AssetLockCommand,
     },
 }
 

@@ -1,10 +1,11 @@
 //! One function per subcommand: resolve settings, call the library, decide the exit status.
 
+mod asset_lock;
 mod items;
 
 use std::process::ExitCode;
 
-use crate::args::{Command, items::ItemsCommand};
+use crate::args::{Command, asset_lock::AssetLockCommand, items::ItemsCommand};
 
 /// How a command ended (SPEC §2).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -46,6 +47,10 @@ pub(crate) fn dispatch(command: Command) -> anyhow::Result<ExitStatus> {
             ItemsCommand::FromNdjson(args) => items::from_ndjson(args),
             ItemsCommand::FromParquet(args) => items::from_parquet(args),
             ItemsCommand::ToParquet(args) => items::to_parquet(args),
+        },
+        Command::AssetLock { command } => match command {
+            AssetLockCommand::FromParquet(args) => asset_lock::from_parquet(args),
+            AssetLockCommand::ToParquet(args) => asset_lock::to_parquet(args),
         },
     }
 }

@@ -5,7 +5,9 @@
 //! - `errors`: one test per error class of SPEC §2 (one stderr line, exit code, no output).
 //! - `terminal`: the text preview and the interactive-stdin refusal, under a real pty.
 //! - `pipeline`: real OS pipes between commands.
+//! - `asset_lock`: `asset-lock from-parquet / to-parquet`, the v1 schema and its normalisation.
 
+mod asset_lock;
 mod errors;
 mod items;
 mod parquet;

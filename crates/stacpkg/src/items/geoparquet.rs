@@ -28,6 +28,7 @@ use super::schema::{BBOX, BBOX_2D, EXTENSION_NAME, GEOARROW_WKB, GEOMETRY, META_
 use crate::batch::BatchReader;
 use crate::error::{Error, Result, StreamKind};
 use crate::ipc::check_kind;
+use crate::output::AtomicFile;
 
 /// Read a (STAC Geo)Parquet file as a batch stream of at most `batch_size` rows per batch.
 ///
@@ -107,22 +108,7 @@ pub(crate) fn write_with_row_groups(
     if let Some(column) = schema.fields().iter().find_map(|f| empty_struct(f, "")) {
         return Err(Error::EmptyStruct { path: name, column });
     }
-    let dir = match path.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
-        _ => std::path::PathBuf::from("."),
-    };
-    std::fs::create_dir_all(&dir)
-        .map_err(|e| Error::io("failed to create directory for", &name, e))?;
-    let mut builder = tempfile::Builder::new();
-    builder.prefix(".stacpkg-").suffix(".parquet.tmp");
-    // Temp files are private (0600) by default; the finished file should get the same mode as
-    // any file the user creates, so ask for 0666 and let the umask apply.
-    #[cfg(unix)]
-    builder.permissions(std::os::unix::fs::PermissionsExt::from_mode(0o666));
-    let temp = builder
-        .tempfile_in(&dir)
-        .map_err(|e| Error::io("failed to create a temporary file next to", &name, e))?;
-
+    let output = AtomicFile::create(path)?;
     let has_bbox = match schema.column_with_name(BBOX).map(|(_, f)| f.data_type()) {
         Some(DataType::Struct(fields)) => {
             BBOX_2D.iter().all(|n| fields.iter().any(|f| f.name() == n))
@@ -139,10 +125,7 @@ pub(crate) fn write_with_row_groups(
     let props = WriterProperties::builder()
         .set_compression(Compression::ZSTD(ZstdLevel::default()))
         .build();
-    let file = temp
-        .as_file()
-        .try_clone()
-        .map_err(|e| Error::io("failed to open", &name, e))?;
+    let file = output.file()?;
     let failed = |e| Error::parquet(format!("failed to write `{name}`"), e);
     // The embedded Arrow schema is written at close instead of at open, so that it can carry the
     // `geo` metadata computed from the rows: pyarrow takes schema metadata from `ARROW:schema`.
@@ -206,13 +189,7 @@ pub(crate) fn write_with_row_groups(
         writer.append_key_value_metadata(KeyValue::new(key, value));
     }
     writer.close().map_err(failed)?;
-    temp.persist(path).map_err(|e| {
-        Error::io(
-            "failed to move the finished file into place at",
-            &name,
-            e.error,
-        )
-    })?;
+    output.commit()?;
     Ok(WriteSummary { rows, row_groups })
 }
 

@@ -1,0 +1,369 @@
+//! The asset lock (`assets.lock.parquet`): one row per STAC asset, with a structured location
+//! and observed object facts (ref §5, SPEC §4, seed 004).
+//!
+//! | command | library function |
+//! |---|---|
+//! | `asset-lock from-parquet` | [`read_parquet`] |
+//! | `asset-lock to-parquet` | [`crate::ipc::read_stream`] + [`write_parquet`] |
+//!
+//! Every producer writes exactly the v1 schema ([`schema`]); [`normalize`] brings any lock-shaped
+//! batch to it (aliases, legacy `href`, `size`), batch by batch.
+
+use std::sync::Arc;
+
+use arrow_array::builder::StringBuilder;
+use arrow_array::cast::AsArray;
+use arrow_array::{Array, ArrayRef, Int64Array, RecordBatch, StringArray};
+use arrow_schema::{DataType, Field, Schema, SchemaRef};
+use parquet::arrow::ArrowWriter;
+use parquet::basic::{Compression, ZstdLevel};
+use parquet::file::properties::WriterProperties;
+
+use crate::batch::BatchReader;
+use crate::error::{Error, Result, StreamKind};
+use crate::items::schema::{META_KIND, META_VERSION, SCHEMA_VERSION};
+use crate::output::AtomicFile;
+use crate::store::{Location, href_of, locate, normalize_endpoint, normalize_store_type};
+
+/// STAC Item id (required).
+pub const ITEM_ID: &str = "item_id";
+/// STAC Asset key inside the item (required).
+pub const ASSET_KEY: &str = "asset_key";
+/// `file`, `s3`, `gs`, `az`, `http` or `https`.
+pub const STORE_TYPE: &str = "store_type";
+/// Bucket, container, or HTTP origin.
+pub const STORE_CONTAINER: &str = "store_container";
+/// Object-store endpoint, when the container alone is ambiguous.
+pub const STORE_ENDPOINT_URL: &str = "store_endpoint_url";
+/// Object key or path.
+pub const KEY: &str = "key";
+/// Object size in bytes.
+pub const SIZE_BYTES: &str = "size_bytes";
+/// Backend validator, verbatim (quotes kept).
+pub const ETAG: &str = "etag";
+/// Backend last-modified time, ISO-8601 text.
+pub const LAST_MODIFIED: &str = "last_modified";
+/// Accepted on input as an alias of `size_bytes`.
+pub const LEGACY_SIZE: &str = "size";
+/// Accepted on input: a plain href, turned into a location when the row has none.
+pub const LEGACY_HREF: &str = "href";
+
+/// The columns of the v1 lock, in order.
+pub const COLUMNS: [&str; 9] = [
+    ITEM_ID,
+    ASSET_KEY,
+    STORE_TYPE,
+    STORE_CONTAINER,
+    STORE_ENDPOINT_URL,
+    KEY,
+    SIZE_BYTES,
+    ETAG,
+    LAST_MODIFIED,
+];
+
+/// The exact v1 schema: strings except `size_bytes` (int64); `item_id`, `asset_key` not null.
+pub fn schema() -> SchemaRef {
+    let fields = COLUMNS.iter().map(|name| {
+        let data_type = if *name == SIZE_BYTES {
+            DataType::Int64
+        } else {
+            DataType::Utf8
+        };
+        Field::new(*name, data_type, !matches!(*name, ITEM_ID | ASSET_KEY))
+    });
+    Arc::new(
+        Schema::new(fields.collect::<Vec<_>>()).with_metadata(
+            [
+                (
+                    META_KIND.to_string(),
+                    StreamKind::AssetLock.as_str().to_string(),
+                ),
+                (META_VERSION.to_string(), SCHEMA_VERSION.to_string()),
+            ]
+            .into_iter()
+            .collect::<std::collections::HashMap<_, _>>(),
+        ),
+    )
+}
+
+/// A lock batch in the v1 schema, and how many query strings were left out of its locations.
+#[derive(Debug)]
+pub struct Normalized {
+    /// The batch, exactly [`schema`].
+    pub batch: RecordBatch,
+    /// Rows whose href or container carried a query string (a possible signature) that the lock
+    /// does not keep.
+    pub queries_dropped: usize,
+}
+
+fn text_column(batch: &RecordBatch, name: &str) -> Result<Option<StringArray>> {
+    let Some(column) = batch.column_by_name(name) else {
+        return Ok(None);
+    };
+    let cast = arrow_cast::cast(column, &DataType::Utf8)
+        .map_err(|e| Error::arrow(format!("asset lock column `{name}` is not text"), e))?;
+    Ok(Some(cast.as_string::<i32>().clone()))
+}
+
+fn value(column: &Option<StringArray>, row: usize) -> Option<&str> {
+    column
+        .as_ref()
+        .filter(|c| c.is_valid(row))
+        .map(|c| c.value(row))
+}
+
+/// Bring a lock-shaped batch to the v1 schema (ref §5.1): missing columns become nulls, unknown
+/// ones are dropped, store-type aliases normalised (unknown types become null), endpoints
+/// normalised, `size` accepted for `size_bytes`, and a legacy `href` located when the row has no
+/// `store_type` and no `key`. http(s) locations never keep a query string (SPEC §4).
+pub fn normalize(batch: &RecordBatch) -> Result<Normalized> {
+    let rows = batch.num_rows();
+    let item_id = text_column(batch, ITEM_ID)?;
+    let asset_key = text_column(batch, ASSET_KEY)?;
+    for (name, column) in [(ITEM_ID, &item_id), (ASSET_KEY, &asset_key)] {
+        let missing = match column {
+            None if rows > 0 => Some(0),
+            None => None,
+            Some(c) => (0..rows).find(|r| c.is_null(*r)),
+        };
+        if let Some(row) = missing {
+            return Err(Error::InvalidLock {
+                row: row as u64 + 1,
+                problem: format!("has no `{name}`"),
+            });
+        }
+    }
+    let store_type = text_column(batch, STORE_TYPE)?;
+    let container = text_column(batch, STORE_CONTAINER)?;
+    let endpoint = text_column(batch, STORE_ENDPOINT_URL)?;
+    let key = text_column(batch, KEY)?;
+    let etag = text_column(batch, ETAG)?;
+    let last_modified = text_column(batch, LAST_MODIFIED)?;
+    let href = text_column(batch, LEGACY_HREF)?;
+    let size = match batch
+        .column_by_name(SIZE_BYTES)
+        .or_else(|| batch.column_by_name(LEGACY_SIZE))
+    {
+        Some(column) => Some(
+            arrow_cast::cast(column, &DataType::Int64)
+                .map_err(|e| Error::arrow("asset lock column `size_bytes` is not an integer", e))?,
+        ),
+        None => None,
+    };
+
+    let mut types = StringBuilder::new();
+    let mut containers = StringBuilder::new();
+    let mut endpoints = StringBuilder::new();
+    let mut keys = StringBuilder::new();
+    let mut queries_dropped = 0;
+    for row in 0..rows {
+        let mut location = Location {
+            store_type: value(&store_type, row)
+                .and_then(normalize_store_type)
+                .map(str::to_string),
+            store_container: value(&container, row).map(str::to_string),
+            key: value(&key, row).map(str::to_string),
+        };
+        let blank = |s: &Option<String>| s.as_deref().is_none_or(str::is_empty);
+        if blank(&location.store_type)
+            && blank(&location.key)
+            && let Some(href) = value(&href, row).filter(|h| !h.is_empty())
+        {
+            let located = locate(href);
+            queries_dropped += usize::from(located.query_dropped);
+            location = located.location;
+            location.store_type = location
+                .store_type
+                .as_deref()
+                .and_then(normalize_store_type)
+                .map(str::to_string);
+        }
+        if matches!(location.store_type.as_deref(), Some("http" | "https"))
+            && location
+                .store_container
+                .as_deref()
+                .is_some_and(|c| c.contains('?'))
+        {
+            // A signed URL stored whole as the container (as the original did): keep only
+            // where it points.
+            let signed = href_of(&location).unwrap_or_default();
+            let located = locate(&signed);
+            queries_dropped += usize::from(located.query_dropped);
+            location = located.location;
+        }
+        types.append_option(location.store_type);
+        containers.append_option(location.store_container);
+        endpoints.append_option(value(&endpoint, row).and_then(normalize_endpoint));
+        keys.append_option(location.key);
+    }
+    let strings = |column: Option<StringArray>| -> ArrayRef {
+        Arc::new(column.unwrap_or_else(|| StringArray::new_null(rows)))
+    };
+    let size: ArrayRef = match size {
+        Some(column) => column,
+        None => Arc::new(Int64Array::new_null(rows)),
+    };
+    let batch = RecordBatch::try_new(
+        schema(),
+        vec![
+            strings(item_id),
+            strings(asset_key),
+            Arc::new(types.finish()),
+            Arc::new(containers.finish()),
+            Arc::new(endpoints.finish()),
+            Arc::new(keys.finish()),
+            size,
+            strings(etag),
+            strings(last_modified),
+        ],
+    )
+    .map_err(|e| Error::arrow("failed to build asset lock rows", e))?;
+    Ok(Normalized {
+        batch,
+        queries_dropped,
+    })
+}
+
+/// Read an asset-lock Parquet file as a batch stream of at most `batch_size` rows per batch;
+/// the file's schema is streamed unchanged (ref §5.1). A file holding items is rejected.
+pub fn read_parquet(path: &std::path::Path, batch_size: usize) -> Result<BatchReader> {
+    crate::items::geoparquet::read_kind(
+        path,
+        batch_size,
+        crate::items::ItemFilter::default(),
+        StreamKind::AssetLock,
+    )
+}
+
+/// What [`write_parquet`] wrote.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WriteSummary {
+    /// Rows written.
+    pub rows: u64,
+    /// Query strings left out of locations (see [`Normalized`]).
+    pub queries_dropped: usize,
+}
+
+/// Write a lock stream to Parquet in the v1 schema, batch by batch (each batch normalised), ZSTD,
+/// atomically (temporary file, then rename).
+pub fn write_parquet(reader: BatchReader, path: &std::path::Path) -> Result<WriteSummary> {
+    let output = AtomicFile::create(path)?;
+    let failed = |e| Error::parquet(format!("failed to write `{}`", output.name()), e);
+    let props = WriterProperties::builder()
+        .set_compression(Compression::ZSTD(ZstdLevel::default()))
+        .build();
+    let mut writer = ArrowWriter::try_new(output.file()?, schema(), Some(props)).map_err(failed)?;
+    let mut summary = WriteSummary {
+        rows: 0,
+        queries_dropped: 0,
+    };
+    for batch in reader {
+        let normalized = normalize(&batch?).map_err(|e| match e {
+            // Rows are numbered in the whole stream, not in the batch.
+            Error::InvalidLock { row, problem } => Error::InvalidLock {
+                row: row + summary.rows,
+                problem,
+            },
+            other => other,
+        })?;
+        summary.rows += normalized.batch.num_rows() as u64;
+        summary.queries_dropped += normalized.queries_dropped;
+        writer.write(&normalized.batch).map_err(failed)?;
+        if writer.in_progress_size() >= crate::items::geoparquet::ROW_GROUP_BYTES {
+            writer.flush().map_err(failed)?;
+        }
+    }
+    writer.close().map_err(failed)?;
+    output.commit()?;
+    Ok(summary)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn batch(columns: Vec<(&str, ArrayRef)>) -> RecordBatch {
+        RecordBatch::try_from_iter(columns).unwrap()
+    }
+
+    fn strs(values: &[Option<&str>]) -> ArrayRef {
+        Arc::new(StringArray::from(values.to_vec()))
+    }
+
+    #[test]
+    fn legacy_href_size_and_aliases_normalise_to_v1() {
+        let input = batch(vec![
+            (ITEM_ID, strs(&[Some("a"), Some("b")])),
+            (ASSET_KEY, strs(&[Some("visual"), Some("data")])),
+            (STORE_TYPE, strs(&[None, Some("S3A")])),
+            (STORE_CONTAINER, strs(&[None, Some("bucket")])),
+            (KEY, strs(&[None, Some("k/x.tif")])),
+            (STORE_ENDPOINT_URL, strs(&[None, Some("minio.local:9000/")])),
+            (
+                LEGACY_HREF,
+                strs(&[Some("https://h.example/p/v.tif"), None]),
+            ),
+            (
+                LEGACY_SIZE,
+                Arc::new(arrow_array::Int32Array::from(vec![12, 34])),
+            ),
+            ("file_checksum", strs(&[Some("1220ab"), None])),
+        ]);
+        let out = normalize(&input).unwrap();
+        assert_eq!(out.batch.schema(), schema());
+        let text = |name: &str, row: usize| {
+            let c = out.batch.column_by_name(name).unwrap().as_string::<i32>();
+            c.is_valid(row).then(|| c.value(row).to_string())
+        };
+        assert_eq!(text(STORE_TYPE, 0).as_deref(), Some("https"));
+        assert_eq!(
+            text(STORE_CONTAINER, 0).as_deref(),
+            Some("https://h.example")
+        );
+        assert_eq!(text(KEY, 0).as_deref(), Some("p/v.tif"));
+        assert_eq!(text(STORE_TYPE, 1).as_deref(), Some("s3"));
+        assert_eq!(
+            text(STORE_ENDPOINT_URL, 1).as_deref(),
+            Some("https://minio.local:9000")
+        );
+        let size = out.batch.column_by_name(SIZE_BYTES).unwrap();
+        let size = size.as_primitive::<arrow_array::types::Int64Type>();
+        assert_eq!((size.value(0), size.value(1)), (12, 34));
+        assert_eq!(out.queries_dropped, 0);
+    }
+
+    #[test]
+    fn signed_containers_lose_their_query_and_are_counted() {
+        let input = batch(vec![
+            (ITEM_ID, strs(&[Some("a")])),
+            (ASSET_KEY, strs(&[Some("x")])),
+            (STORE_TYPE, strs(&[Some("https")])),
+            (
+                STORE_CONTAINER,
+                strs(&[Some(
+                    "https://acct.blob.core.windows.net/c/x.tif?sig=SECRET",
+                )]),
+            ),
+            (KEY, strs(&[Some("")])),
+        ]);
+        let out = normalize(&input).unwrap();
+        assert_eq!(out.queries_dropped, 1);
+        let container = out.batch.column_by_name(STORE_CONTAINER).unwrap();
+        assert_eq!(
+            container.as_string::<i32>().value(0),
+            "https://acct.blob.core.windows.net"
+        );
+        let key = out.batch.column_by_name(KEY).unwrap();
+        assert_eq!(key.as_string::<i32>().value(0), "c/x.tif");
+    }
+
+    #[test]
+    fn rows_without_item_id_are_rejected_with_their_number() {
+        let input = batch(vec![
+            (ITEM_ID, strs(&[Some("a"), None])),
+            (ASSET_KEY, strs(&[Some("x"), Some("y")])),
+        ]);
+        let err = normalize(&input).unwrap_err();
+        assert_eq!(err.to_string(), "asset lock row 2 has no `item_id`");
+    }
+}

@@ -1,0 +1,298 @@
+//! Asset hrefs ↔ structured lock locations (ref §5.2, §5.3, SPEC §4).
+//!
+//! Pure string work: no store is built here. Departures from the original, on purpose:
+//! an http(s) href with a query string (a signed URL) locates as its origin and path, and the
+//! caller is told that a query was dropped, so no signature reaches a lock; `scheme://` is what
+//! makes an href a URL, so a relative path with a colon stays a file path.
+
+/// Store types of the lock, as obstore names them.
+pub const STORE_TYPES: [&str; 6] = ["file", "s3", "gs", "az", "http", "https"];
+
+/// A structured location: where an object lives, without credentials or signatures.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Location {
+    /// `file`, `s3`, `gs`, `az`, `http`, `https` (or another scheme, which locks normalise away).
+    pub store_type: Option<String>,
+    /// Bucket, container, or `scheme://host[:port]` origin.
+    pub store_container: Option<String>,
+    /// Object key or file path.
+    pub key: Option<String>,
+}
+
+/// What [`locate`] found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Located {
+    /// The location.
+    pub location: Location,
+    /// Whether a query string (for example a URL signature) was left out of the location.
+    pub query_dropped: bool,
+}
+
+/// The store type for a scheme or store-type alias, lower-cased; `None` when unknown.
+pub fn normalize_store_type(name: &str) -> Option<&'static str> {
+    match name.trim().to_ascii_lowercase().as_str() {
+        "file" | "local" => Some("file"),
+        "s3" | "s3a" => Some("s3"),
+        "gs" | "gcs" => Some("gs"),
+        "az" | "abfs" | "abfss" => Some("az"),
+        "http" => Some("http"),
+        "https" => Some("https"),
+        _ => None,
+    }
+}
+
+/// Normalise an endpoint URL: trimmed, no trailing `/`, `https://` added when there is no
+/// scheme — including for bare `host:port`, which the original left as it was. Empty → `None`.
+pub fn normalize_endpoint(endpoint: &str) -> Option<String> {
+    let trimmed = endpoint.trim().trim_end_matches('/');
+    if trimmed.is_empty() {
+        return None;
+    }
+    Some(if trimmed.contains("://") {
+        trimmed.to_string()
+    } else {
+        format!("https://{trimmed}")
+    })
+}
+
+/// Where an href points (ref §5.2).
+pub fn locate(href: &str) -> Located {
+    let none = Located {
+        location: Location::default(),
+        query_dropped: false,
+    };
+    if href.is_empty() {
+        return none;
+    }
+    let Some((scheme, rest)) = href.split_once("://").filter(|(s, _)| is_scheme(s)) else {
+        return Located {
+            location: Location {
+                store_type: Some("file".into()),
+                store_container: None,
+                key: Some(href.to_string()),
+            },
+            query_dropped: false,
+        };
+    };
+    let (netloc, path) = match rest.find('/') {
+        Some(i) => (&rest[..i], &rest[i..]),
+        None => (rest, ""),
+    };
+    let scheme_lower = scheme.to_ascii_lowercase();
+    match normalize_store_type(&scheme_lower) {
+        Some("file") => Located {
+            location: Location {
+                store_type: Some("file".into()),
+                store_container: None,
+                key: Some(strip_query_fragment(path).0.to_string()),
+            },
+            query_dropped: false,
+        },
+        Some(kind @ ("http" | "https")) => {
+            let (netloc, _) = strip_query_fragment(netloc);
+            let (path, query) = strip_query_fragment(path);
+            Located {
+                location: Location {
+                    store_type: Some(kind.into()),
+                    store_container: Some(format!("{scheme_lower}://{netloc}")),
+                    key: Some(path.trim_start_matches('/').to_string()),
+                },
+                query_dropped: query,
+            }
+        }
+        Some(kind) => Located {
+            location: Location {
+                store_type: Some(kind.into()),
+                store_container: (!netloc.is_empty()).then(|| netloc.to_string()),
+                key: Some(path.trim_start_matches('/').to_string()),
+            },
+            query_dropped: false,
+        },
+        None => Located {
+            location: Location {
+                store_type: Some(scheme_lower),
+                store_container: (!netloc.is_empty()).then(|| netloc.to_string()),
+                key: Some(href.to_string()),
+            },
+            query_dropped: false,
+        },
+    }
+}
+
+fn is_scheme(s: &str) -> bool {
+    let mut chars = s.chars();
+    chars.next().is_some_and(|c| c.is_ascii_alphabetic())
+        && chars.all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.'))
+}
+
+/// Split off `?query` and `#fragment`; says whether there was a non-empty query.
+fn strip_query_fragment(text: &str) -> (&str, bool) {
+    let end = text.find(['?', '#']).unwrap_or(text.len());
+    let query = text[end..].starts_with('?') && text.len() > end + 1;
+    (&text[..end], query)
+}
+
+/// The href of a location (ref §5.3); `None` when the location is incomplete or of an unknown
+/// store type.
+pub fn href_of(location: &Location) -> Option<String> {
+    let key = location.key.as_deref().unwrap_or("");
+    let container = location
+        .store_container
+        .as_deref()
+        .filter(|c| !c.is_empty());
+    match location
+        .store_type
+        .as_deref()
+        .and_then(normalize_store_type)?
+    {
+        "file" => {
+            if key.is_empty() {
+                None
+            } else if key.starts_with('/') {
+                Some(format!("file://{}", percent_encode_path(key)))
+            } else {
+                Some(key.to_string())
+            }
+        }
+        kind @ ("s3" | "gs" | "az") => Some(format!(
+            "{kind}://{}/{}",
+            container?,
+            key.trim_start_matches('/')
+        )),
+        _ => {
+            let container = container?;
+            if key.is_empty() {
+                Some(container.to_string())
+            } else {
+                Some(format!(
+                    "{}/{}",
+                    container.trim_end_matches('/'),
+                    key.trim_start_matches('/')
+                ))
+            }
+        }
+    }
+}
+
+/// Percent-encode a file path like Python's `pathlib.Path.as_uri` (RFC 3986 unreserved and `/`
+/// stay as they are).
+fn percent_encode_path(path: &str) -> String {
+    let mut out = String::with_capacity(path.len());
+    for b in path.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'/' | b'-' | b'.' | b'_' | b'~') {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn loc(t: &str, c: Option<&str>, k: &str) -> Location {
+        Location {
+            store_type: Some(t.into()),
+            store_container: c.map(Into::into),
+            key: Some(k.into()),
+        }
+    }
+
+    #[test]
+    fn hrefs_locate_as_in_the_original() {
+        let cases = [
+            ("./a/b.tif", loc("file", None, "./a/b.tif")),
+            ("/abs/x", loc("file", None, "/abs/x")),
+            ("file:///p/x", loc("file", None, "/p/x")),
+            ("file://host/p/x", loc("file", None, "/p/x")),
+            ("s3://b/k/x.tif", loc("s3", Some("b"), "k/x.tif")),
+            ("s3a://b/k", loc("s3", Some("b"), "k")),
+            ("gcs://b/k", loc("gs", Some("b"), "k")),
+            (
+                "abfss://c@acct.dfs.core.windows.net/p/x",
+                loc("az", Some("c@acct.dfs.core.windows.net"), "p/x"),
+            ),
+            (
+                "http://127.0.0.1:8080/a/b.tif",
+                loc("http", Some("http://127.0.0.1:8080"), "a/b.tif"),
+            ),
+            ("https://h/a#frag", loc("https", Some("https://h"), "a")),
+            ("x://n/p", loc("x", Some("n"), "x://n/p")),
+        ];
+        for (href, expected) in cases {
+            let located = locate(href);
+            assert_eq!(located.location, expected, "{href}");
+            assert!(!located.query_dropped, "{href}");
+        }
+    }
+
+    #[test]
+    fn signed_urls_locate_without_their_query() {
+        let located = locate("https://acct.blob.core.windows.net/c/x.tif?sv=2024&sig=SECRET");
+        assert_eq!(
+            located.location,
+            loc(
+                "https",
+                Some("https://acct.blob.core.windows.net"),
+                "c/x.tif"
+            )
+        );
+        assert!(located.query_dropped);
+        let text = format!("{:?}", located.location);
+        assert!(!text.contains("SECRET"));
+    }
+
+    #[test]
+    fn locations_turn_back_into_hrefs() {
+        assert_eq!(
+            href_of(&loc("s3", Some("b"), "/k/x")).as_deref(),
+            Some("s3://b/k/x")
+        );
+        assert_eq!(
+            href_of(&loc("http", Some("http://h:1"), "a/b")).as_deref(),
+            Some("http://h:1/a/b")
+        );
+        assert_eq!(
+            href_of(&loc("file", None, "/p/a b.tif")).as_deref(),
+            Some("file:///p/a%20b.tif")
+        );
+        assert_eq!(
+            href_of(&loc("file", None, "rel/x")).as_deref(),
+            Some("rel/x")
+        );
+        assert_eq!(href_of(&loc("s3", None, "k")), None);
+        assert_eq!(href_of(&loc("ftp", Some("h"), "k")), None);
+    }
+
+    #[test]
+    fn endpoints_normalise_including_bare_host_port() {
+        assert_eq!(
+            normalize_endpoint(" http://127.0.0.1:9000/ ").as_deref(),
+            Some("http://127.0.0.1:9000")
+        );
+        assert_eq!(
+            normalize_endpoint("minio.local:9000").as_deref(),
+            Some("https://minio.local:9000")
+        );
+        assert_eq!(
+            normalize_endpoint("s3.amazonaws.com").as_deref(),
+            Some("https://s3.amazonaws.com")
+        );
+        assert_eq!(normalize_endpoint("  "), None);
+    }
+
+    #[test]
+    fn store_type_aliases_normalise() {
+        for (alias, kind) in [
+            ("LOCAL", "file"),
+            ("s3a", "s3"),
+            ("gcs", "gs"),
+            ("abfss", "az"),
+        ] {
+            assert_eq!(normalize_store_type(alias), Some(kind));
+        }
+        assert_eq!(normalize_store_type("ftp"), None);
+    }
+}
