@@ -8,7 +8,7 @@ use arrow_array::{ArrayRef, Int32Array, RecordBatch, StringArray};
 use arrow_schema::DataType;
 use stacpkg_test::{concat, demo, read_parquet, write_ipc};
 
-use crate::ctx;
+use crate::{convert_demo, ctx};
 
 fn legacy_stream() -> Vec<u8> {
     let strs = |v: &[Option<&str>]| Arc::new(StringArray::from(v.to_vec())) as ArrayRef;
@@ -150,12 +150,7 @@ fn from_parquet_round_trips_and_bounds_batches() {
 #[test]
 fn items_and_locks_do_not_mix() {
     let ctx = ctx();
-    let items = ctx
-        .run(
-            &["items", "from-json", demo("items.json").to_str().unwrap()],
-            b"",
-        )
-        .success();
+    let items = convert_demo(&ctx, "from-json", "items.json");
     let run = ctx.run(&["asset-lock", "to-parquet", "lock.parquet"], &items.stdout);
     assert_eq!(
         run.error_line(1),

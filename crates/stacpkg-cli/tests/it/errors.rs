@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use arrow_array::{RecordBatch, StringArray};
 use arrow_schema::{DataType, Field, Schema};
-use stacpkg_test::{demo, write_ipc};
+use stacpkg_test::write_ipc;
 
 use crate::ctx;
 
@@ -240,7 +240,6 @@ fn version_and_help_succeed() {
     let help = String::from_utf8(run.stdout).unwrap();
     assert!(help.contains("Convert STAC NDJSON into items Arrow streams."));
     assert!(help.contains("Library method: stacpkg::items::read_stac"));
-    let _ = demo("items.json");
 }
 
 #[test]

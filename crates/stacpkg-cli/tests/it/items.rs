@@ -6,7 +6,7 @@ use arrow_array::{Array, RecordBatch};
 use arrow_schema::DataType;
 use stacpkg_test::{concat, demo};
 
-use crate::ctx;
+use crate::{convert_demo, ctx};
 
 fn ids(batches: &[RecordBatch]) -> Vec<String> {
     batches
@@ -23,12 +23,7 @@ fn ids(batches: &[RecordBatch]) -> Vec<String> {
 #[test]
 fn from_json_emits_the_items_layout_and_metadata() {
     let ctx = ctx();
-    let run = ctx
-        .run(
-            &["items", "from-json", demo("items.json").to_str().unwrap()],
-            b"",
-        )
-        .success();
+    let run = convert_demo(&ctx, "from-json", "items.json");
     let (schema, batches) = run.ipc();
     let names: Vec<&str> = schema.fields().iter().map(|f| f.name().as_str()).collect();
     assert_eq!(
@@ -96,12 +91,7 @@ fn from_json_emits_the_items_layout_and_metadata() {
 #[test]
 fn values_follow_the_stac_rules() {
     let ctx = ctx();
-    let run = ctx
-        .run(
-            &["items", "from-json", demo("items.json").to_str().unwrap()],
-            b"",
-        )
-        .success();
+    let run = convert_demo(&ctx, "from-json", "items.json");
     let (schema, batches) = run.ipc();
     let batch = concat(&schema, &batches);
     // datetime falls back to start_datetime when null (item-b).
@@ -156,22 +146,8 @@ fn values_follow_the_stac_rules() {
 #[test]
 fn from_json_and_from_ndjson_streams_are_byte_identical() {
     let ctx = ctx();
-    let json = ctx
-        .run(
-            &["items", "from-json", demo("items.json").to_str().unwrap()],
-            b"",
-        )
-        .success();
-    let ndjson = ctx
-        .run(
-            &[
-                "items",
-                "from-ndjson",
-                demo("items.ndjson").to_str().unwrap(),
-            ],
-            b"",
-        )
-        .success();
+    let json = convert_demo(&ctx, "from-json", "items.json");
+    let ndjson = convert_demo(&ctx, "from-ndjson", "items.ndjson");
     assert_eq!(json.stdout, ndjson.stdout);
     // Reading stdin (spooled to a temp file) gives the same stream as reading the file.
     let stdin = ctx

@@ -14,8 +14,14 @@ mod parquet;
 mod pipeline;
 mod terminal;
 
-use stacpkg_test::TestContext;
+use stacpkg_test::{Run, TestContext, demo};
 
 fn ctx() -> TestContext {
     TestContext::new(env!("CARGO_BIN_EXE_stacpkg"))
+}
+
+/// `stacpkg items COMMAND examples/demo/FILE`, which must succeed.
+fn convert_demo(ctx: &TestContext, command: &str, file: &str) -> Run {
+    ctx.run(&["items", command, demo(file).to_str().unwrap()], b"")
+        .success()
 }

@@ -2,7 +2,7 @@ use std::process::Command;
 
 use stacpkg_test::{concat, demo, python, read_parquet};
 
-use crate::ctx;
+use crate::{convert_demo, ctx};
 
 fn demo_parquet(ctx: &stacpkg_test::TestContext, name: &str) -> std::path::PathBuf {
     let out = ctx.path(name);
@@ -68,16 +68,7 @@ fn from_parquet_to_parquet_round_trips_every_row_and_value() {
     assert_eq!(s1, s2, "schema and metadata survive the round trip");
     assert_eq!(concat(&s1, &b1), concat(&s2, &b2));
     // And the Parquet values equal the stream that made them.
-    let stream = ctx
-        .run(
-            &[
-                "items",
-                "from-ndjson",
-                demo("items.ndjson").to_str().unwrap(),
-            ],
-            b"",
-        )
-        .success();
+    let stream = convert_demo(&ctx, "from-ndjson", "items.ndjson");
     let (ss, sb) = stream.ipc();
     assert_eq!(concat(&ss, &sb).columns(), concat(&s2, &b2).columns());
 }
