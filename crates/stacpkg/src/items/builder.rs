@@ -4,6 +4,7 @@
 //! the first batch under `--stream` and checked per item), so every value here is known to fit:
 //! a value that does not is a bug, reported as an error rather than a panic.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use arrow_array::builder::{
@@ -13,13 +14,11 @@ use arrow_array::builder::{
 use arrow_array::{Array, ArrayRef, ListArray, NullArray, RecordBatch, StructArray};
 use arrow_buffer::{NullBufferBuilder, OffsetBuffer, ScalarBuffer};
 use arrow_schema::{DataType, Field, SchemaRef};
-use std::collections::HashMap;
-
-use super::value::{FnvBuild, Json, Object};
 
 use super::datetime;
 use super::geometry;
 use super::schema::{BBOX_2D, BBOX_Z, ItemParts, ItemSchema, LIST_ITEM, Ty, is_datetime_field};
+use super::value::{FnvBuild, Json, Object};
 
 /// A builder for one column of an inferred [`Ty`].
 enum Col {
