@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use clap::{Args, Subcommand};
 
-use super::items::batch_size;
+use super::items::ParquetBatchArgs;
 
 /// Asset-lock table commands.
 #[derive(Debug, Subcommand)]
@@ -26,9 +26,8 @@ pub(crate) struct FromParquetArgs {
     /// asset-lock Parquet input path
     #[arg(value_name = "INPUT_FILE")]
     pub(crate) input_file: PathBuf,
-    /// maximum rows per IPC batch while reading Parquet
-    #[arg(long, value_name = "BATCH_SIZE", default_value_t = stacpkg::items::DEFAULT_BATCH_SIZE, value_parser = batch_size)]
-    pub(crate) batch_size: usize,
+    #[command(flatten)]
+    pub(crate) batches: ParquetBatchArgs,
 }
 
 #[derive(Debug, Args)]

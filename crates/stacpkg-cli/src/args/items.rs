@@ -73,11 +73,18 @@ pub(crate) struct FromParquetArgs {
     /// STAC GeoParquet input path
     #[arg(value_name = "INPUT_FILE")]
     pub(crate) input_file: PathBuf,
+    #[command(flatten)]
+    pub(crate) batches: ParquetBatchArgs,
+    #[command(flatten)]
+    pub(crate) filters: FilterArgs,
+}
+
+/// `--batch-size` of the Parquet readers (items and asset lock).
+#[derive(Debug, Args)]
+pub(crate) struct ParquetBatchArgs {
     /// maximum rows per IPC batch while reading Parquet
     #[arg(long, value_name = "BATCH_SIZE", default_value_t = stacpkg::items::DEFAULT_BATCH_SIZE, value_parser = batch_size)]
     pub(crate) batch_size: usize,
-    #[command(flatten)]
-    pub(crate) filters: FilterArgs,
 }
 
 #[derive(Debug, Args)]
@@ -88,7 +95,7 @@ pub(crate) struct ToParquetArgs {
 }
 
 /// `--batch-size`: an integer ≥ 1, with the original's messages.
-pub(crate) fn batch_size(text: &str) -> Result<usize, String> {
+fn batch_size(text: &str) -> Result<usize, String> {
     let value: i64 = text
         .trim()
         .parse()

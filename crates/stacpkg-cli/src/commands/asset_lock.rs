@@ -10,7 +10,10 @@ use crate::stdio;
 
 /// `asset-lock from-parquet` → [`stacpkg::asset_lock::read_parquet`].
 pub(crate) fn from_parquet(args: FromParquetArgs) -> anyhow::Result<ExitStatus> {
-    stdio::emit(asset_lock::read_parquet(&args.input_file, args.batch_size)?)?;
+    stdio::emit(asset_lock::read_parquet(
+        &args.input_file,
+        args.batches.batch_size,
+    )?)?;
     Ok(ExitStatus::Success)
 }
 

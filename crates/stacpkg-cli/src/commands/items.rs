@@ -55,7 +55,11 @@ pub(crate) fn from_ndjson(args: FromNdjsonArgs) -> anyhow::Result<ExitStatus> {
 
 /// `items from-parquet` → [`stacpkg::items::geoparquet::read`].
 pub(crate) fn from_parquet(args: FromParquetArgs) -> anyhow::Result<ExitStatus> {
-    let reader = geoparquet::read(&args.input_file, args.batch_size, filter(args.filters))?;
+    let reader = geoparquet::read(
+        &args.input_file,
+        args.batches.batch_size,
+        filter(args.filters),
+    )?;
     stdio::emit(reader)?;
     Ok(ExitStatus::Success)
 }
