@@ -4,10 +4,25 @@ use std::io::Write;
 
 /// Print an error and its causes as one line on stderr.
 pub(crate) fn report(error: &anyhow::Error) {
-    let mut line = String::from("stacpkg: error: ");
+    print_line("error", error.chain());
+}
+
+/// Print a problem that does not stop the command (a row under `--keep-going`) as one line.
+pub(crate) fn warn(error: &(dyn std::error::Error + 'static)) {
+    let chain = std::iter::successors(Some(error), |e| e.source());
+    print_line("warning", chain);
+}
+
+/// Print a one-line warning.
+pub(crate) fn warn_line(text: &str) {
+    let _ = writeln!(std::io::stderr().lock(), "stacpkg: warning: {text}");
+}
+
+fn print_line<'a>(level: &str, chain: impl Iterator<Item = &'a (dyn std::error::Error + 'static)>) {
+    let mut line = format!("stacpkg: {level}: ");
     let mut first = true;
     let mut previous = String::new();
-    for cause in error.chain() {
+    for cause in chain {
         let text = cause.to_string();
         // Some sources repeat their child's text; say it once.
         if text.is_empty() || previous.ends_with(&text) {

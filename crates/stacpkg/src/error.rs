@@ -208,6 +208,24 @@ pub enum Error {
         problem: String,
     },
 
+    /// An object could not be probed (HEAD) for an asset-lock row.
+    #[error("item `{item_id}` asset `{asset_key}`: cannot probe `{href}`")]
+    Probe {
+        /// The row's item.
+        item_id: String,
+        /// The row's asset.
+        asset_key: String,
+        /// Where the object was looked for, without any query string.
+        href: String,
+        /// Why.
+        #[source]
+        source: crate::store::StoreError,
+    },
+
+    /// The object-store settings in the environment are unusable.
+    #[error("invalid object store settings")]
+    StoreSettings(#[source] crate::store::StoreError),
+
     /// A column is an object with no members in any row; Parquet cannot store an empty struct.
     #[error(
         "cannot write `{path}`: column `{column}` is an object without members in every item, and Parquet cannot store an empty struct"
@@ -241,6 +259,11 @@ impl Error {
             path: path.into(),
             source,
         }
+    }
+
+    /// Writing to an output (a file, `stdout`) failed.
+    pub fn write_failed(output: impl Into<String>, source: std::io::Error) -> Self {
+        Error::io("failed to write", output, source)
     }
 
     pub(crate) fn arrow(context: impl Into<String>, source: arrow_schema::ArrowError) -> Self {

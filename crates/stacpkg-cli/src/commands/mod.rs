@@ -49,6 +49,8 @@ pub(crate) fn dispatch(command: Command) -> anyhow::Result<ExitStatus> {
             ItemsCommand::ToParquet(args) => items::to_parquet(args),
         },
         Command::AssetLock { command } => match command {
+            AssetLockCommand::Derive(args) => asset_lock::derive(args),
+            AssetLockCommand::Validate(args) => asset_lock::validate(args),
             AssetLockCommand::FromParquet(args) => asset_lock::from_parquet(args),
             AssetLockCommand::ToParquet(args) => asset_lock::to_parquet(args),
         },

@@ -9,6 +9,10 @@
 //! Every producer writes exactly the v1 schema ([`schema`]); [`normalize`] brings any lock-shaped
 //! batch to it (aliases, legacy `href`, `size`), batch by batch.
 
+mod derive;
+mod engine;
+mod validate;
+
 use std::sync::Arc;
 
 use arrow_array::builder::StringBuilder;
@@ -23,6 +27,13 @@ use crate::batch::BatchReader;
 use crate::error::{Error, Result, StreamKind};
 use crate::items::schema::{META_KIND, META_VERSION, SCHEMA_VERSION};
 use crate::output::AtomicFile;
+pub use derive::{
+    ASSET_STORE_ENDPOINT, DEFAULT_MAX_WORKERS, DeriveOptions, DeriveReport, FILE_SIZE,
+    METADATA_ASSET, derive,
+};
+pub use engine::{CHUNK_ROWS, CHUNKS_IN_FLIGHT};
+pub use validate::{ValidateEvent, ValidateOptions, ValidateSummary, Validation, validate};
+
 use crate::store::{Location, href_of, locate, normalize_endpoint, normalize_store_type};
 
 /// STAC Item id (required).

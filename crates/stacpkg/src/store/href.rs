@@ -119,6 +119,53 @@ pub fn locate(href: &str) -> Located {
     }
 }
 
+/// Resolve a relative href against the href of the document it came from (STAC semantics):
+/// `./` and `..` segments are resolved, a `file://` base gives a plain path. Absolute hrefs
+/// (with a scheme, or a path starting with `/`) and hrefs without a usable base (none, or itself
+/// relative) come back unchanged; the caller resolves those against the working directory.
+pub fn resolve_href(href: &str, base: Option<&str>) -> String {
+    let has_scheme = |h: &str| h.split_once("://").is_some_and(|(s, _)| is_scheme(s));
+    if href.is_empty() || href.starts_with('/') || has_scheme(href) {
+        return href.to_string();
+    }
+    let Some(base) = base.map(str::trim).filter(|b| !b.is_empty()) else {
+        return href.to_string();
+    };
+    let (prefix, base_path) = match base.split_once("://").filter(|(s, _)| is_scheme(s)) {
+        Some((scheme, rest)) => {
+            let (netloc, path) = match rest.find('/') {
+                Some(i) => (&rest[..i], &rest[i..]),
+                None => (rest, "/"),
+            };
+            let path = strip_query_fragment(path).0;
+            if scheme.eq_ignore_ascii_case("file") {
+                (String::new(), path)
+            } else {
+                (format!("{scheme}://{netloc}"), path)
+            }
+        }
+        None if base.starts_with('/') => (String::new(), base),
+        None => return href.to_string(),
+    };
+    let dir = &base_path[..base_path.rfind('/').map_or(0, |i| i + 1)];
+    let (href_path, suffix) = match href.find(['?', '#']) {
+        Some(i) => href.split_at(i),
+        None => (href, ""),
+    };
+    let mut segments: Vec<&str> = Vec::new();
+    for segment in dir.split('/').chain(href_path.split('/')) {
+        match segment {
+            "" | "." => {}
+            ".." => {
+                segments.pop();
+            }
+            other => segments.push(other),
+        }
+    }
+    let trailing = if href_path.ends_with('/') { "/" } else { "" };
+    format!("{prefix}/{}{trailing}{suffix}", segments.join("/"))
+}
+
 fn is_scheme(s: &str) -> bool {
     let mut chars = s.chars();
     chars.next().is_some_and(|c| c.is_ascii_alphabetic())
@@ -281,6 +328,31 @@ mod tests {
             Some("https://s3.amazonaws.com")
         );
         assert_eq!(normalize_endpoint("  "), None);
+    }
+
+    #[test]
+    fn relative_hrefs_resolve_against_their_document() {
+        let base = Some("https://h.example/cat/items/a.json");
+        assert_eq!(
+            resolve_href("./b.tif", base),
+            "https://h.example/cat/items/b.tif"
+        );
+        assert_eq!(
+            resolve_href("../assets/b.tif?x=1", base),
+            "https://h.example/cat/assets/b.tif?x=1"
+        );
+        assert_eq!(
+            resolve_href("b.tif", Some("file:///data/cat/item.json")),
+            "/data/cat/b.tif"
+        );
+        assert_eq!(
+            resolve_href("../b.tif", Some("/data/cat/item.json")),
+            "/data/b.tif"
+        );
+        assert_eq!(resolve_href("./b.tif", Some("item.json")), "./b.tif");
+        assert_eq!(resolve_href("./b.tif", None), "./b.tif");
+        assert_eq!(resolve_href("s3://b/k", base), "s3://b/k");
+        assert_eq!(resolve_href("/abs/k", base), "/abs/k");
     }
 
     #[test]

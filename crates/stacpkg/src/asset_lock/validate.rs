@@ -1,0 +1,455 @@
+//! `asset-lock validate`: check live objects against the lock (ref §5.5, SPEC §4).
+//!
+//! Results come out in input order as soon as they are known; the JSON line of each is the
+//! original's byte for byte. Departures, on purpose: without `keep_going` a failed probe still
+//! lets every earlier result out first; with it, the error in the result is one short line.
+//!
+//! Memory: as `derive` (one input batch, a few chunks of rows, `max_workers` probes).
+
+use std::collections::HashSet;
+use std::sync::Arc;
+
+use arrow_array::cast::AsArray;
+use arrow_array::types::Int64Type;
+use arrow_array::{Array, RecordBatch, StringArray};
+
+use super::engine::{self, Chunker, Cursor, Event};
+use super::{
+    ASSET_KEY, ITEM_ID, KEY, LAST_MODIFIED, SIZE_BYTES, STORE_CONTAINER, STORE_ENDPOINT_URL,
+    STORE_TYPE, normalize,
+};
+use crate::batch::BatchReader;
+use crate::error::{Error, Result};
+use crate::store::{Location, ObjectFacts, Stores, Target};
+
+/// Which rows to check and how.
+#[derive(Debug, Clone)]
+pub struct ValidateOptions {
+    /// Only rows of these items, when not empty.
+    pub item_ids: HashSet<String>,
+    /// Only rows of these asset keys, when not empty.
+    pub asset_keys: HashSet<String>,
+    /// A failed probe becomes an invalid result instead of stopping the command.
+    pub keep_going: bool,
+    /// Concurrent probes, at least 1.
+    pub max_workers: usize,
+}
+
+impl Default for ValidateOptions {
+    fn default() -> Self {
+        ValidateOptions {
+            item_ids: HashSet::new(),
+            asset_keys: HashSet::new(),
+            keep_going: false,
+            max_workers: super::DEFAULT_MAX_WORKERS,
+        }
+    }
+}
+
+/// The result for one lock row.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Validation {
+    /// The row's item.
+    pub item_id: String,
+    /// The row's asset.
+    pub asset_key: String,
+    /// Normalised store type (`None` when unknown).
+    pub store_type: Option<String>,
+    /// Bucket, container or origin.
+    pub store_container: Option<String>,
+    /// Endpoint, when the row names one.
+    pub store_endpoint_url: Option<String>,
+    /// Object key.
+    pub key: Option<String>,
+    /// What is wrong; empty when valid.
+    pub errors: Vec<String>,
+}
+
+impl Validation {
+    /// True when nothing is wrong.
+    pub fn valid(&self) -> bool {
+        self.errors.is_empty()
+    }
+
+    /// The result as the original printed it: Python's `json.dumps(sort_keys=True)` (`", "` and
+    /// `": "` separators, non-ASCII escaped), without the newline. `store_endpoint_url` appears
+    /// only when the row has one.
+    pub fn to_json_line(&self) -> String {
+        let mut out = String::with_capacity(256);
+        let opt = |v: &Option<String>| v.as_deref().map_or("null".to_string(), json_string);
+        out.push_str("{\"asset_key\": ");
+        out.push_str(&json_string(&self.asset_key));
+        out.push_str(", \"errors\": [");
+        for (i, error) in self.errors.iter().enumerate() {
+            if i > 0 {
+                out.push_str(", ");
+            }
+            out.push_str(&json_string(error));
+        }
+        out.push_str("], \"item_id\": ");
+        out.push_str(&json_string(&self.item_id));
+        out.push_str(", \"key\": ");
+        out.push_str(&opt(&self.key));
+        out.push_str(", \"store_container\": ");
+        out.push_str(&opt(&self.store_container));
+        if self.store_endpoint_url.is_some() {
+            out.push_str(", \"store_endpoint_url\": ");
+            out.push_str(&opt(&self.store_endpoint_url));
+        }
+        out.push_str(", \"store_type\": ");
+        out.push_str(&opt(&self.store_type));
+        out.push_str(", \"valid\": ");
+        out.push_str(if self.valid() { "true" } else { "false" });
+        out.push('}');
+        out
+    }
+}
+
+/// A JSON string as Python's `json.dumps` writes it with `ensure_ascii=True`.
+fn json_string(text: &str) -> String {
+    let mut out = String::with_capacity(text.len() + 2);
+    out.push('"');
+    for c in text.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            '\u{8}' => out.push_str("\\b"),
+            '\u{c}' => out.push_str("\\f"),
+            ' '..='~' => out.push(c),
+            _ => {
+                let mut units = [0u16; 2];
+                for unit in c.encode_utf16(&mut units) {
+                    out.push_str(&format!("\\u{unit:04x}"));
+                }
+            }
+        }
+    }
+    out.push('"');
+    out
+}
+
+/// What `validate` tells its caller, in order.
+#[derive(Debug)]
+pub enum ValidateEvent<'a> {
+    /// The next result.
+    Result(&'a Validation),
+    /// A probe failed under `keep_going` (its result, invalid, follows).
+    ProbeFailed(&'a Error),
+    /// The next result is not ready yet: flush what was written.
+    Idle,
+}
+
+/// Counts of a validate run.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ValidateSummary {
+    /// Results emitted.
+    pub results: u64,
+    /// Results that were not valid.
+    pub invalid: u64,
+    /// Probes that failed (under `keep_going`).
+    pub failed: u64,
+    /// Query strings (possible signatures) left out of legacy signed-URL locations.
+    pub queries_dropped: u64,
+}
+
+struct Check {
+    result: Validation,
+    /// Expected facts; `None` when a required field is missing (no probe).
+    expected: Option<ObjectFacts>,
+    target: Target,
+}
+
+fn missing_fields(row: &Validation) -> Vec<&'static str> {
+    let filled = |v: &Option<String>| v.as_deref().is_some_and(|s| !s.is_empty());
+    let mut missing = Vec::new();
+    if row.item_id.is_empty() {
+        missing.push(ITEM_ID);
+    }
+    if row.asset_key.is_empty() {
+        missing.push(ASSET_KEY);
+    }
+    match row.store_type.as_deref() {
+        Some("file") => {
+            if !filled(&row.key) {
+                missing.push(KEY);
+            }
+        }
+        Some("s3" | "gs" | "az") => {
+            if !filled(&row.store_container) {
+                missing.push(STORE_CONTAINER);
+            }
+            if !filled(&row.key) {
+                missing.push(KEY);
+            }
+        }
+        Some("http" | "https") => {
+            if !filled(&row.store_container) {
+                missing.push(STORE_CONTAINER);
+            }
+            if row.key.is_none() {
+                missing.push(KEY);
+            }
+        }
+        _ => missing.push(STORE_TYPE),
+    }
+    missing
+}
+
+fn compare(expected: &ObjectFacts, actual: &ObjectFacts) -> Vec<String> {
+    let mut errors = Vec::new();
+    if let (Some(e), Some(a)) = (expected.size, actual.size)
+        && e != a
+    {
+        errors.push(format!("size mismatch: expected {e}, actual {a}"));
+    }
+    let text = |v: &Option<String>| v.clone().filter(|s| !s.is_empty());
+    for (name, e, a) in [
+        ("etag", &expected.etag, &actual.etag),
+        (
+            "last_modified",
+            &expected.last_modified,
+            &actual.last_modified,
+        ),
+    ] {
+        if let (Some(e), Some(a)) = (text(e), text(a))
+            && e != a
+        {
+            errors.push(format!("{name} mismatch: expected {e}, actual {a}"));
+        }
+    }
+    errors
+}
+
+/// Rows of one normalised lock batch that pass the selection.
+fn plan_rows(
+    batch: &RecordBatch,
+    cursor: &mut Cursor,
+    limit: usize,
+    out: &mut Vec<Check>,
+    options: &ValidateOptions,
+) -> Result<()> {
+    let text = |name: &str| batch.column_by_name(name).map(|c| c.as_string::<i32>());
+    let get = |column: Option<&StringArray>, row: usize| {
+        column
+            .filter(|c| c.is_valid(row))
+            .map(|c| c.value(row).to_string())
+    };
+    let size = batch
+        .column_by_name(SIZE_BYTES)
+        .map(|c| c.as_primitive::<Int64Type>());
+    let rows = batch.num_rows();
+    let mut added = 0;
+    while cursor.row < rows && added < limit {
+        let row = cursor.row;
+        cursor.row += 1;
+        let item_id = get(text(ITEM_ID), row).unwrap_or_default();
+        let asset_key = get(text(ASSET_KEY), row).unwrap_or_default();
+        if (!options.item_ids.is_empty() && !options.item_ids.contains(&item_id))
+            || (!options.asset_keys.is_empty() && !options.asset_keys.contains(&asset_key))
+        {
+            continue;
+        }
+        let result = Validation {
+            item_id,
+            asset_key,
+            store_type: get(text(STORE_TYPE), row),
+            store_container: get(text(STORE_CONTAINER), row),
+            store_endpoint_url: get(text(STORE_ENDPOINT_URL), row),
+            key: get(text(KEY), row),
+            errors: Vec::new(),
+        };
+        let missing = missing_fields(&result);
+        let target = Target::new(
+            Location {
+                store_type: result.store_type.clone(),
+                store_container: result.store_container.clone(),
+                key: result.key.clone(),
+            },
+            result.store_endpoint_url.clone(),
+        );
+        let mut check = Check {
+            result,
+            expected: None,
+            target,
+        };
+        if missing.is_empty() {
+            check.expected = Some(ObjectFacts {
+                size: size.and_then(|s| s.is_valid(row).then(|| s.value(row))),
+                etag: get(text(super::ETAG), row),
+                last_modified: get(text(LAST_MODIFIED), row),
+            });
+        } else {
+            check
+                .result
+                .errors
+                .push(format!("missing fields: {}", missing.join(",")));
+        }
+        out.push(check);
+        added += 1;
+    }
+    cursor.done = cursor.row >= rows;
+    Ok(())
+}
+
+/// Validate a lock stream: every selected row's object is probed and compared with the lock.
+/// `on_event` gets each result in input order as soon as it is known. Without `keep_going`, the
+/// first failed probe ends the run with its error (after every earlier result was delivered).
+pub fn validate(
+    lock: BatchReader,
+    options: ValidateOptions,
+    mut on_event: impl FnMut(ValidateEvent<'_>) -> Result<()>,
+) -> Result<ValidateSummary> {
+    let stores = Arc::new(Stores::from_env().map_err(Error::StoreSettings)?);
+    let dropped = Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let batch_dropped = Arc::clone(&dropped);
+    let mut seen = 0u64;
+    let batches = lock.map(move |batch| {
+        let normalized = normalize(&batch?).map_err(|e| match e {
+            Error::InvalidLock { row, problem } => Error::InvalidLock {
+                row: row + seen,
+                problem,
+            },
+            other => other,
+        })?;
+        seen += normalized.batch.num_rows() as u64;
+        batch_dropped.fetch_add(
+            normalized.queries_dropped as u64,
+            std::sync::atomic::Ordering::Relaxed,
+        );
+        Ok(normalized.batch)
+    });
+    let plan_options = options.clone();
+    let chunks = Chunker::new(batches, move |batch: &RecordBatch, cursor, limit, out| {
+        plan_rows(batch, cursor, limit, out, &plan_options)
+    });
+    let mut summary = ValidateSummary::default();
+    engine::run_ordered(
+        chunks,
+        options.max_workers,
+        |mut check: Check| {
+            let stores = Arc::clone(&stores);
+            async move {
+                let Some(expected) = &check.expected else {
+                    return (check, None);
+                };
+                match stores.head(&check.target).await {
+                    Ok(actual) => {
+                        check.result.errors = compare(expected, &actual);
+                        (check, None)
+                    }
+                    Err(source) => {
+                        let error = Error::Probe {
+                            item_id: check.result.item_id.clone(),
+                            asset_key: check.result.asset_key.clone(),
+                            href: check.target.display(),
+                            source,
+                        };
+                        (check, Some(error))
+                    }
+                }
+            }
+        },
+        |event| match event {
+            Event::Row((mut check, failure)) => {
+                if let Some(error) = failure {
+                    if !options.keep_going {
+                        return Err(error);
+                    }
+                    summary.failed += 1;
+                    on_event(ValidateEvent::ProbeFailed(&error))?;
+                    check.result.errors.push(format!(
+                        "cannot probe `{}`: {}",
+                        check.target.display(),
+                        error_reason(&error)
+                    ));
+                }
+                summary.results += 1;
+                summary.invalid += u64::from(!check.result.valid());
+                on_event(ValidateEvent::Result(&check.result))
+            }
+            Event::Idle | Event::ChunkEnd => on_event(ValidateEvent::Idle),
+        },
+    )?;
+    summary.queries_dropped = dropped.load(std::sync::atomic::Ordering::Relaxed);
+    Ok(summary)
+}
+
+fn error_reason(error: &Error) -> String {
+    std::error::Error::source(error).map_or_else(String::new, ToString::to_string)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn result(errors: &[&str], endpoint: Option<&str>) -> Validation {
+        Validation {
+            item_id: "item-a".into(),
+            asset_key: "visual".into(),
+            store_type: Some("http".into()),
+            store_container: Some("http://127.0.0.1:18081".into()),
+            store_endpoint_url: endpoint.map(Into::into),
+            key: Some("item-a/visual.tif".into()),
+            errors: errors.iter().map(|e| e.to_string()).collect(),
+        }
+    }
+
+    #[test]
+    fn json_lines_match_the_original_byte_for_byte() {
+        let line = result(
+            &["etag mismatch: expected \"deadbeef\", actual \"65920080-3e9\""],
+            None,
+        )
+        .to_json_line();
+        assert_eq!(
+            line,
+            r#"{"asset_key": "visual", "errors": ["etag mismatch: expected \"deadbeef\", actual \"65920080-3e9\""], "item_id": "item-a", "key": "item-a/visual.tif", "store_container": "http://127.0.0.1:18081", "store_type": "http", "valid": false}"#
+        );
+        let line = result(&[], Some("http://e:1")).to_json_line();
+        assert!(line.contains(r#""store_endpoint_url": "http://e:1", "store_type""#));
+        assert!(line.ends_with(r#""valid": true}"#));
+    }
+
+    #[test]
+    fn non_ascii_and_controls_are_escaped_like_python() {
+        assert_eq!(json_string("µ\u{1}😀\\"), r#""\u00b5\u0001\ud83d\ude00\\""#);
+    }
+
+    #[test]
+    fn missing_fields_are_named_in_check_order() {
+        let mut row = result(&[], None);
+        row.item_id.clear();
+        row.store_container = Some(String::new());
+        row.key = None;
+        assert_eq!(missing_fields(&row), vec![ITEM_ID, STORE_CONTAINER, KEY]);
+        row.store_type = Some("s3".into());
+        row.key = Some(String::new());
+        assert_eq!(missing_fields(&row), vec![ITEM_ID, STORE_CONTAINER, KEY]);
+        row.store_type = None;
+        assert_eq!(missing_fields(&row), vec![ITEM_ID, STORE_TYPE]);
+    }
+
+    #[test]
+    fn mismatches_read_exactly_and_absent_facts_are_skipped() {
+        let expected = ObjectFacts {
+            size: Some(10),
+            etag: Some("\"a\"".into()),
+            last_modified: None,
+        };
+        let actual = ObjectFacts {
+            size: Some(11),
+            etag: Some("\"b\"".into()),
+            last_modified: Some("2024-01-01T00:00:00+00:00".into()),
+        };
+        assert_eq!(
+            compare(&expected, &actual),
+            vec![
+                "size mismatch: expected 10, actual 11".to_string(),
+                "etag mismatch: expected \"a\", actual \"b\"".to_string(),
+            ]
+        );
+    }
+}
