@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
-# Runs the whole test suite. Needs the Rust toolchain and Python 3 (for the pyarrow/DuckDB
-# interop tests, installed here into .venv-test on first use). `.ci/run` calls this script.
+# Runs the whole test suite. Needs the Rust toolchain, Python 3 (for the pyarrow/DuckDB interop
+# tests, installed here into .venv-test on first use) and the test servers (nginx, s3s-fs,
+# Azurite: installed by scripts/services.sh on first use, started here, stopped on exit).
+# `.ci/run` calls this script.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -11,6 +13,12 @@ if [ ! -x "$venv/bin/python" ] || ! "$venv/bin/python" -c 'import pyarrow, duckd
   "$venv/bin/pip" install --quiet --disable-pip-version-check pyarrow duckdb
 fi
 export STACPKG_TEST_PYTHON="$PWD/$venv/bin/python"
+
+scripts/services.sh install
+services=$(mktemp -d /tmp/stacpkg-services.XXXXXX)
+trap 'scripts/services.sh stop "$services"; rm -rf "$services"' EXIT
+scripts/services.sh start "$services"
+export STACPKG_TEST_SERVICES="$services/services.env"
 
 echo "==> cargo test"
 cargo test --workspace --locked

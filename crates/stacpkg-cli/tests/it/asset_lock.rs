@@ -51,7 +51,7 @@ fn to_parquet_writes_the_v1_schema_from_legacy_rows() {
     assert!(!run.stderr.contains("SECRET"));
     assert_eq!(
         run.stderr,
-        "stacpkg: warning: left the query strings of 1 signed or parameterised hrefs out of `assets.lock.parquet`; the lock keeps their unsigned locations\n"
+        "stacpkg: warning: left the query strings of 1 signed or parameterised hrefs out of `assets.lock.parquet`; only their unsigned locations are kept\n"
     );
     let (schema, batches, _) = read_parquet(&ctx.path("assets.lock.parquet"));
     let names: Vec<&str> = schema.fields().iter().map(|f| f.name().as_str()).collect();

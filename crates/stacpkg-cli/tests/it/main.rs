@@ -6,12 +6,14 @@
 //! - `terminal`: the text preview and the interactive-stdin refusal, under a real pty.
 //! - `pipeline`: real OS pipes between commands.
 //! - `asset_lock`: `asset-lock from-parquet / to-parquet`, the v1 schema and its normalisation.
+//! - `stores`: `asset-lock derive / validate` against real servers (`scripts/services.sh`).
 
 mod asset_lock;
 mod errors;
 mod items;
 mod parquet;
 mod pipeline;
+mod stores;
 mod terminal;
 
 use stacpkg_test::{Run, TestContext, demo};

@@ -1,0 +1,138 @@
+#!/usr/bin/env bash
+# The real servers the tests talk to, all on 127.0.0.1 (SERVICES.md):
+#   nginx       HTTP assets (ETag, Last-Modified) from a directory
+#   s3s-fs ×2   S3 with SigV4 checked; two servers with different credentials, so bucket-scoped
+#               endpoints and credentials are tested for real (a wrong key gets 403)
+#   Azurite     Azure Blob
+#
+#   scripts/services.sh install      install what is missing (apt, cargo install, npm) into .tools/
+#   scripts/services.sh start DIR    start everything with state in DIR; writes DIR/services.env
+#   scripts/services.sh stop DIR     stop what `start` started
+#
+# The tests find the servers through STACPKG_TEST_SERVICES (= DIR/services.env, KEY=VALUE lines).
+set -euo pipefail
+root="$(cd "$(dirname "$0")/.." && pwd)"
+tools="$root/.tools"
+export PATH="$tools/bin:$tools/npm/node_modules/.bin:$PATH"
+
+S3S_VERSION=0.14.1
+AZURITE_VERSION=3.35.0
+
+install() {
+  local need=()
+  command -v nginx >/dev/null || need+=(nginx-light)
+  command -v ab >/dev/null || need+=(apache2-utils)
+  if [ ${#need[@]} -gt 0 ]; then
+    echo "==> apt-get install ${need[*]}"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq
+    apt-get install -y -qq "${need[@]}" >/dev/null
+  fi
+  if ! command -v s3s-fs >/dev/null; then
+    echo "==> cargo install s3s-fs@$S3S_VERSION (a few minutes on 2 cores)"
+    cargo install "s3s-fs@$S3S_VERSION" --features binary --locked --root "$tools" --quiet
+  fi
+  if ! command -v azurite-blob >/dev/null; then
+    echo "==> npm install azurite@$AZURITE_VERSION"
+    mkdir -p "$tools/npm"
+    npm install --prefix "$tools/npm" --no-audit --no-fund --loglevel=error "azurite@$AZURITE_VERSION" >/dev/null
+  fi
+}
+
+free_port() {
+  python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+
+wait_port() {
+  local port=$1 name=$2
+  for _ in $(seq 1 200); do
+    if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then return 0; fi
+    sleep 0.05
+  done
+  echo "services.sh: $name did not start on port $port; its log:" >&2
+  cat "$dir/$name.log" >&2 || true
+  exit 1
+}
+
+start() {
+  dir=$1
+  mkdir -p "$dir"/{www,nginx,s3a,s3b,azurite}
+  chmod 755 "$dir" "$dir/www"
+
+  local http_port s3a_port s3b_port az_port
+  http_port=$(free_port)
+  cat >"$dir/nginx/nginx.conf" <<EOF
+daemon off;
+worker_processes 1;
+$( [ "$(id -u)" = 0 ] && echo "user root;" )
+pid $dir/nginx/nginx.pid;
+error_log $dir/nginx.log;
+events { worker_connections 4096; }
+http {
+  access_log off;
+  keepalive_requests 1000000;
+  server {
+    listen 127.0.0.1:$http_port;
+    root $dir/www;
+  }
+}
+EOF
+  nginx -c "$dir/nginx/nginx.conf" -p "$dir/nginx" >"$dir/nginx.log" 2>&1 &
+  echo $! >"$dir/nginx.pid"
+
+  # Two S3 servers, each with its own credentials; bucket names exercise the env-name mangling.
+  s3a_port=$(free_port)
+  mkdir -p "$dir/s3a/stacpkg-a"
+  s3s-fs --host 127.0.0.1 --port "$s3a_port" --access-key AKIDSTACPKGA --secret-key secret-a-0123456789 "$dir/s3a" >"$dir/s3a.log" 2>&1 &
+  echo $! >"$dir/s3a.pid"
+  s3b_port=$(free_port)
+  mkdir -p "$dir/s3b/stacpkg.b-2"
+  s3s-fs --host 127.0.0.1 --port "$s3b_port" --access-key AKIDSTACPKGB --secret-key secret-b-9876543210 "$dir/s3b" >"$dir/s3b.log" 2>&1 &
+  echo $! >"$dir/s3b.pid"
+
+  az_port=$(free_port)
+  azurite-blob --blobHost 127.0.0.1 --blobPort "$az_port" --location "$dir/azurite" --loose --skipApiVersionCheck --silent >"$dir/azurite.log" 2>&1 &
+  echo $! >"$dir/azurite.pid"
+
+  wait_port "$http_port" nginx
+  wait_port "$s3a_port" s3a
+  wait_port "$s3b_port" s3b
+  wait_port "$az_port" azurite
+  python3 "$root/scripts/azurite.py" "http://127.0.0.1:$az_port" create-container stacpkg-az
+
+  cat >"$dir/services.env" <<EOF
+HTTP_URL=http://127.0.0.1:$http_port
+HTTP_ROOT=$dir/www
+S3A_URL=http://127.0.0.1:$s3a_port
+S3A_ROOT=$dir/s3a
+S3A_BUCKET=stacpkg-a
+S3A_ACCESS_KEY=AKIDSTACPKGA
+S3A_SECRET_KEY=secret-a-0123456789
+S3B_URL=http://127.0.0.1:$s3b_port
+S3B_ROOT=$dir/s3b
+S3B_BUCKET=stacpkg.b-2
+S3B_ACCESS_KEY=AKIDSTACPKGB
+S3B_SECRET_KEY=secret-b-9876543210
+AZURE_URL=http://127.0.0.1:$az_port
+AZURE_CONTAINER=stacpkg-az
+AZURE_CLIENT=$root/scripts/azurite.py
+EOF
+  echo "==> services up: nginx :$http_port, s3s-fs :$s3a_port :$s3b_port, azurite :$az_port"
+}
+
+stop() {
+  local dir=$1
+  for name in nginx s3a s3b azurite; do
+    if [ -f "$dir/$name.pid" ]; then
+      kill "$(cat "$dir/$name.pid")" 2>/dev/null || true
+    fi
+  done
+  wait 2>/dev/null || true
+}
+
+case "${1:-}" in
+  install) install ;;
+  start) start "$2" ;;
+  stop) stop "$2" ;;
+  *) echo "usage: $0 install | start DIR | stop DIR" >&2; exit 2 ;;
+esac
