@@ -6,7 +6,9 @@
 #   Azurite     Azure Blob
 #
 #   scripts/services.sh install      install what is missing (apt, cargo install, npm) into .tools/
-#   scripts/services.sh start DIR    start everything with state in DIR; writes DIR/services.env
+#   scripts/services.sh start DIR [nginx|s3|azure]...
+#                                    start everything (or the named ones) with state in DIR;
+#                                    writes DIR/services.env
 #   scripts/services.sh stop DIR     stop what `start` started
 #
 # The tests find the servers through STACPKG_TEST_SERVICES (= DIR/services.env, KEY=VALUE lines).
@@ -56,12 +58,18 @@ wait_port() {
 
 start() {
   dir=$1
-  mkdir -p "$dir"/{www,nginx,s3a,s3b,azurite}
-  chmod 755 "$dir" "$dir/www"
+  shift
+  local want=" ${*:-nginx s3 azure} "
+  mkdir -p "$dir"
+  chmod 755 "$dir"
+  : >"$dir/services.env"
 
-  local http_port s3a_port s3b_port az_port
-  http_port=$(free_port)
-  cat >"$dir/nginx/nginx.conf" <<EOF
+  if [[ $want == *" nginx "* ]]; then
+    mkdir -p "$dir/www" "$dir/nginx"
+    chmod 755 "$dir/www"
+    local http_port
+    http_port=$(free_port)
+    cat >"$dir/nginx/nginx.conf" <<EOF
 daemon off;
 worker_processes 1;
 $( [ "$(id -u)" = 0 ] && echo "user root;" )
@@ -77,47 +85,43 @@ http {
   }
 }
 EOF
-  nginx -c "$dir/nginx/nginx.conf" -p "$dir/nginx" >"$dir/nginx.log" 2>&1 &
-  echo $! >"$dir/nginx.pid"
+    nginx -c "$dir/nginx/nginx.conf" -p "$dir/nginx" >"$dir/nginx.log" 2>&1 &
+    echo $! >"$dir/nginx.pid"
+    wait_port "$http_port" nginx
+    printf '%s\n' "HTTP_URL=http://127.0.0.1:$http_port" "HTTP_ROOT=$dir/www" >>"$dir/services.env"
+  fi
 
-  # Two S3 servers, each with its own credentials; bucket names exercise the env-name mangling.
-  s3a_port=$(free_port)
-  mkdir -p "$dir/s3a/stacpkg-a"
-  s3s-fs --host 127.0.0.1 --port "$s3a_port" --access-key AKIDSTACPKGA --secret-key secret-a-0123456789 "$dir/s3a" >"$dir/s3a.log" 2>&1 &
-  echo $! >"$dir/s3a.pid"
-  s3b_port=$(free_port)
-  mkdir -p "$dir/s3b/stacpkg.b-2"
-  s3s-fs --host 127.0.0.1 --port "$s3b_port" --access-key AKIDSTACPKGB --secret-key secret-b-9876543210 "$dir/s3b" >"$dir/s3b.log" 2>&1 &
-  echo $! >"$dir/s3b.pid"
+  if [[ $want == *" s3 "* ]]; then
+    # Two S3 servers, each with its own credentials; bucket names exercise the env-name mangling.
+    local s3a_port s3b_port
+    s3a_port=$(free_port)
+    mkdir -p "$dir/s3a/stacpkg-a" "$dir/s3b/stacpkg.b-2"
+    s3s-fs --host 127.0.0.1 --port "$s3a_port" --access-key AKIDSTACPKGA --secret-key secret-a-0123456789 "$dir/s3a" >"$dir/s3a.log" 2>&1 &
+    echo $! >"$dir/s3a.pid"
+    s3b_port=$(free_port)
+    s3s-fs --host 127.0.0.1 --port "$s3b_port" --access-key AKIDSTACPKGB --secret-key secret-b-9876543210 "$dir/s3b" >"$dir/s3b.log" 2>&1 &
+    echo $! >"$dir/s3b.pid"
+    wait_port "$s3a_port" s3a
+    wait_port "$s3b_port" s3b
+    printf '%s\n' \
+      "S3A_URL=http://127.0.0.1:$s3a_port" "S3A_ROOT=$dir/s3a" "S3A_BUCKET=stacpkg-a" \
+      "S3A_ACCESS_KEY=AKIDSTACPKGA" "S3A_SECRET_KEY=secret-a-0123456789" \
+      "S3B_URL=http://127.0.0.1:$s3b_port" "S3B_ROOT=$dir/s3b" "S3B_BUCKET=stacpkg.b-2" \
+      "S3B_ACCESS_KEY=AKIDSTACPKGB" "S3B_SECRET_KEY=secret-b-9876543210" >>"$dir/services.env"
+  fi
 
-  az_port=$(free_port)
-  azurite-blob --blobHost 127.0.0.1 --blobPort "$az_port" --location "$dir/azurite" --loose --skipApiVersionCheck --silent >"$dir/azurite.log" 2>&1 &
-  echo $! >"$dir/azurite.pid"
-
-  wait_port "$http_port" nginx
-  wait_port "$s3a_port" s3a
-  wait_port "$s3b_port" s3b
-  wait_port "$az_port" azurite
-  python3 "$root/scripts/azurite.py" "http://127.0.0.1:$az_port" create-container stacpkg-az
-
-  cat >"$dir/services.env" <<EOF
-HTTP_URL=http://127.0.0.1:$http_port
-HTTP_ROOT=$dir/www
-S3A_URL=http://127.0.0.1:$s3a_port
-S3A_ROOT=$dir/s3a
-S3A_BUCKET=stacpkg-a
-S3A_ACCESS_KEY=AKIDSTACPKGA
-S3A_SECRET_KEY=secret-a-0123456789
-S3B_URL=http://127.0.0.1:$s3b_port
-S3B_ROOT=$dir/s3b
-S3B_BUCKET=stacpkg.b-2
-S3B_ACCESS_KEY=AKIDSTACPKGB
-S3B_SECRET_KEY=secret-b-9876543210
-AZURE_URL=http://127.0.0.1:$az_port
-AZURE_CONTAINER=stacpkg-az
-AZURE_CLIENT=$root/scripts/azurite.py
-EOF
-  echo "==> services up: nginx :$http_port, s3s-fs :$s3a_port :$s3b_port, azurite :$az_port"
+  if [[ $want == *" azure "* ]]; then
+    local az_port
+    az_port=$(free_port)
+    mkdir -p "$dir/azurite"
+    azurite-blob --blobHost 127.0.0.1 --blobPort "$az_port" --location "$dir/azurite" --loose --skipApiVersionCheck --silent >"$dir/azurite.log" 2>&1 &
+    echo $! >"$dir/azurite.pid"
+    wait_port "$az_port" azurite
+    python3 "$root/scripts/azurite.py" "http://127.0.0.1:$az_port" create-container stacpkg-az
+    printf '%s\n' "AZURE_URL=http://127.0.0.1:$az_port" "AZURE_CONTAINER=stacpkg-az" \
+      "AZURE_CLIENT=$root/scripts/azurite.py" >>"$dir/services.env"
+  fi
+  echo "==> services up:$want($dir/services.env)"
 }
 
 stop() {
@@ -132,7 +136,7 @@ stop() {
 
 case "${1:-}" in
   install) install ;;
-  start) start "$2" ;;
+  start) shift; start "$@" ;;
   stop) stop "$2" ;;
   *) echo "usage: $0 install | start DIR | stop DIR" >&2; exit 2 ;;
 esac

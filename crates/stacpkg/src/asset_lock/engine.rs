@@ -1,8 +1,8 @@
 //! Ordered concurrent row work: the engine under `derive` and `validate`.
 //!
-//! Rows arrive in chunks from a synchronous source read on its own thread; each row's work runs
-//! as a task on a multi-threaded tokio runtime; results come back in input order, each as soon as
-//! it and every row before it are done.
+//! Rows arrive in chunks from a synchronous source read on its own thread; the work of up to
+//! `max_workers` rows runs concurrently on a single-threaded tokio runtime; results come back in
+//! input order, each as soon as it and every row before it are done.
 //!
 //! Memory bound: at most [`CHUNKS_IN_FLIGHT`] chunks of at most [`CHUNK_ROWS`] rows wait between
 //! the source and the workers, plus one chunk being consumed and `max_workers` rows in flight —
@@ -43,13 +43,12 @@ enum Done<O> {
     Failed(Error),
 }
 
-/// A runtime sized to the machine: probing is many small requests whose header parsing and TLS
-/// are CPU work.
+/// The runtime of a run: one thread. Probing is many small requests; on a multi-threaded
+/// runtime every response woke another thread (futex wake-ups were a fifth of all CPU time), and
+/// a single thread kept 55k HEAD/s against 40k with two workers (BENCHMARKS.md). The blocking
+/// source and the consumer have their own threads.
 pub(crate) fn runtime() -> Result<tokio::runtime::Runtime> {
-    let threads = std::thread::available_parallelism().map_or(2, |n| n.get());
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(threads)
-        .thread_name("stacpkg-io")
+    tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .map_err(|e| Error::io("failed to start", "the I/O runtime", e))
@@ -101,16 +100,9 @@ where
         let done = slots
             .map(|slot| -> BoxFuture<'static, Done<O>> {
                 match slot {
-                    Slot::Row(row) => {
-                        let task = tokio::spawn(work(row));
-                        async move {
-                            match task.await {
-                                Ok(out) => Done::Row(out),
-                                Err(e) => std::panic::resume_unwind(e.into_panic()),
-                            }
-                        }
-                        .boxed()
-                    }
+                    // Polled in place (no task per row): on one thread a spawn only adds a
+                    // wake-up and a move of the future.
+                    Slot::Row(row) => work(row).map(Done::Row).boxed(),
                     Slot::End => futures::future::ready(Done::End).boxed(),
                     Slot::Failed(e) => futures::future::ready(Done::Failed(e)).boxed(),
                 }

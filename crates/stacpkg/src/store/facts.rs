@@ -3,7 +3,7 @@
 //! Facts are recorded the way the original recorded them (ref §5.4): ETags verbatim (HTTP and S3
 //! keep their quotes), times as ISO-8601 with `+00:00` and microseconds only when non-zero.
 
-use chrono::{DateTime, Timelike, Utc};
+use chrono::{DateTime, Datelike, Timelike, Utc};
 
 /// What a HEAD request says about an object. Absent facts are `None`, never a placeholder.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -19,11 +19,14 @@ pub struct ObjectFacts {
 /// Format a time as the lock stores it: Python's `datetime.isoformat()` of a UTC time
 /// (microseconds, truncated, only when non-zero).
 pub fn iso_time(time: DateTime<Utc>) -> String {
+    // Formatted by hand: strftime re-parses its pattern on every call, once per probed row.
     let micros = time.nanosecond() / 1_000 % 1_000_000;
+    let (y, mo, d) = (time.year(), time.month(), time.day());
+    let (h, mi, s) = (time.hour(), time.minute(), time.second());
     if micros == 0 {
-        time.format("%Y-%m-%dT%H:%M:%S+00:00").to_string()
+        format!("{y:04}-{mo:02}-{d:02}T{h:02}:{mi:02}:{s:02}+00:00")
     } else {
-        format!("{}.{micros:06}+00:00", time.format("%Y-%m-%dT%H:%M:%S"))
+        format!("{y:04}-{mo:02}-{d:02}T{h:02}:{mi:02}:{s:02}.{micros:06}+00:00")
     }
 }
 
