@@ -3,7 +3,7 @@
 # nginx, at the default worker count: rows/s and peak RSS, next to the HEAD rate nginx itself
 # serves to `ab -k -i -c 32` and the Python original's rows/s on the same input, in one run.
 #
-#   bench/asset_lock.sh                       # 10k assets (+ 100k for the RSS-flatness check)
+#   bench/asset_lock.sh                       # 10k assets (+ 100k, 300k rows for RSS flatness)
 #   PYTHON_ORIGINAL=0 bench/asset_lock.sh
 #
 # Needs nginx and ab (scripts/services.sh install) and /usr/bin/time.
@@ -22,8 +22,8 @@ scripts/services.sh start "$svc" nginx >/dev/null
 # shellcheck disable=SC1091
 . "$svc/services.env"
 
-# 1,000 items × 10 assets of 1 KiB: 10,000 distinct objects. The 100k input points 10 items at
-# each object set again (same objects, ten times the rows) to show memory does not grow with rows.
+# 1,000 items × 10 assets of 1 KiB: 10,000 distinct objects. The 100k and 300k inputs point 10
+# and 30 items at each object set (same objects, more rows) to show memory does not grow with rows.
 python3 - "$HTTP_ROOT" "$HTTP_URL" "$out" <<'EOF'
 import json, os, sys
 root, url, out = sys.argv[1:]
@@ -42,18 +42,18 @@ for i in range(1000):
     for a in range(10):
         with open(os.path.join(d, f"band-{a:02d}.tif"), "wb") as f:
             f.write(blob)
-for name, copies in (("10k", 1), ("100k", 10)):
+for name, copies in (("10k", 1), ("100k", 10), ("300k", 30)):
     with open(os.path.join(out, f"items-{name}.ndjson"), "w") as f:
         for c in range(copies):
             for i in range(1000):
                 f.write(json.dumps(item(i, c)) + "\n")
 EOF
-for n in 10k 100k; do
+for n in 10k 100k 300k; do
   # Same input batch size for both, so peak RSS compares rows, not upstream batch sizes.
   "$ours" items from-ndjson --batch-size 1000 "$out/items-$n.ndjson" > "$out/items-$n.arrow"
 done
 
-rows() { case $1 in 10k) echo 10000 ;; 100k) echo 100000 ;; esac; }
+rows() { case $1 in 10k) echo 10000 ;; 100k) echo 100000 ;; 300k) echo 300000 ;; esac; }
 
 # timed LABEL ROWS CMD...: run CMD with stdin/stdout already redirected by the caller's wrapper.
 report() {
@@ -86,7 +86,7 @@ ab_rate=$(ab -k -i -c 32 -n 200000 "$HTTP_URL/bench/item-0000/band-00.tif" 2>/de
   | awk '/Requests per second/ {print $4}')
 printf "%-28s %33.0f HEAD/s\n" "ab -k -i -c 32 -n 200000" "$ab_rate"
 
-for n in 10k 100k; do
+for n in 10k 100k 300k; do
   best_of_3 "stacpkg derive $n" "$(rows $n)" "$out/items-$n.arrow" "$out/lock-$n.arrow" \
     "$ours" asset-lock derive
   best_of_3 "stacpkg validate $n" "$(rows $n)" "$out/lock-$n.arrow" "$out/validate-$n.jsonl" \

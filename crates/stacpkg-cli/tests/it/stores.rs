@@ -106,18 +106,27 @@ fn tutorial_flow_derive_to_parquet_from_parquet_validate_over_http() {
     let visual = svc.put_http("item-a/visual.tif", &[7u8; 1000]);
     let thumb = svc.put_http("item-a/thumbnail.png", b"png");
     let other = svc.put_http("item-b/visual.tif", &[1u8; 12]);
+    // Like OpenAerialMap items: a metadata asset too, which derive skips by default.
+    let metadata = svc.put_http("item-a/metadata.json", b"{}");
     write_items(
         &ctx,
         &[
             item(
                 "item-a",
-                json!({"visual": {"href": visual}, "thumbnail": {"href": thumb}}),
+                json!({
+                    "visual": {"href": visual},
+                    "thumbnail": {"href": thumb},
+                    "metadata": {"href": metadata},
+                }),
             ),
             item("item-b", json!({"visual": {"href": other}})),
         ],
     );
+    // The tutorial's commands (seed 001): items to Parquet, derive from it, lock to Parquet,
+    // validate from it.
     let run = ctx.sh(
-        "$STACPKG items from-json items.json | $STACPKG asset-lock derive \
+        "$STACPKG items from-json items.json | $STACPKG items to-parquet items.parquet \
+         && $STACPKG items from-parquet items.parquet | $STACPKG asset-lock derive \
          | $STACPKG asset-lock to-parquet assets.lock.parquet \
          && $STACPKG asset-lock from-parquet assets.lock.parquet | $STACPKG asset-lock validate",
     );
