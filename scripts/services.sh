@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The real servers the tests talk to, all on 127.0.0.1 (SERVICES.md):
-#   nginx       HTTP assets (ETag, Last-Modified) from a directory
+#   nginx       HTTP and HTTPS (own test CA) assets (ETag, Last-Modified) from a directory
 #   s3s-fs ×2   S3 with SigV4 checked; two servers with different credentials, so bucket-scoped
 #               endpoints and credentials are tested for real (a wrong key gets 403)
 #   Azurite     Azure Blob
@@ -24,6 +24,7 @@ install() {
   local need=()
   command -v nginx >/dev/null || need+=(nginx-light)
   command -v ab >/dev/null || need+=(apache2-utils)
+  command -v openssl >/dev/null || need+=(openssl)
   if [ ${#need[@]} -gt 0 ]; then
     echo "==> apt-get install ${need[*]}"
     export DEBIAN_FRONTEND=noninteractive
@@ -67,8 +68,21 @@ start() {
   if [[ $want == *" nginx "* ]]; then
     mkdir -p "$dir/www" "$dir/nginx"
     chmod 755 "$dir/www"
-    local http_port
+    local http_port https_port
     http_port=$(free_port)
+    https_port=$(free_port)
+    # A throwaway CA and a certificate for 127.0.0.1, so https is tested with real TLS; clients
+    # trust the CA through SSL_CERT_FILE.
+    local ec=(-newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes)
+    openssl req -x509 "${ec[@]}" -keyout "$dir/nginx/ca.key" -out "$dir/nginx/ca.pem" -days 7 \
+      -subj /CN=stacpkg-test-ca -addext basicConstraints=critical,CA:TRUE \
+      -addext keyUsage=critical,keyCertSign,cRLSign 2>/dev/null
+    openssl req "${ec[@]}" -keyout "$dir/nginx/server.key" -out "$dir/nginx/server.csr" \
+      -subj /CN=127.0.0.1 2>/dev/null
+    printf 'subjectAltName=IP:127.0.0.1\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n' \
+      >"$dir/nginx/server.ext"
+    openssl x509 -req -in "$dir/nginx/server.csr" -CA "$dir/nginx/ca.pem" -CAkey "$dir/nginx/ca.key" \
+      -CAcreateserial -out "$dir/nginx/server.pem" -days 7 -extfile "$dir/nginx/server.ext" 2>/dev/null
     cat >"$dir/nginx/nginx.conf" <<EOF
 daemon off;
 worker_processes 1;
@@ -83,12 +97,20 @@ http {
     listen 127.0.0.1:$http_port;
     root $dir/www;
   }
+  server {
+    listen 127.0.0.1:$https_port ssl;
+    ssl_certificate $dir/nginx/server.pem;
+    ssl_certificate_key $dir/nginx/server.key;
+    root $dir/www;
+  }
 }
 EOF
     nginx -c "$dir/nginx/nginx.conf" -p "$dir/nginx" >"$dir/nginx.log" 2>&1 &
     echo $! >"$dir/nginx.pid"
     wait_port "$http_port" nginx
-    printf '%s\n' "HTTP_URL=http://127.0.0.1:$http_port" "HTTP_ROOT=$dir/www" >>"$dir/services.env"
+    wait_port "$https_port" nginx
+    printf '%s\n' "HTTP_URL=http://127.0.0.1:$http_port" "HTTP_ROOT=$dir/www" \
+      "HTTPS_URL=https://127.0.0.1:$https_port" "HTTPS_CA=$dir/nginx/ca.pem" >>"$dir/services.env"
   fi
 
   if [[ $want == *" s3 "* ]]; then

@@ -79,6 +79,12 @@ impl Services {
         format!("{}/{}/{key}", self.var("HTTP_URL"), self.prefix)
     }
 
+    /// The nginx https URL of `key` under this test's prefix (certificate from the test CA at
+    /// `HTTPS_CA`).
+    pub fn https_href(&self, key: &str) -> String {
+        format!("{}/{}/{key}", self.var("HTTPS_URL"), self.prefix)
+    }
+
     /// The file nginx serves for `key` under this test's prefix.
     pub fn http_path(&self, key: &str) -> PathBuf {
         Path::new(self.var("HTTP_ROOT"))

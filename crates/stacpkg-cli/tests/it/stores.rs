@@ -291,6 +291,42 @@ fn missing_object_stops_validate_after_earlier_results_and_keep_going_reports_it
 }
 
 #[test]
+fn https_assets_are_probed_over_verified_tls() {
+    let Some(svc) = Services::get("https") else {
+        return;
+    };
+    let ctx = ctx();
+    svc.put_http("tls.tif", &[3u8; 2048]);
+    let href = svc.https_href("tls.tif");
+    write_items(&ctx, &[item("item-a", json!({"visual": {"href": href}}))]);
+    let ca = svc.var("HTTPS_CA");
+    let run = ctx
+        .sh(&format!(
+            "export SSL_CERT_FILE={ca}; $STACPKG items from-json items.json \
+             | $STACPKG asset-lock derive | tee lock.arrow | $STACPKG asset-lock validate"
+        ))
+        .success();
+    assert!(
+        String::from_utf8(run.stdout)
+            .unwrap()
+            .contains(r#""store_type": "https", "valid": true"#)
+    );
+    let rows = lock_rows(&std::fs::read(ctx.path("lock.arrow")).unwrap());
+    assert_eq!(rows[0].3.as_deref(), Some(svc.var("HTTPS_URL")));
+    assert_eq!(rows[0].5, Some(2048));
+    assert_eq!(rows[0].6, Some(nginx_facts(&svc.http_path("tls.tif")).0));
+    // Without the test CA the server is not trusted: one line, no retries of a TLS failure.
+    let run = ctx.sh("SSL_CERT_FILE=/dev/null $STACPKG asset-lock validate < lock.arrow");
+    let line = run.error_line(1);
+    assert!(
+        line.starts_with(&format!(
+            "stacpkg: error: item `item-a` asset `visual`: cannot probe `{href}`: "
+        )),
+        "{line}"
+    );
+}
+
+#[test]
 fn s3_buckets_use_their_own_endpoints_and_credentials() {
     let Some(svc) = Services::get("s3") else {
         return;

@@ -227,7 +227,9 @@ impl Stores {
                     let status = response.status().as_u16();
                     status >= 500 || status == 408 || status == 429
                 }
-                Err(e) => e.is_connect() || e.is_timeout() || e.is_request(),
+                Err(e) => {
+                    (e.is_connect() || e.is_timeout() || e.is_request()) && !is_tls_rejection(e)
+                }
             };
             if transient && attempt < self.max_retries && started.elapsed() < RETRY_TIMEOUT {
                 tokio::time::sleep(backoff(attempt)).await;
@@ -441,6 +443,26 @@ fn backoff(attempt: usize) -> Duration {
     FIRST_BACKOFF
         .saturating_mul(1u32 << attempt.min(16))
         .min(MAX_BACKOFF)
+}
+
+/// A TLS handshake the client refused (an untrusted or invalid certificate) fails the same way
+/// every time; it is not retried.
+fn is_tls_rejection(error: &reqwest::Error) -> bool {
+    let mut current: Option<&(dyn std::error::Error + 'static)> = Some(error);
+    while let Some(e) = current {
+        if e.is::<rustls::Error>() {
+            return true;
+        }
+        // I/O errors wrap their cause where `source()` does not reach it.
+        current = match e
+            .downcast_ref::<std::io::Error>()
+            .and_then(std::io::Error::get_ref)
+        {
+            Some(inner) => Some(inner as &(dyn std::error::Error + 'static)),
+            None => e.source(),
+        };
+    }
+    false
 }
 
 fn http_facts(headers: &reqwest::header::HeaderMap) -> ObjectFacts {
