@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
 # Builds stacpkg and runs the main job on the bundled example (examples/demo): STAC JSON →
-# items stream → items.parquet, then shows what is in it. No network needed.
+# items stream → items.parquet, shows what is in it, then derives the asset lock (probing the
+# local asset files) and validates the assets against it. No network needed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 cargo build --release --locked --quiet
-stacpkg=target/release/stacpkg
+stacpkg=$PWD/target/release/stacpkg
 out=${1:-out/demo}
 mkdir -p "$out"
+out=$(cd "$out" && pwd)
 
 echo "==> stacpkg items from-json examples/demo/items.json | stacpkg items to-parquet $out/items.parquet"
 "$stacpkg" items from-json examples/demo/items.json | "$stacpkg" items to-parquet "$out/items.parquet"
@@ -26,3 +28,14 @@ else
   # pseudo-terminal instead (script(1) from util-linux).
   COLUMNS=${COLUMNS:-160} script -qec "$stacpkg items from-parquet $out/items.parquet" /dev/null | tr -d '\r'
 fi
+
+# The example's asset hrefs are relative to its document (`./item-a/visual.tif`) and it has no
+# self link, so derive and validate run next to it (relative hrefs resolve against the working
+# directory).
+echo "==> cd examples/demo && stacpkg items from-json items.json | stacpkg asset-lock derive | stacpkg asset-lock to-parquet $out/assets.lock.parquet"
+(cd examples/demo && "$stacpkg" items from-json items.json | "$stacpkg" asset-lock derive \
+  | "$stacpkg" asset-lock to-parquet "$out/assets.lock.parquet")
+echo "    wrote $out/assets.lock.parquet ($(stat -c %s "$out/assets.lock.parquet") bytes)"
+
+echo "==> cd examples/demo && stacpkg asset-lock from-parquet $out/assets.lock.parquet | stacpkg asset-lock validate"
+(cd examples/demo && "$stacpkg" asset-lock from-parquet "$out/assets.lock.parquet" | "$stacpkg" asset-lock validate)
