@@ -13,6 +13,11 @@ pub(crate) fn warn(error: &(dyn std::error::Error + 'static)) {
     print_line("warning", chain);
 }
 
+/// Print a one-line note (something worth knowing that is not a problem).
+pub(crate) fn note(text: &str) {
+    let _ = writeln!(std::io::stderr().lock(), "stacpkg: note: {text}");
+}
+
 /// Print a one-line warning.
 pub(crate) fn warn_line(text: &str) {
     let _ = writeln!(std::io::stderr().lock(), "stacpkg: warning: {text}");

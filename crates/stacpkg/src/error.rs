@@ -222,6 +222,25 @@ pub enum Error {
         source: crate::store::StoreError,
     },
 
+    /// An object could not be copied during relocation.
+    #[error("{row}: cannot copy `{from}` to `{to}`")]
+    Copy {
+        /// Which row: `item `I` asset `A``.
+        row: String,
+        /// Source href, without any query string.
+        from: String,
+        /// Destination href.
+        to: String,
+        /// Why.
+        #[source]
+        source: crate::store::StoreError,
+    },
+
+    /// A relocation cannot be planned or run as asked (colliding destinations, a memory limit
+    /// below one copy's budget).
+    #[error("{0}")]
+    Relocate(String),
+
     /// The object-store settings in the environment are unusable.
     #[error("invalid object store settings")]
     StoreSettings(#[source] crate::store::StoreError),

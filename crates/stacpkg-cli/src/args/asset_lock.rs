@@ -29,6 +29,136 @@ pub(crate) enum AssetLockCommand {
         after_help = "Library method: stacpkg::asset_lock::validate"
     )]
     Validate(ValidateArgs),
+    #[command(
+        about = "Relocate asset-lock rows to another store and write the destination lock.",
+        after_help = "Library method: stacpkg::asset_lock::relocate"
+    )]
+    Relocate(RelocateArgs),
+}
+
+/// Store types a relocation can target.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub(crate) enum StoreTypeArg {
+    File,
+    S3,
+    Gs,
+    Az,
+    Http,
+    Https,
+}
+
+impl StoreTypeArg {
+    pub(crate) fn as_str(self) -> &'static str {
+        match self {
+            StoreTypeArg::File => "file",
+            StoreTypeArg::S3 => "s3",
+            StoreTypeArg::Gs => "gs",
+            StoreTypeArg::Az => "az",
+            StoreTypeArg::Http => "http",
+            StoreTypeArg::Https => "https",
+        }
+    }
+}
+
+/// Destination key layouts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub(crate) enum LayoutArg {
+    ItemAsset,
+    SourceKey,
+}
+
+#[derive(Debug, Args)]
+#[command(group(
+    clap::ArgGroup::new("destination")
+        .required(true)
+        .args(["destination_lock", "store_type"])
+))]
+pub(crate) struct RelocateArgs {
+    /// asset-lock Parquet file whose rows are the destinations (matched by item_id, asset_key)
+    #[arg(long, value_name = "PATH")]
+    pub(crate) destination_lock: Option<PathBuf>,
+    /// store type of the planned destinations
+    #[arg(long, value_enum, value_name = "STORE_TYPE")]
+    pub(crate) store_type: Option<StoreTypeArg>,
+    /// bucket, container or origin of the destinations (required unless --store-type file)
+    #[arg(long, value_name = "STORE_CONTAINER")]
+    pub(crate) store_container: Option<String>,
+    /// endpoint of the destination store
+    #[arg(long, value_name = "STORE_ENDPOINT_URL")]
+    pub(crate) store_endpoint_url: Option<String>,
+    /// key prefix of the destinations (required for --store-type file); empty by default
+    #[arg(long, value_name = "KEY")]
+    pub(crate) key: Option<String>,
+    /// relocate only rows whose href is this prefix or below it; others pass through unchanged
+    #[arg(long, value_name = "SOURCE_PREFIX")]
+    pub(crate) source_prefix: Option<String>,
+    /// destination key layout: <item_id>/<asset_key><suffix>, or the source key
+    #[arg(long, value_enum, default_value = "item-asset")]
+    pub(crate) layout: LayoutArg,
+    /// write the planned destination rows without copying anything
+    #[arg(long)]
+    pub(crate) dry_run: bool,
+    /// replace existing destination objects (the default)
+    #[arg(long, overrides_with = "no_overwrite")]
+    pub(crate) overwrite: bool,
+    /// keep an existing destination of the source's size (reported); any other existing
+    /// destination is an error
+    #[arg(long, overrides_with = "overwrite")]
+    pub(crate) no_overwrite: bool,
+    /// keep rows whose copy fails (without facts), report each on stderr, and exit 1 at the end
+    #[arg(long)]
+    pub(crate) keep_going: bool,
+    /// parallel copies
+    #[arg(long, value_name = "MAX_WORKERS", default_value_t = stacpkg::asset_lock::DEFAULT_COPY_WORKERS, value_parser = max_workers)]
+    pub(crate) max_workers: usize,
+    /// cap on object bytes buffered across all copies (e.g. 2GiB, 512MiB)
+    #[arg(long, value_name = "SIZE", default_value = "2147483648", value_parser = byte_size)]
+    pub(crate) memory_limit_bytes: u64,
+    /// multipart part size; objects up to this size are written with one PUT
+    #[arg(long, value_name = "SIZE", default_value = "8388608", value_parser = byte_size)]
+    pub(crate) chunk_size_bytes: u64,
+    /// parts of one object uploaded at a time
+    #[arg(long, value_name = "PUT_MAX_CONCURRENCY", default_value_t = 1, value_parser = max_workers)]
+    pub(crate) put_max_concurrency: usize,
+}
+
+/// SIZE: an optional decimal number (fractions truncated) and an optional case-insensitive unit,
+/// `b`, `kb`, `mb`, `gb`, `tb` (powers of 1000) or `kib`, `mib`, `gib`, `tib` (powers of 1024).
+pub(crate) fn byte_size(text: &str) -> Result<u64, String> {
+    let trimmed = text.trim();
+    if trimmed.is_empty() {
+        return Err("size must not be empty".into());
+    }
+    let invalid = || format!("invalid byte size: {text}");
+    let split = trimmed
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(trimmed.len());
+    let (number, unit) = trimmed.split_at(split);
+    let number: f64 = if number.is_empty() {
+        1.0
+    } else {
+        number.parse().map_err(|_| invalid())?
+    };
+    let multiplier: u64 = match unit.trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 1,
+        "kb" => 1000,
+        "mb" => 1000u64.pow(2),
+        "gb" => 1000u64.pow(3),
+        "tb" => 1000u64.pow(4),
+        "kib" => 1 << 10,
+        "mib" => 1 << 20,
+        "gib" => 1 << 30,
+        "tib" => 1 << 40,
+        _ => return Err(invalid()),
+    };
+    let bytes = (number * multiplier as f64).trunc();
+    if !bytes.is_finite() || bytes >= u64::MAX as f64 {
+        return Err(invalid());
+    }
+    if bytes < 1.0 {
+        return Err("size must be at least 1 byte".into());
+    }
+    Ok(bytes as u64)
 }
 
 #[derive(Debug, Args)]
@@ -80,6 +210,25 @@ pub(crate) struct ValidateArgs {
     /// concurrent probes
     #[arg(long, value_name = "MAX_WORKERS", default_value_t = stacpkg::asset_lock::DEFAULT_MAX_WORKERS, value_parser = max_workers)]
     pub(crate) max_workers: usize,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::byte_size;
+
+    #[test]
+    fn sizes_parse_like_the_original() {
+        assert_eq!(byte_size("512MiB"), Ok(512 << 20));
+        assert_eq!(byte_size("2GB"), Ok(2_000_000_000));
+        assert_eq!(byte_size(" 1.5 kib "), Ok(1536));
+        assert_eq!(byte_size("8388608"), Ok(8_388_608));
+        assert_eq!(byte_size(""), Err("size must not be empty".into()));
+        assert_eq!(byte_size("0.1"), Err("size must be at least 1 byte".into()));
+        assert_eq!(
+            byte_size("12 parsecs"),
+            Err("invalid byte size: 12 parsecs".into())
+        );
+    }
 }
 
 /// `--max-workers`: an integer ≥ 1 (the original clamped smaller values silently; SPEC §1).

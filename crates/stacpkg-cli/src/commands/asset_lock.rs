@@ -1,13 +1,21 @@
 //! `stacpkg asset-lock …`
 
-use std::io::Write;
+use std::io::{IsTerminal, Write};
 
-use stacpkg::asset_lock::{DeriveOptions, ValidateEvent, ValidateOptions};
+use stacpkg::asset_lock::plan::{Layout, PlanOptions};
+use stacpkg::asset_lock::{
+    DeriveOptions, Destination, RelocateEvent, RelocateOptions, ValidateEvent, ValidateOptions,
+};
+use stacpkg::store::CopyOptions;
+
+use super::UsageError;
 use stacpkg::items::ItemFilter;
 use stacpkg::{StreamKind, asset_lock};
 
 use super::ExitStatus;
-use crate::args::asset_lock::{DeriveArgs, FromParquetArgs, ToParquetArgs, ValidateArgs};
+use crate::args::asset_lock::{
+    DeriveArgs, FromParquetArgs, LayoutArg, RelocateArgs, ToParquetArgs, ValidateArgs,
+};
 use crate::{diagnostics, stdio};
 
 /// `asset-lock from-parquet` → [`stacpkg::asset_lock::read_parquet`].
@@ -109,5 +117,191 @@ fn warn_dropped_queries(count: u64, place: &str) {
         diagnostics::warn_line(&format!(
             "left the query strings of {count} signed or parameterised hrefs out of {place}; only their unsigned locations are kept"
         ));
+    }
+}
+
+/// `asset-lock relocate` → [`stacpkg::asset_lock::relocate`].
+pub(crate) fn relocate(args: RelocateArgs) -> anyhow::Result<ExitStatus> {
+    // Destination options are checked before stdin is read (SPEC §1).
+    let destination = match (&args.destination_lock, args.store_type) {
+        (Some(path), _) => {
+            if args.source_prefix.is_some()
+                || args.store_container.is_some()
+                || args.store_endpoint_url.is_some()
+                || args.key.is_some()
+                || args.layout != LayoutArg::ItemAsset
+            {
+                return Err(UsageError(
+                    "--source-prefix, --store-container, --store-endpoint-url, --key, and --layout are only used with --store-type".into(),
+                )
+                .into());
+            }
+            Destination::Lock(path.clone())
+        }
+        (None, Some(store_type)) => {
+            let plan = PlanOptions {
+                store_type: store_type.as_str().to_string(),
+                store_container: args.store_container.clone(),
+                store_endpoint_url: args.store_endpoint_url.clone(),
+                key_prefix: args.key.clone().unwrap_or_default(),
+                source_prefix: args.source_prefix.clone(),
+                layout: match args.layout {
+                    LayoutArg::ItemAsset => Layout::ItemAsset,
+                    LayoutArg::SourceKey => Layout::SourceKey,
+                },
+            };
+            plan.check().map_err(UsageError)?;
+            Destination::Plan(plan)
+        }
+        (None, None) => unreachable!("clap requires one destination"),
+    };
+    let options = RelocateOptions {
+        destination,
+        dry_run: args.dry_run,
+        copy: CopyOptions {
+            chunk_size: usize::try_from(args.chunk_size_bytes).unwrap_or(usize::MAX),
+            put_max_concurrency: args.put_max_concurrency,
+            overwrite: !args.no_overwrite,
+        },
+        memory_limit: args.memory_limit_bytes,
+        max_workers: args.max_workers,
+        keep_going: args.keep_going,
+    };
+    stdio::require_piped_stdin("an asset-lock Arrow IPC stream")?;
+    let source = stacpkg::ipc::read_stream(std::io::stdin(), "stdin", StreamKind::AssetLock)?;
+    let show_progress = !args.dry_run && std::io::stderr().is_terminal();
+    let progress = progress::Bar::new(show_progress);
+    let bar = progress.clone();
+    let (lock, report) = asset_lock::relocate(source, options, move |event| {
+        bar.message(|| match event {
+            RelocateEvent::Failed(error) => diagnostics::warn(error),
+            RelocateEvent::Kept {
+                item_id,
+                asset_key,
+                href,
+            } => diagnostics::note(&format!(
+                "item `{item_id}` asset `{asset_key}`: kept the existing `{href}` (same size as the source)"
+            )),
+        });
+    })?;
+    progress.start(std::sync::Arc::clone(&report));
+    let emitted = stdio::emit(lock);
+    progress.finish();
+    emitted?;
+    let failed = report.failed.load(std::sync::atomic::Ordering::Relaxed);
+    if failed > 0 {
+        diagnostics::warn_line(&format!(
+            "{failed} of {} copies failed; their rows carry no observed facts",
+            report.to_copy.load(std::sync::atomic::Ordering::Relaxed)
+        ));
+        return Ok(ExitStatus::Failure);
+    }
+    Ok(ExitStatus::Success)
+}
+
+mod progress {
+    //! The relocation progress line on a terminal: files, bytes, rate and, once the input is
+    //! read to its end, the ETA. Redrawn five times a second on stderr; nothing when stderr is
+    //! not a terminal.
+
+    use std::io::Write;
+    use std::sync::atomic::Ordering;
+    use std::sync::{Arc, Mutex};
+    use std::time::{Duration, Instant};
+
+    use stacpkg::asset_lock::RelocateReport;
+
+    #[derive(Debug, Clone)]
+    pub(crate) struct Bar {
+        state: Option<Arc<Mutex<State>>>,
+    }
+
+    #[derive(Debug, Default)]
+    struct State {
+        drawn: bool,
+        done: bool,
+    }
+
+    impl Bar {
+        pub(crate) fn new(enabled: bool) -> Self {
+            Bar {
+                state: enabled.then(|| Arc::new(Mutex::new(State::default()))),
+            }
+        }
+
+        pub(crate) fn start(&self, report: Arc<RelocateReport>) {
+            let Some(state) = self.state.clone() else {
+                return;
+            };
+            let started = Instant::now();
+            std::thread::spawn(move || {
+                loop {
+                    std::thread::sleep(Duration::from_millis(200));
+                    let mut state = state.lock().unwrap_or_else(|p| p.into_inner());
+                    if state.done {
+                        return;
+                    }
+                    let line = render(&report, started.elapsed());
+                    let _ = write!(std::io::stderr().lock(), "\r\x1b[2K{line}");
+                    state.drawn = true;
+                }
+            });
+        }
+
+        /// Print a message where the bar was (it is redrawn at the next tick).
+        pub(crate) fn message(&self, print: impl FnOnce()) {
+            let guard = self
+                .state
+                .as_ref()
+                .map(|state| state.lock().unwrap_or_else(|p| p.into_inner()));
+            if let Some(mut state) = guard {
+                if state.drawn {
+                    let _ = write!(std::io::stderr().lock(), "\r\x1b[2K");
+                    state.drawn = false;
+                }
+                print();
+            } else {
+                print();
+            }
+        }
+
+        pub(crate) fn finish(&self) {
+            self.message(|| {});
+            if let Some(state) = &self.state {
+                state.lock().unwrap_or_else(|p| p.into_inner()).done = true;
+            }
+        }
+    }
+
+    fn bytes(n: f64) -> String {
+        const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
+        let mut value = n;
+        let mut unit = 0;
+        while value >= 1024.0 && unit < UNITS.len() - 1 {
+            value /= 1024.0;
+            unit += 1;
+        }
+        format!("{value:.1} {}", UNITS[unit])
+    }
+
+    fn render(report: &RelocateReport, elapsed: Duration) -> String {
+        let load = |a: &std::sync::atomic::AtomicU64| a.load(Ordering::Relaxed);
+        let done = load(&report.copied) + load(&report.kept) + load(&report.failed);
+        let total = load(&report.to_copy);
+        let written = load(&report.progress.bytes) as f64;
+        let total_bytes = load(&report.bytes_to_copy) as f64;
+        let rate = written / elapsed.as_secs_f64().max(0.001);
+        let finished_input = report.input_done.load(Ordering::Relaxed);
+        let mut line = format!(
+            "relocating: {done}/{total}{} files, {} / {}, {}/s",
+            if finished_input { "" } else { "+" },
+            bytes(written),
+            bytes(total_bytes),
+            bytes(rate)
+        );
+        if finished_input && rate > 0.0 && total_bytes > written {
+            line.push_str(&format!(", ETA {:.0} s", (total_bytes - written) / rate));
+        }
+        line
     }
 }

@@ -51,6 +51,7 @@ pub(crate) fn dispatch(command: Command) -> anyhow::Result<ExitStatus> {
         Command::AssetLock { command } => match command {
             AssetLockCommand::Derive(args) => asset_lock::derive(args),
             AssetLockCommand::Validate(args) => asset_lock::validate(args),
+            AssetLockCommand::Relocate(args) => asset_lock::relocate(args),
             AssetLockCommand::FromParquet(args) => asset_lock::from_parquet(args),
             AssetLockCommand::ToParquet(args) => asset_lock::to_parquet(args),
         },

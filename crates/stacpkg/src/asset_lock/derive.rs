@@ -14,15 +14,14 @@
 use std::collections::HashSet;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::mpsc::{SyncSender, sync_channel};
+use std::sync::mpsc::SyncSender;
 
-use arrow_array::builder::{Int64Builder, StringBuilder};
 use arrow_array::cast::AsArray;
 use arrow_array::{Array, ArrayRef, Int64Array, RecordBatch, StringArray, StructArray};
 use arrow_schema::DataType;
 
 use super::engine::{self, Chunker, Cursor, Event};
-use super::schema;
+use super::{LockRow, schema, to_batch};
 use crate::batch::BatchReader;
 use crate::error::{Error, Result};
 use crate::items::ItemFilter;
@@ -287,29 +286,25 @@ fn plan_rows(
 }
 
 fn lock_batch(rows: &[(Planned, Option<ObjectFacts>)]) -> Result<RecordBatch> {
-    let mut text: Vec<StringBuilder> = (0..8).map(|_| StringBuilder::new()).collect();
-    let mut sizes = Int64Builder::with_capacity(rows.len());
-    for (planned, facts) in rows {
-        let location = &planned.target.location;
-        let facts = facts.as_ref();
-        text[0].append_value(&planned.item_id);
-        text[1].append_value(&planned.asset_key);
-        text[2].append_option(location.store_type.as_deref());
-        text[3].append_option(location.store_container.as_deref());
-        text[4].append_option(planned.target.endpoint.as_deref());
-        text[5].append_option(location.key.as_deref());
-        // A probe that knows no size never clears the one from `file:size`.
-        sizes.append_option(facts.and_then(|f| f.size).or(planned.size));
-        text[6].append_option(facts.and_then(|f| f.etag.as_deref()));
-        text[7].append_option(facts.and_then(|f| f.last_modified.as_deref()));
-    }
-    let mut columns: Vec<ArrayRef> = text
-        .iter_mut()
-        .map(|b| Arc::new(b.finish()) as ArrayRef)
+    let rows: Vec<LockRow> = rows
+        .iter()
+        .map(|(planned, facts)| {
+            let facts = facts.as_ref();
+            LockRow {
+                item_id: planned.item_id.clone(),
+                asset_key: planned.asset_key.clone(),
+                location: planned.target.location.clone(),
+                endpoint: planned.target.endpoint.clone(),
+                // A probe that knows no size never clears the one from `file:size`.
+                facts: ObjectFacts {
+                    size: facts.and_then(|f| f.size).or(planned.size),
+                    etag: facts.and_then(|f| f.etag.clone()),
+                    last_modified: facts.and_then(|f| f.last_modified.clone()),
+                },
+            }
+        })
         .collect();
-    columns.insert(6, Arc::new(sizes.finish()));
-    RecordBatch::try_new(schema(), columns)
-        .map_err(|e| Error::arrow("failed to build asset lock rows", e))
+    to_batch(&rows)
 }
 
 /// Derive a lock from an items stream: the returned reader yields lock batches (v1 schema) as
@@ -327,7 +322,6 @@ pub fn derive(
         None
     };
     let report = Arc::new(DeriveReport::default());
-    let (tx, rx) = sync_channel::<Result<RecordBatch>>(1);
     let thread_report = Arc::clone(&report);
     let run = move |tx: &SyncSender<Result<RecordBatch>>| -> Result<()> {
         let options = Arc::new(options);
@@ -357,6 +351,7 @@ pub fn derive(
         let mut done = Vec::with_capacity(engine::CHUNK_ROWS);
         engine::run_ordered(
             chunks,
+            engine::Threads::One,
             options.max_workers,
             |planned: Planned| {
                 let stores = Arc::clone(&stores);
@@ -396,17 +391,5 @@ pub fn derive(
             },
         )
     };
-    std::thread::Builder::new()
-        .name("stacpkg-derive".into())
-        .spawn(move || {
-            // The error travels down the same channel, after every batch before it.
-            if let Err(e) = run(&tx)
-                && !matches!(e, Error::OutputClosed)
-            {
-                let _ = tx.send(Err(e));
-            }
-        })
-        .map_err(|e| Error::io("failed to start", "asset-lock derive", e))?;
-    let batches = rx.into_iter();
-    Ok((BatchReader::new(schema(), batches), report))
+    Ok((engine::spawn_batches("derive", schema(), run)?, report))
 }

@@ -13,6 +13,11 @@ use std::future::Future;
 use futures::future::BoxFuture;
 use futures::{FutureExt, StreamExt};
 
+use std::sync::mpsc::{SyncSender, sync_channel};
+
+use arrow_array::RecordBatch;
+
+use crate::batch::BatchReader;
 use crate::error::{Error, Result};
 
 /// Rows per chunk (and so the largest output batch of `derive`).
@@ -43,13 +48,25 @@ enum Done<O> {
     Failed(Error),
 }
 
-/// The runtime of a run: one thread. Probing is many small requests; on a multi-threaded
-/// runtime every response woke another thread (futex wake-ups were a fifth of all CPU time), and
-/// a single thread kept 55k HEAD/s against 40k with two workers (BENCHMARKS.md). The blocking
-/// source and the consumer have their own threads.
-pub(crate) fn runtime() -> Result<tokio::runtime::Runtime> {
-    tokio::runtime::Builder::new_current_thread()
+/// How a run uses threads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Threads {
+    /// One thread, rows polled in place: probing is many small requests, and on a multi-threaded
+    /// runtime every response woke another thread (futex wake-ups were a fifth of all CPU time);
+    /// one thread kept 57k HEAD/s against 40k with two workers (BENCHMARKS.md).
+    One,
+    /// A task per row on every core: copies hash and sign their payloads.
+    All,
+}
+
+fn runtime(threads: Threads) -> Result<tokio::runtime::Runtime> {
+    let mut builder = match threads {
+        Threads::One => tokio::runtime::Builder::new_current_thread(),
+        Threads::All => tokio::runtime::Builder::new_multi_thread(),
+    };
+    builder
         .enable_all()
+        .thread_name("stacpkg-io")
         .build()
         .map_err(|e| Error::io("failed to start", "the I/O runtime", e))
 }
@@ -58,6 +75,7 @@ pub(crate) fn runtime() -> Result<tokio::runtime::Runtime> {
 /// `sink` the results in input order. A source error or a sink error stops the run.
 pub(crate) fn run_ordered<I, O, W, F>(
     source: impl Iterator<Item = Result<Vec<I>>> + Send + 'static,
+    threads: Threads,
     max_workers: usize,
     work: W,
     mut sink: impl FnMut(Event<O>) -> Result<()>,
@@ -68,7 +86,7 @@ where
     W: Fn(I) -> F,
     F: Future<Output = O> + Send + 'static,
 {
-    let runtime = runtime()?;
+    let runtime = runtime(threads)?;
     let (tx, rx) = tokio::sync::mpsc::channel::<Result<Vec<I>>>(CHUNKS_IN_FLIGHT);
     // The source (an Arrow stream on stdin, say) blocks; it gets its own thread. When the run
     // stops early the channel closes and this thread ends at its next send.
@@ -100,9 +118,19 @@ where
         let done = slots
             .map(|slot| -> BoxFuture<'static, Done<O>> {
                 match slot {
-                    // Polled in place (no task per row): on one thread a spawn only adds a
-                    // wake-up and a move of the future.
-                    Slot::Row(row) => work(row).map(Done::Row).boxed(),
+                    // On one thread, polled in place: a task would only add a wake-up and a
+                    // move of the future.
+                    Slot::Row(row) if threads == Threads::One => work(row).map(Done::Row).boxed(),
+                    Slot::Row(row) => {
+                        let task = tokio::spawn(work(row));
+                        async move {
+                            match task.await {
+                                Ok(out) => Done::Row(out),
+                                Err(e) => std::panic::resume_unwind(e.into_panic()),
+                            }
+                        }
+                        .boxed()
+                    }
                     Slot::End => futures::future::ready(Done::End).boxed(),
                     Slot::Failed(e) => futures::future::ready(Done::Failed(e)).boxed(),
                 }
@@ -128,6 +156,27 @@ where
     // Tasks still running after a failure are abandoned, not awaited.
     runtime.shutdown_background();
     result
+}
+
+/// A batch stream produced on its own thread by `run`, which sends each batch as it is ready;
+/// an error of `run` arrives after every batch before it. Memory: one batch queued.
+pub(crate) fn spawn_batches(
+    name: &str,
+    schema: arrow_schema::SchemaRef,
+    run: impl FnOnce(&SyncSender<Result<RecordBatch>>) -> Result<()> + Send + 'static,
+) -> Result<BatchReader> {
+    let (tx, rx) = sync_channel::<Result<RecordBatch>>(1);
+    std::thread::Builder::new()
+        .name(format!("stacpkg-{name}"))
+        .spawn(move || {
+            if let Err(e) = run(&tx)
+                && !matches!(e, Error::OutputClosed)
+            {
+                let _ = tx.send(Err(e));
+            }
+        })
+        .map_err(|e| Error::io("failed to start", format!("asset-lock {name}"), e))?;
+    Ok(BatchReader::new(schema, rx.into_iter()))
 }
 
 /// Split a stream of row batches into chunks of at most [`CHUNK_ROWS`] rows without holding more
@@ -209,6 +258,7 @@ mod tests {
         let mut chunk_ends = 0;
         run_ordered(
             source,
+            Threads::All,
             16,
             |n: u64| async move {
                 // Later rows finish first.
@@ -242,6 +292,7 @@ mod tests {
         let mut seen = Vec::new();
         let err = run_ordered(
             source,
+            Threads::One,
             4,
             |n: i32| async move { n },
             |event| {

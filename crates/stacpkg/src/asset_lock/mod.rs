@@ -11,6 +11,8 @@
 
 mod derive;
 mod engine;
+pub mod plan;
+mod relocate;
 mod validate;
 
 use std::sync::Arc;
@@ -32,6 +34,10 @@ pub use derive::{
     METADATA_ASSET, derive,
 };
 pub use engine::{CHUNK_ROWS, CHUNKS_IN_FLIGHT};
+pub use relocate::{
+    DEFAULT_CHUNK_SIZE, DEFAULT_COPY_WORKERS, DEFAULT_MEMORY_LIMIT, Destination, RelocateEvent,
+    RelocateOptions, RelocateReport, relocate,
+};
 pub use validate::{ValidateEvent, ValidateOptions, ValidateSummary, Validation, validate};
 
 use crate::store::{Location, href_of, locate, normalize_endpoint, normalize_store_type};
@@ -233,6 +239,85 @@ pub fn normalize(batch: &RecordBatch) -> Result<Normalized> {
         batch,
         queries_dropped,
     })
+}
+
+/// One lock row, owned: what relocation and derive work with between batches.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LockRow {
+    /// Item id.
+    pub item_id: String,
+    /// Asset key.
+    pub asset_key: String,
+    /// Where the object lives.
+    pub location: Location,
+    /// `store_endpoint_url`.
+    pub endpoint: Option<String>,
+    /// `size_bytes`, `etag`, `last_modified`.
+    pub facts: crate::store::ObjectFacts,
+}
+
+/// The rows of a batch already in the v1 schema (see [`normalize`]).
+pub fn from_batch(batch: &RecordBatch) -> Vec<LockRow> {
+    let text = |name: &str| batch.column_by_name(name).map(|c| c.as_string::<i32>());
+    let get = |column: Option<&StringArray>, row: usize| {
+        column
+            .filter(|c| c.is_valid(row))
+            .map(|c| c.value(row).to_string())
+    };
+    let (item_id, asset_key, store_type, container, endpoint, key, etag, modified) = (
+        text(ITEM_ID),
+        text(ASSET_KEY),
+        text(STORE_TYPE),
+        text(STORE_CONTAINER),
+        text(STORE_ENDPOINT_URL),
+        text(KEY),
+        text(ETAG),
+        text(LAST_MODIFIED),
+    );
+    let size = batch
+        .column_by_name(SIZE_BYTES)
+        .map(|c| c.as_primitive::<arrow_array::types::Int64Type>());
+    (0..batch.num_rows())
+        .map(|row| LockRow {
+            item_id: get(item_id, row).unwrap_or_default(),
+            asset_key: get(asset_key, row).unwrap_or_default(),
+            location: Location {
+                store_type: get(store_type, row),
+                store_container: get(container, row),
+                key: get(key, row),
+            },
+            endpoint: get(endpoint, row),
+            facts: crate::store::ObjectFacts {
+                size: size.and_then(|s| s.is_valid(row).then(|| s.value(row))),
+                etag: get(etag, row),
+                last_modified: get(modified, row),
+            },
+        })
+        .collect()
+}
+
+/// A v1 lock batch from rows.
+pub fn to_batch(rows: &[LockRow]) -> Result<RecordBatch> {
+    let mut text: Vec<StringBuilder> = (0..8).map(|_| StringBuilder::new()).collect();
+    let mut sizes = arrow_array::builder::Int64Builder::with_capacity(rows.len());
+    for row in rows {
+        text[0].append_value(&row.item_id);
+        text[1].append_value(&row.asset_key);
+        text[2].append_option(row.location.store_type.as_deref());
+        text[3].append_option(row.location.store_container.as_deref());
+        text[4].append_option(row.endpoint.as_deref());
+        text[5].append_option(row.location.key.as_deref());
+        sizes.append_option(row.facts.size);
+        text[6].append_option(row.facts.etag.as_deref());
+        text[7].append_option(row.facts.last_modified.as_deref());
+    }
+    let mut columns: Vec<ArrayRef> = text
+        .iter_mut()
+        .map(|b| Arc::new(b.finish()) as ArrayRef)
+        .collect();
+    columns.insert(6, Arc::new(sizes.finish()));
+    RecordBatch::try_new(schema(), columns)
+        .map_err(|e| Error::arrow("failed to build asset lock rows", e))
 }
 
 /// Read an asset-lock Parquet file as a batch stream of at most `batch_size` rows per batch;

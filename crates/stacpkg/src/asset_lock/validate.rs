@@ -328,6 +328,7 @@ pub fn validate(
     let mut summary = ValidateSummary::default();
     engine::run_ordered(
         chunks,
+        engine::Threads::One,
         options.max_workers,
         |mut check: Check| {
             let stores = Arc::clone(&stores);

@@ -47,6 +47,9 @@ pub enum StoreError {
     /// The location cannot name an object (for example, a file path with no key).
     #[error("{0}")]
     BadLocation(String),
+    /// The destination exists and may not be replaced.
+    #[error("{0}")]
+    Exists(String),
     /// Anything else, after retries.
     #[error("{0}")]
     Failed(String),
@@ -67,6 +70,9 @@ impl StoreError {
             object_store::Error::NotFound { .. } => StoreError::NotFound,
             object_store::Error::PermissionDenied { .. } => StoreError::Denied("HTTP 403".into()),
             object_store::Error::Unauthenticated { .. } => StoreError::Denied("HTTP 401".into()),
+            object_store::Error::AlreadyExists { .. } => {
+                StoreError::Exists("the destination already exists".into())
+            }
             other => StoreError::Failed(short_reason(other)),
         }
     }

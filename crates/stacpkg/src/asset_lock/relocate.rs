@@ -1,0 +1,357 @@
+//! `asset-lock relocate`: copy asset bytes to another store and write the destination lock
+//! (ref §5.6, SPEC §6).
+//!
+//! With `--store-type`, destinations are planned row by row ([`super::plan`]) and rows stream
+//! out in source order as their copies finish. With `--destination-lock`, the source stream is
+//! read into a map by `(item_id, asset_key)` (about 200 bytes per row: the only part of this
+//! command whose memory follows the input) and the destination rows stream out in their order.
+//!
+//! Memory: buffered object bytes are capped by the copy [`Budget`]; rows as in `derive`.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::mpsc::SyncSender;
+
+use arrow_array::RecordBatch;
+
+use super::engine::{self, Chunker, Cursor, Event, Threads};
+use super::plan::{PlanOptions, Planned, Planner, SourceRow};
+use super::{LockRow, from_batch, normalize, read_parquet, schema, to_batch};
+use crate::batch::BatchReader;
+use crate::error::{Error, Result};
+use crate::store::{
+    Budget, Copied, CopyOptions, CopyProgress, ObjectFacts, Stores, Target, href_of,
+};
+
+/// Default parallel copies (SPEC §1; the original used 4).
+pub const DEFAULT_COPY_WORKERS: usize = 8;
+/// Default `--memory-limit-bytes`: 2 GiB.
+pub const DEFAULT_MEMORY_LIMIT: u64 = 2 * 1024 * 1024 * 1024;
+/// Default `--chunk-size-bytes`: 8 MiB.
+pub const DEFAULT_CHUNK_SIZE: u64 = 8 * 1024 * 1024;
+
+/// Where rows go.
+#[derive(Debug, Clone)]
+pub enum Destination {
+    /// Plan destinations under a store (`--store-type …`).
+    Plan(PlanOptions),
+    /// Take destination rows from an asset-lock Parquet file (`--destination-lock`).
+    Lock(PathBuf),
+}
+
+/// Everything `relocate` needs to know.
+#[derive(Debug, Clone)]
+pub struct RelocateOptions {
+    /// Where rows go.
+    pub destination: Destination,
+    /// Write the planned rows without copying anything.
+    pub dry_run: bool,
+    /// How objects are written.
+    pub copy: CopyOptions,
+    /// Cap on buffered object bytes across all copies.
+    pub memory_limit: u64,
+    /// Parallel copies.
+    pub max_workers: usize,
+    /// A failed copy keeps its planned row (no facts) and is reported instead of stopping.
+    pub keep_going: bool,
+}
+
+/// Live counts of a relocation (for progress reports), final when its reader is exhausted.
+#[derive(Debug, Default)]
+pub struct RelocateReport {
+    /// Rows written.
+    pub rows: AtomicU64,
+    /// Rows read from the input so far.
+    pub rows_seen: AtomicU64,
+    /// Rows that need a copy, seen so far.
+    pub to_copy: AtomicU64,
+    /// Bytes of the rows that need a copy (from the lock's sizes), seen so far.
+    pub bytes_to_copy: AtomicU64,
+    /// The input has been read to its end (the totals above are final).
+    pub input_done: AtomicBool,
+    /// Objects written.
+    pub copied: AtomicU64,
+    /// Destinations kept because they already held the object (`--no-overwrite`).
+    pub kept: AtomicU64,
+    /// Rows whose copy failed (under `keep_going`).
+    pub failed: AtomicU64,
+    /// Bytes written.
+    pub progress: CopyProgress,
+}
+
+/// What `relocate` reports while it runs.
+#[derive(Debug)]
+pub enum RelocateEvent<'a> {
+    /// A copy failed under `keep_going`.
+    Failed(&'a Error),
+    /// An existing destination of the source's size was kept (`--no-overwrite`).
+    Kept {
+        /// Item id.
+        item_id: &'a str,
+        /// Asset key.
+        asset_key: &'a str,
+        /// The destination href.
+        href: String,
+    },
+}
+
+/// A row to produce: the output row, and the copy it needs first.
+#[derive(Debug)]
+struct Job {
+    output: LockRow,
+    copy: Option<(Target, Target)>,
+}
+
+fn target(row: &LockRow) -> Target {
+    Target::new(row.location.clone(), row.endpoint.clone())
+}
+
+/// The copy a destination row needs, if any: none when the source is unknown, either href is
+/// empty, or both are the same object.
+fn copy_of(source: Option<&LockRow>, destination: &LockRow) -> Option<(Target, Target)> {
+    let source = source?;
+    let from = href_of(&source.location).filter(|h| !h.is_empty())?;
+    let to = href_of(&destination.location).filter(|h| !h.is_empty())?;
+    (from != to || source.endpoint != destination.endpoint)
+        .then(|| (target(source), target(destination)))
+}
+
+fn normalized_rows(
+    reader: impl Iterator<Item = Result<RecordBatch>> + Send + 'static,
+) -> impl Iterator<Item = Result<Vec<LockRow>>> + Send + 'static {
+    let mut seen = 0u64;
+    reader.map(move |batch| {
+        let normalized = normalize(&batch?).map_err(|e| match e {
+            Error::InvalidLock { row, problem } => Error::InvalidLock {
+                row: row + seen,
+                problem,
+            },
+            other => other,
+        })?;
+        seen += normalized.batch.num_rows() as u64;
+        Ok(from_batch(&normalized.batch))
+    })
+}
+
+/// Relocate the objects of a lock stream; the returned reader yields the destination lock in
+/// batches as copies finish. `on_event` hears of failures under `keep_going` and of kept
+/// destinations.
+pub fn relocate(
+    source: BatchReader,
+    options: RelocateOptions,
+    mut on_event: impl FnMut(RelocateEvent<'_>) + Send + 'static,
+) -> Result<(BatchReader, Arc<RelocateReport>)> {
+    if !options.dry_run && options.copy.per_copy_bytes() > options.memory_limit {
+        return Err(Error::Relocate(format!(
+            "copy memory limit is smaller than one streaming copy budget ({} < {})",
+            options.memory_limit,
+            options.copy.per_copy_bytes()
+        )));
+    }
+    let stores = if options.dry_run {
+        None
+    } else {
+        Some(Arc::new(Stores::from_env().map_err(Error::StoreSettings)?))
+    };
+    let report = Arc::new(RelocateReport::default());
+    let thread_report = Arc::clone(&report);
+    let run = move |tx: &SyncSender<Result<RecordBatch>>| -> Result<()> {
+        let jobs = jobs(source, &options, Arc::clone(&thread_report))?;
+        let send = |rows: &[LockRow]| -> Result<()> {
+            let batch = to_batch(rows)?;
+            thread_report
+                .rows
+                .fetch_add(rows.len() as u64, Ordering::Relaxed);
+            tx.send(Ok(batch)).map_err(|_| Error::OutputClosed)
+        };
+        let budget = Budget::new(options.memory_limit);
+        let copy_options = options.copy;
+        let mut done: Vec<LockRow> = Vec::with_capacity(engine::CHUNK_ROWS);
+        engine::run_ordered(
+            jobs,
+            Threads::All,
+            options.max_workers,
+            |job: Job| {
+                let stores = stores.clone();
+                let budget = budget.clone();
+                let report = Arc::clone(&thread_report);
+                async move {
+                    let (Some(stores), Some((from, to))) = (stores, &job.copy) else {
+                        return (job, Ok(None));
+                    };
+                    let copied = stores
+                        .copy(from, to, &copy_options, &budget, &report.progress)
+                        .await;
+                    (job, copied.map(Some))
+                }
+            },
+            |event| {
+                match event {
+                    Event::Row((mut job, result)) => match result {
+                        Ok(None) => done.push(job.output),
+                        Ok(Some(Copied::Written(facts))) => {
+                            thread_report.copied.fetch_add(1, Ordering::Relaxed);
+                            job.output.facts = facts;
+                            done.push(job.output);
+                        }
+                        Ok(Some(Copied::Kept(facts))) => {
+                            thread_report.kept.fetch_add(1, Ordering::Relaxed);
+                            on_event(RelocateEvent::Kept {
+                                item_id: &job.output.item_id,
+                                asset_key: &job.output.asset_key,
+                                href: job
+                                    .copy
+                                    .as_ref()
+                                    .map(|(_, to)| to.display())
+                                    .unwrap_or_default(),
+                            });
+                            job.output.facts = facts;
+                            done.push(job.output);
+                        }
+                        Err(source) => {
+                            let (from, to) = job.copy.as_ref().expect("only copies fail");
+                            let error = Error::Copy {
+                                row: format!(
+                                    "item `{}` asset `{}`",
+                                    job.output.item_id, job.output.asset_key
+                                ),
+                                from: from.display(),
+                                to: to.display(),
+                                source,
+                            };
+                            if !options.keep_going {
+                                if !done.is_empty() {
+                                    send(&done)?;
+                                }
+                                return Err(error);
+                            }
+                            thread_report.failed.fetch_add(1, Ordering::Relaxed);
+                            on_event(RelocateEvent::Failed(&error));
+                            job.output.facts.etag = None;
+                            job.output.facts.last_modified = None;
+                            done.push(job.output);
+                        }
+                    },
+                    Event::ChunkEnd => {
+                        send(&done)?;
+                        done.clear();
+                    }
+                    Event::Idle => {}
+                }
+                Ok(())
+            },
+        )
+    };
+    Ok((engine::spawn_batches("relocate", schema(), run)?, report))
+}
+
+/// The jobs of a run, in output order, in chunks.
+fn jobs(
+    source: BatchReader,
+    options: &RelocateOptions,
+    report: Arc<RelocateReport>,
+) -> Result<Box<dyn Iterator<Item = Result<Vec<Job>>> + Send>> {
+    let count = move |report: &RelocateReport, job: &Job, source_size: Option<i64>| {
+        report.rows_seen.fetch_add(1, Ordering::Relaxed);
+        if job.copy.is_some() {
+            report.to_copy.fetch_add(1, Ordering::Relaxed);
+            let size = source_size.and_then(|s| u64::try_from(s).ok()).unwrap_or(0);
+            report.bytes_to_copy.fetch_add(size, Ordering::Relaxed);
+        }
+    };
+    let dry_run = options.dry_run;
+    match &options.destination {
+        Destination::Plan(plan) => {
+            let mut planner = Planner::new(plan.clone());
+            let endpoint = planner.endpoint().map(str::to_string);
+            let finished = Arc::clone(&report);
+            let rows = normalized_rows(source).chain(std::iter::from_fn(move || {
+                finished.input_done.store(true, Ordering::Relaxed);
+                None
+            }));
+            let chunks = Chunker::new(
+                rows,
+                move |rows: &Vec<LockRow>, cursor: &mut Cursor, limit, out: &mut Vec<Job>| {
+                    let end = (cursor.row + limit).min(rows.len());
+                    for row in &rows[cursor.row..end] {
+                        let planned = planner
+                            .plan(&SourceRow {
+                                item_id: &row.item_id,
+                                asset_key: &row.asset_key,
+                                location: &row.location,
+                            })
+                            .map_err(Error::Relocate)?;
+                        let job = match planned {
+                            Planned::Unmapped => Job {
+                                output: row.clone(),
+                                copy: None,
+                            },
+                            Planned::To(location) => {
+                                let output = LockRow {
+                                    item_id: row.item_id.clone(),
+                                    asset_key: row.asset_key.clone(),
+                                    location,
+                                    endpoint: endpoint.clone(),
+                                    facts: ObjectFacts {
+                                        size: row.facts.size,
+                                        etag: None,
+                                        last_modified: None,
+                                    },
+                                };
+                                let copy = if dry_run {
+                                    None
+                                } else {
+                                    copy_of(Some(row), &output)
+                                };
+                                Job { output, copy }
+                            }
+                        };
+                        count(&report, &job, row.facts.size);
+                        out.push(job);
+                    }
+                    cursor.row = end;
+                    cursor.done = end == rows.len();
+                    Ok(())
+                },
+            );
+            Ok(Box::new(chunks))
+        }
+        Destination::Lock(path) => {
+            let mut sources: HashMap<(String, String), LockRow> = HashMap::new();
+            for rows in normalized_rows(source) {
+                for row in rows? {
+                    // The last duplicate wins, as in the original.
+                    sources.insert((row.item_id.clone(), row.asset_key.clone()), row);
+                }
+            }
+            let destinations = read_parquet(path, engine::CHUNK_ROWS)?;
+            let finished = Arc::clone(&report);
+            let rows = normalized_rows(destinations).chain(std::iter::from_fn(move || {
+                finished.input_done.store(true, Ordering::Relaxed);
+                None
+            }));
+            let chunks = Chunker::new(
+                rows,
+                move |rows: &Vec<LockRow>, cursor: &mut Cursor, limit, out: &mut Vec<Job>| {
+                    let end = (cursor.row + limit).min(rows.len());
+                    for row in &rows[cursor.row..end] {
+                        let source = sources.get(&(row.item_id.clone(), row.asset_key.clone()));
+                        let copy = if dry_run { None } else { copy_of(source, row) };
+                        let job = Job {
+                            output: row.clone(),
+                            copy,
+                        };
+                        count(&report, &job, source.and_then(|s| s.facts.size));
+                        out.push(job);
+                    }
+                    cursor.row = end;
+                    cursor.done = end == rows.len();
+                    Ok(())
+                },
+            );
+            Ok(Box::new(chunks))
+        }
+    }
+}

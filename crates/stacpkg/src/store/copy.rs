@@ -1,0 +1,182 @@
+//! Streaming object copies: GET → PUT (one request up to one chunk, multipart above), with a
+//! memory budget that is a real cap on buffered bytes across all copies.
+//!
+//! A copy reserves its worst case from the [`Budget`] before it buffers anything: the object's
+//! size when it fits one chunk, else `chunk × (put_max_concurrency + 1)` (the parts in flight plus
+//! the one being filled — exactly what `WriteMultipart` holds when it is asked to wait for
+//! capacity before every write). So the sum of all copy buffers never exceeds the limit, and
+//! copies wait for budget instead of allocating past it.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use futures::StreamExt;
+use object_store::{ObjectStoreExt, PutMode, PutOptions, PutPayload, WriteMultipart};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+
+use super::facts::{ObjectFacts, StoreError};
+use super::{Stores, Target};
+
+/// Budget accounting unit: permits are KiB so a `u32` permit count covers 4 TiB.
+const UNIT: u64 = 1024;
+
+/// How objects are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CopyOptions {
+    /// Part size of multipart uploads; objects up to this size go in one PUT.
+    pub chunk_size: usize,
+    /// Parts of one object uploaded at a time.
+    pub put_max_concurrency: usize,
+    /// Replace existing destinations; otherwise an existing destination of the source's size is
+    /// kept (and reported) and any other existing destination is an error.
+    pub overwrite: bool,
+}
+
+impl CopyOptions {
+    /// The most one copy can buffer.
+    pub fn per_copy_bytes(&self) -> u64 {
+        self.chunk_size as u64 * (self.put_max_concurrency as u64 + 1)
+    }
+}
+
+/// The shared cap on buffered bytes.
+#[derive(Debug, Clone)]
+pub struct Budget {
+    permits: Arc<Semaphore>,
+    limit: u64,
+}
+
+impl Budget {
+    /// A budget of `limit` bytes.
+    pub fn new(limit: u64) -> Self {
+        let units = (limit / UNIT).clamp(1, u64::from(u32::MAX));
+        Budget {
+            permits: Arc::new(Semaphore::new(units as usize)),
+            limit,
+        }
+    }
+
+    /// The limit in bytes.
+    pub fn limit(&self) -> u64 {
+        self.limit
+    }
+
+    async fn reserve(&self, bytes: u64) -> OwnedSemaphorePermit {
+        let units = bytes.div_ceil(UNIT).clamp(1, u64::from(u32::MAX)) as u32;
+        Arc::clone(&self.permits)
+            .acquire_many_owned(units)
+            .await
+            .expect("the budget semaphore is never closed")
+    }
+}
+
+/// Bytes written so far, across all copies (for progress reports).
+#[derive(Debug, Default)]
+pub struct CopyProgress {
+    /// Bytes written to destinations.
+    pub bytes: AtomicU64,
+}
+
+/// How a copy ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Copied {
+    /// The object was written; the destination's facts.
+    Written(ObjectFacts),
+    /// The destination already held an object of the source's size (`overwrite` off); its facts.
+    Kept(ObjectFacts),
+}
+
+impl Stores {
+    /// Copy one object from `source` to `destination`, then HEAD the destination.
+    pub async fn copy(
+        &self,
+        source: &Target,
+        destination: &Target,
+        options: &CopyOptions,
+        budget: &Budget,
+        progress: &CopyProgress,
+    ) -> Result<Copied, StoreError> {
+        let (src_store, src_path) =
+            self.object_store(&source.location, source.endpoint.as_deref())?;
+        let (dst_store, dst_path) =
+            self.object_store(&destination.location, destination.endpoint.as_deref())?;
+        let store_error = |e: object_store::Error| StoreError::from_object_store(&e);
+        if !options.overwrite {
+            match self.head(destination).await {
+                Ok(existing) => {
+                    let source_size = self.head(source).await?.size;
+                    return if existing.size == source_size {
+                        Ok(Copied::Kept(existing))
+                    } else {
+                        Err(StoreError::Exists(format!(
+                            "the destination exists with {} bytes, the source has {}",
+                            existing.size.map_or("unknown".into(), |s| s.to_string()),
+                            source_size.map_or("unknown".into(), |s| s.to_string()),
+                        )))
+                    };
+                }
+                Err(StoreError::NotFound) => {}
+                Err(e) => return Err(e),
+            }
+        }
+        let got = src_store.get(&src_path).await.map_err(store_error)?;
+        let size = got.meta.size;
+        if size <= options.chunk_size as u64 {
+            let _permit = budget.reserve(size).await;
+            let bytes = got.bytes().await.map_err(store_error)?;
+            let mode = if options.overwrite {
+                PutMode::Overwrite
+            } else {
+                PutMode::Create
+            };
+            let length = bytes.len() as u64;
+            dst_store
+                .put_opts(
+                    &dst_path,
+                    PutPayload::from_bytes(bytes),
+                    PutOptions {
+                        mode,
+                        ..PutOptions::default()
+                    },
+                )
+                .await
+                .map_err(store_error)?;
+            progress.bytes.fetch_add(length, Ordering::Relaxed);
+        } else {
+            let _permit = budget.reserve(options.per_copy_bytes()).await;
+            let upload = dst_store
+                .put_multipart(&dst_path)
+                .await
+                .map_err(store_error)?;
+            let mut writer = WriteMultipart::new_with_chunk_size(upload, options.chunk_size);
+            let mut body = got.into_stream();
+            let copied: Result<(), StoreError> = async {
+                while let Some(bytes) = body.next().await {
+                    let bytes = bytes.map_err(store_error)?;
+                    // At most `put_max_concurrency` parts in flight before buffering more.
+                    writer
+                        .wait_for_capacity(options.put_max_concurrency.saturating_sub(1))
+                        .await
+                        .map_err(store_error)?;
+                    writer.write(&bytes);
+                    progress
+                        .bytes
+                        .fetch_add(bytes.len() as u64, Ordering::Relaxed);
+                }
+                Ok(())
+            }
+            .await;
+            match copied {
+                Ok(()) => {
+                    writer.finish().await.map_err(store_error)?;
+                }
+                Err(e) => {
+                    // Leave no half-written object behind.
+                    let _ = writer.abort().await;
+                    return Err(e);
+                }
+            }
+        }
+        Ok(Copied::Written(self.head(destination).await?))
+    }
+}
