@@ -101,6 +101,9 @@ impl TestContext {
     /// Write a file into the temporary directory.
     pub fn write(&self, name: &str, contents: impl AsRef<[u8]>) -> PathBuf {
         let path = self.path(name);
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent).expect("create test directories");
+        }
         std::fs::write(&path, contents).expect("write test file");
         path
     }

@@ -7,12 +7,14 @@
 //! - `pipeline`: real OS pipes between commands.
 //! - `asset_lock`: `asset-lock from-parquet / to-parquet`, the v1 schema and its normalisation.
 //! - `stores`: `asset-lock derive / validate` against real servers (`scripts/services.sh`).
+//! - `relocate`: `asset-lock relocate` planning and copies between real servers.
 
 mod asset_lock;
 mod errors;
 mod items;
 mod parquet;
 mod pipeline;
+mod relocate;
 mod stores;
 mod terminal;
 

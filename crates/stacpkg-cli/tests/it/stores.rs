@@ -15,7 +15,7 @@ use stacpkg_test::{TestContext, concat, read_ipc};
 use crate::ctx;
 
 /// A STAC item with the given assets (`key` → asset object).
-fn item(id: &str, assets: Value) -> Value {
+pub(crate) fn item(id: &str, assets: Value) -> Value {
     json!({
         "type": "Feature",
         "stac_version": "1.0.0",
@@ -27,13 +27,13 @@ fn item(id: &str, assets: Value) -> Value {
     })
 }
 
-fn write_items(ctx: &TestContext, items: &[Value]) {
+pub(crate) fn write_items(ctx: &TestContext, items: &[Value]) {
     let collection = json!({"type": "FeatureCollection", "features": items});
     ctx.write("items.json", collection.to_string());
 }
 
 /// The lock rows as (item_id, asset_key, store_type, container, key, size, etag, last_modified).
-type Row = (
+pub(crate) type Row = (
     String,
     String,
     Option<String>,
@@ -69,7 +69,7 @@ fn rows(batch: &RecordBatch) -> Vec<Row> {
         .collect()
 }
 
-fn lock_rows(stdout: &[u8]) -> Vec<Row> {
+pub(crate) fn lock_rows(stdout: &[u8]) -> Vec<Row> {
     let (schema, batches) = read_ipc(stdout);
     rows(&concat(&schema, &batches))
 }

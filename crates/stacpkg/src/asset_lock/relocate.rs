@@ -150,6 +150,17 @@ pub fn relocate(
             options.copy.per_copy_bytes()
         )));
     }
+    if let Destination::Plan(plan) = &options.destination
+        && plan.store_type == "s3"
+        && !options.dry_run
+        && options.copy.chunk_size < crate::store::S3_MIN_PART
+    {
+        return Err(Error::Relocate(format!(
+            "--chunk-size-bytes {} is below S3's smallest multipart part ({} bytes, 5 MiB)",
+            options.copy.chunk_size,
+            crate::store::S3_MIN_PART
+        )));
+    }
     let stores = if options.dry_run {
         None
     } else {

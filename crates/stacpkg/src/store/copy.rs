@@ -17,6 +17,9 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use super::facts::{ObjectFacts, StoreError};
 use super::{Stores, Target};
 
+/// S3's smallest multipart part (all but the last).
+pub const S3_MIN_PART: usize = 5 * 1024 * 1024;
+
 /// Budget accounting unit: permits are KiB so a `u32` permit count covers 4 TiB.
 const UNIT: u64 = 1024;
 
@@ -143,6 +146,13 @@ impl Stores {
                 .map_err(store_error)?;
             progress.bytes.fetch_add(length, Ordering::Relaxed);
         } else {
+            if destination.location.store_type.as_deref() == Some("s3")
+                && options.chunk_size < S3_MIN_PART
+            {
+                return Err(StoreError::BadLocation(format!(
+                    "S3 multipart parts must be at least {S3_MIN_PART} bytes (5 MiB); raise --chunk-size-bytes"
+                )));
+            }
             let _permit = budget.reserve(options.per_copy_bytes()).await;
             let upload = dst_store
                 .put_multipart(&dst_path)

@@ -27,7 +27,7 @@ use object_store::path::Path as ObjectPath;
 use object_store::{BackoffConfig, ClientOptions, RetryConfig};
 use object_store::{ObjectStore, ObjectStoreExt};
 
-pub use copy::{Budget, Copied, CopyOptions, CopyProgress};
+pub use copy::{Budget, Copied, CopyOptions, CopyProgress, S3_MIN_PART};
 pub use facts::{ObjectFacts, StoreError, iso_time, redact};
 pub use href::{
     Located, Location, href_of, locate, normalize_endpoint, normalize_store_type, resolve_href,
