@@ -27,6 +27,87 @@ pub(crate) enum ItemsCommand {
         after_help = "Library methods: stacpkg::ipc::read_stream, stacpkg::items::geoparquet::write"
     )]
     ToParquet(ToParquetArgs),
+    #[command(
+        about = "Promote an alternate asset href to the primary href.",
+        after_help = "Library method: stacpkg::items::project::promote_alternate"
+    )]
+    PromoteAlternate(PromoteAlternateArgs),
+    #[command(
+        about = "Remove an alternate from every asset.",
+        after_help = "Library method: stacpkg::items::project::remove_alternate"
+    )]
+    RemoveAlternate(RemoveAlternateArgs),
+    #[command(
+        about = "Add asset-lock locations as alternate asset hrefs.",
+        after_help = "Library methods: stacpkg::items::project::LockIndex::read, stacpkg::items::project::add_alternate"
+    )]
+    AddAlternate(AddAlternateArgs),
+    #[command(
+        about = "Enrich items with asset-lock sizes and, optionally, alternate hrefs.",
+        after_help = "Library methods: stacpkg::items::project::LockIndex::read, stacpkg::items::project::enrich"
+    )]
+    Enrich(EnrichArgs),
+}
+
+/// `--asset-lock PATH`: an Arrow IPC stream path (file, FIFO, `<(...)`), never stdin.
+pub(crate) fn asset_lock_path(text: &str) -> Result<PathBuf, String> {
+    if text == "-" {
+        return Err("--asset-lock expects a path to an Arrow IPC stream, not stdin".into());
+    }
+    Ok(PathBuf::from(text))
+}
+
+/// `promote-alternate --mode`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub(crate) enum ModeArg {
+    Replace,
+    Switch,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct PromoteAlternateArgs {
+    /// alternate key whose href becomes the primary href
+    #[arg(long, visible_alias = "key", value_name = "ALTERNATE_KEY")]
+    pub(crate) alternate_key: String,
+    /// replace: keep the alternates; switch: the old primary becomes the alternate
+    #[arg(long, value_enum, default_value = "replace")]
+    pub(crate) mode: ModeArg,
+    /// alternate:name of the old primary under --mode switch
+    #[arg(long, value_name = "NAME", default_value = stacpkg::items::project::DEFAULT_SWITCHED_NAME)]
+    pub(crate) switched_alternate_name: String,
+    /// remove all alternates after promoting (--mode replace only)
+    #[arg(long)]
+    pub(crate) drop_alternates: bool,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct RemoveAlternateArgs {
+    /// alternate key to remove
+    #[arg(long, visible_alias = "key", value_name = "ALTERNATE_KEY")]
+    pub(crate) alternate_key: String,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct AddAlternateArgs {
+    /// asset-lock Arrow IPC stream path (a file, FIFO or process substitution; not stdin)
+    #[arg(long, value_name = "PATH", value_parser = asset_lock_path)]
+    pub(crate) asset_lock: PathBuf,
+    /// alternate key to add
+    #[arg(long, visible_alias = "key", value_name = "ALTERNATE_KEY")]
+    pub(crate) alternate_key: String,
+    /// alternate:name of the new alternates (defaults to the key)
+    #[arg(long, visible_alias = "name", value_name = "NAME")]
+    pub(crate) alternate_name: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct EnrichArgs {
+    /// asset-lock Arrow IPC stream path (a file, FIFO or process substitution; not stdin)
+    #[arg(long, value_name = "PATH", value_parser = asset_lock_path)]
+    pub(crate) asset_lock: PathBuf,
+    /// also add the lock locations as this alternate
+    #[arg(long, visible_alias = "key", value_name = "ALTERNATE_KEY")]
+    pub(crate) alternate_key: Option<String>,
 }
 
 /// Item selection shared by the three item sources.

@@ -7,9 +7,11 @@ use stacpkg::items::{self, Format, ItemFilter, ReadOptions, Source, geoparquet};
 
 use super::ExitStatus;
 use crate::args::items::{
-    FilterArgs, FromJsonArgs, FromNdjsonArgs, FromParquetArgs, ToParquetArgs,
+    AddAlternateArgs, EnrichArgs, FilterArgs, FromJsonArgs, FromNdjsonArgs, FromParquetArgs,
+    ModeArg, PromoteAlternateArgs, RemoveAlternateArgs, ToParquetArgs,
 };
 use crate::stdio;
+use stacpkg::items::project::{self, LockIndex, PromoteMode};
 
 fn filter(args: FilterArgs) -> ItemFilter {
     ItemFilter {
@@ -69,5 +71,65 @@ pub(crate) fn to_parquet(args: ToParquetArgs) -> anyhow::Result<ExitStatus> {
     stdio::require_piped_stdin("an items Arrow IPC stream")?;
     let reader = stacpkg::ipc::read_stream(std::io::stdin(), "stdin", StreamKind::Items)?;
     geoparquet::write(reader, &args.output_file)?;
+    Ok(ExitStatus::Success)
+}
+
+fn items_stdin() -> anyhow::Result<stacpkg::BatchReader> {
+    stdio::require_piped_stdin("an items Arrow IPC stream")?;
+    Ok(stacpkg::ipc::read_stream(
+        std::io::stdin(),
+        "stdin",
+        StreamKind::Items,
+    )?)
+}
+
+/// `items promote-alternate` → [`stacpkg::items::project::promote_alternate`].
+pub(crate) fn promote_alternate(args: PromoteAlternateArgs) -> anyhow::Result<ExitStatus> {
+    if args.drop_alternates && args.mode == ModeArg::Switch {
+        return Err(
+            super::UsageError("--drop-alternates is only used with --mode replace".into()).into(),
+        );
+    }
+    let mode = match args.mode {
+        ModeArg::Replace => PromoteMode::Replace,
+        ModeArg::Switch => PromoteMode::Switch,
+    };
+    stdio::emit(project::promote_alternate(
+        items_stdin()?,
+        args.alternate_key,
+        mode,
+        args.switched_alternate_name,
+        args.drop_alternates,
+    )?)?;
+    Ok(ExitStatus::Success)
+}
+
+/// `items remove-alternate` → [`stacpkg::items::project::remove_alternate`].
+pub(crate) fn remove_alternate(args: RemoveAlternateArgs) -> anyhow::Result<ExitStatus> {
+    stdio::emit(project::remove_alternate(
+        items_stdin()?,
+        args.alternate_key,
+    )?)?;
+    Ok(ExitStatus::Success)
+}
+
+/// `items add-alternate` → [`stacpkg::items::project::add_alternate`].
+pub(crate) fn add_alternate(args: AddAlternateArgs) -> anyhow::Result<ExitStatus> {
+    let items = items_stdin()?;
+    let lock = LockIndex::read(&args.asset_lock)?;
+    stdio::emit(project::add_alternate(
+        items,
+        lock,
+        args.alternate_key,
+        args.alternate_name,
+    )?)?;
+    Ok(ExitStatus::Success)
+}
+
+/// `items enrich` → [`stacpkg::items::project::enrich`].
+pub(crate) fn enrich(args: EnrichArgs) -> anyhow::Result<ExitStatus> {
+    let items = items_stdin()?;
+    let lock = LockIndex::read(&args.asset_lock)?;
+    stdio::emit(project::enrich(items, lock, args.alternate_key)?)?;
     Ok(ExitStatus::Success)
 }

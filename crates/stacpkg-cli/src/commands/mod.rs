@@ -47,6 +47,10 @@ pub(crate) fn dispatch(command: Command) -> anyhow::Result<ExitStatus> {
             ItemsCommand::FromNdjson(args) => items::from_ndjson(args),
             ItemsCommand::FromParquet(args) => items::from_parquet(args),
             ItemsCommand::ToParquet(args) => items::to_parquet(args),
+            ItemsCommand::PromoteAlternate(args) => items::promote_alternate(args),
+            ItemsCommand::RemoveAlternate(args) => items::remove_alternate(args),
+            ItemsCommand::AddAlternate(args) => items::add_alternate(args),
+            ItemsCommand::Enrich(args) => items::enrich(args),
         },
         Command::AssetLock { command } => match command {
             AssetLockCommand::Derive(args) => asset_lock::derive(args),

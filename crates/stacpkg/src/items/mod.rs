@@ -24,6 +24,7 @@ pub mod filter;
 pub mod geometry;
 pub mod geoparquet;
 mod json;
+pub mod project;
 pub mod schema;
 mod value;
 mod workers;
