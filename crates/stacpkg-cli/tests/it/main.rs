@@ -8,12 +8,15 @@
 //! - `asset_lock`: `asset-lock from-parquet / to-parquet`, the v1 schema and its normalisation.
 //! - `stores`: `asset-lock derive / validate` against real servers (`scripts/services.sh`).
 //! - `relocate`: `asset-lock relocate` planning and copies between real servers.
+//! - `project`: `items enrich / add-alternate / promote-alternate / remove-alternate` and the
+//!   tutorial flows that combine them with relocation.
 
 mod asset_lock;
 mod errors;
 mod items;
 mod parquet;
 mod pipeline;
+mod project;
 mod relocate;
 mod stores;
 mod terminal;
