@@ -96,6 +96,8 @@ http {
   server {
     listen 127.0.0.1:$http_port;
     root $dir/www;
+    # Directory listings let rclone's http backend copy a tree (bench/relocate.sh).
+    autoindex on;
   }
   server {
     listen 127.0.0.1:$https_port ssl;

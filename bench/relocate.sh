@@ -1,0 +1,115 @@
+#!/usr/bin/env bash
+# Benchmark: `asset-lock relocate` copying 100 × 8 MiB and 10 × 256 MiB objects http (nginx) →
+# file and file → S3 (s3s-fs): MB/s and peak RSS, next to `rclone copy` of the same bytes, the raw
+# disk write rate (`dd … conv=fdatasync`) and the Python original, in one run.
+#
+#   bench/relocate.sh
+#   PYTHON_ORIGINAL=0 bench/relocate.sh
+#
+# Needs ~14 GB of free disk (sources, copies; S3 copies are deleted after each run).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+[ -x /usr/bin/time ] || { echo "bench needs /usr/bin/time (apt-get install time)" >&2; exit 1; }
+command -v rclone >/dev/null || { export DEBIAN_FRONTEND=noninteractive; apt-get install -y -qq rclone >/dev/null; }
+scripts/services.sh install
+cargo build --release --locked --quiet
+ours=$PWD/target/release/stacpkg
+out=$PWD/bench/out/relocate
+rm -rf "$out"
+mkdir -p "$out"
+svc=$(mktemp -d /tmp/stacpkg-bench.XXXXXX)
+trap 'scripts/services.sh stop "$svc"; rm -rf "$svc"' EXIT
+scripts/services.sh start "$svc" nginx s3 >/dev/null
+# shellcheck disable=SC1091
+. "$svc/services.env"
+unset AWS_CA_BUNDLE  # rclone 1.60 fails when it points at a bundle it cannot use
+export STACPKG_S3_ENDPOINT_STACPKG_A=$S3A_URL STACPKG_S3_ACCESS_KEY_ID_STACPKG_A=$S3A_ACCESS_KEY \
+  STACPKG_S3_SECRET_ACCESS_KEY_STACPKG_A=$S3A_SECRET_KEY
+rclone_s3=(--s3-provider Other --s3-endpoint "$S3A_URL" --s3-access-key-id "$S3A_ACCESS_KEY"
+  --s3-secret-access-key "$S3A_SECRET_KEY" --s3-force-path-style)
+
+python_original() {
+  [ "${PYTHON_ORIGINAL:-1}" = 1 ] || return 1
+  local venv=bench/.venv-stacpkg-py
+  if [ ! -x $venv/bin/stacpkg ]; then
+    local py
+    py=$(ls -d "$HOME"/.pyenv/versions/3.13*/bin/python3.13 2>/dev/null | head -1) || true
+    [ -n "$py" ] || py=$(command -v python3.13) || return 1
+    "$py" -m venv $venv && $venv/bin/pip install --quiet stacpkg==0.1.4 >&2 || return 1
+  fi
+  echo "$PWD/$venv/bin/stacpkg"
+}
+py=$(python_original) || py=""
+
+# Sources: random bytes, so no layer can compress them.
+make_set() {
+  local name=$1 count=$2 mib=$3
+  mkdir -p "$HTTP_ROOT/$name"
+  for i in $(seq -w 1 "$count"); do
+    head -c $((mib * 1024 * 1024)) /dev/urandom > "$HTTP_ROOT/$name/obj-$i.bin"
+  done
+  python3 - "$HTTP_URL" "$name" "$count" > "$out/$name.ndjson" <<'EOF'
+import json, sys
+url, name, count = sys.argv[1], sys.argv[2], int(sys.argv[3])
+for i in range(1, count + 1):
+    n = str(i).zfill(len(str(count)))
+    print(json.dumps({"type": "Feature", "stac_version": "1.0.0", "id": f"{name}-{n}",
+        "geometry": None, "properties": {"datetime": "2024-01-01T00:00:00Z"}, "links": [],
+        "assets": {"data": {"href": f"{url}/{name}/obj-{n}.bin"}}}))
+EOF
+  "$ours" items from-ndjson "$out/$name.ndjson" | "$ours" asset-lock derive > "$out/$name.http.arrow"
+}
+
+# timed LABEL BYTES CMD...: one line with MB/s and peak RSS (CMD's own stdin/stdout redirections
+# are given inside a bash -c string).
+timed() {
+  local label=$1 bytes=$2 cmd=$3 start end secs
+  sync
+  start=$(date +%s.%N)
+  /usr/bin/time -o "$out/time" -f "%M" bash -c "$cmd"
+  end=$(date +%s.%N)
+  secs=$(echo "$end - $start" | bc -l)
+  printf "%-44s %8.2f s %8.1f MB/s  peak RSS %5d MB\n" "$label" "$secs" \
+    "$(echo "$bytes / 1000000 / $secs" | bc -l)" "$(( $(tail -1 "$out/time") / 1024 ))"
+}
+
+echo "machine: $(nproc) cores; stacpkg $("$ours" --version | cut -d' ' -f2); $(rclone version | head -1)"
+make_set set8 100 8
+make_set set256 10 256
+for set in set8 set256; do
+  bytes=$(du -sb "$HTTP_ROOT/$set" | cut -f1)
+  echo "== $set: $(ls "$HTTP_ROOT/$set" | wc -l) objects, $((bytes / 1048576)) MiB"
+  timed "dd (raw disk write, conv=fdatasync)" "$bytes" \
+    "dd if=/dev/zero of=$out/dd.bin bs=8M count=$((bytes / 8388608)) conv=fdatasync status=none"
+  rm -f "$out/dd.bin"
+
+  # http → file
+  timed "stacpkg http→file" "$bytes" \
+    "$ours asset-lock relocate --store-type file --key $out/ours-$set < $out/$set.http.arrow > $out/$set.file.arrow"
+  timed "stacpkg http→file --memory-limit-bytes 256MiB" "$bytes" \
+    "$ours asset-lock relocate --store-type file --key $out/ours-lim-$set --memory-limit-bytes 256MiB < $out/$set.http.arrow > /dev/null"
+  rm -rf "$out/ours-lim-$set"
+  timed "rclone copy http→file" "$bytes" \
+    "rclone copy :http:/$set $out/rclone-$set --http-url $HTTP_URL"
+  rm -rf "$out/rclone-$set"
+  if [ -n "$py" ]; then
+    timed "python stacpkg http→file" "$bytes" \
+      "STACPKG_OBSTORE_ALLOW_HTTP=1 $py asset-lock relocate --store-type file --key $out/py-$set < $out/$set.http.arrow > /dev/null || true"
+    [ "$(du -sb "$out/py-$set" | cut -f1)" = "$bytes" ] || echo "python http→file copied $(du -sb "$out/py-$set" | cut -f1) of $bytes bytes"
+    rm -rf "$out/py-$set"
+  fi
+
+  # file → S3 (from the local copies just made)
+  timed "stacpkg file→S3" "$bytes" \
+    "$ours asset-lock relocate --store-type s3 --store-container $S3A_BUCKET --key ours-$set < $out/$set.file.arrow > /dev/null"
+  rm -rf "$S3A_ROOT/$S3A_BUCKET/ours-$set" "$S3A_ROOT"/.bucket-*
+  timed "rclone copy file→S3" "$bytes" \
+    "rclone copy $out/ours-$set :s3:$S3A_BUCKET/rclone-$set ${rclone_s3[*]}"
+  rm -rf "$S3A_ROOT/$S3A_BUCKET/rclone-$set" "$S3A_ROOT"/.bucket-*
+  if [ -n "$py" ]; then
+    timed "python stacpkg file→S3" "$bytes" \
+      "$py asset-lock relocate --store-type s3 --store-container $S3A_BUCKET --key py-$set < $out/$set.file.arrow > /dev/null || true"
+    rm -rf "$S3A_ROOT/$S3A_BUCKET/py-$set" "$S3A_ROOT"/.bucket-*
+  fi
+  rm -rf "$out/ours-$set"
+done
