@@ -60,13 +60,16 @@ EOF
   "$ours" items from-ndjson "$out/$name.ndjson" | "$ours" asset-lock derive > "$out/$name.http.arrow"
 }
 
-# timed LABEL BYTES CMD...: one line with MB/s and peak RSS (CMD's own stdin/stdout redirections
-# are given inside a bash -c string).
+# timed LABEL BYTES CMD: one line with MB/s and peak RSS of CMD (a bash -c string). The clock stops
+# after `sync`: this VM caches only ~2 GB, so without it a run is timed into the page cache and
+# the next one pays for its writeback; with it every tool is timed until its bytes are on disk,
+# like dd with conv=fdatasync.
 timed() {
   local label=$1 bytes=$2 cmd=$3 start end secs
   sync
   start=$(date +%s.%N)
   /usr/bin/time -o "$out/time" -f "%M" bash -c "$cmd"
+  sync
   end=$(date +%s.%N)
   secs=$(echo "$end - $start" | bc -l)
   printf "%-44s %8.2f s %8.1f MB/s  peak RSS %5d MB\n" "$label" "$secs" \
@@ -77,7 +80,7 @@ echo "machine: $(nproc) cores; stacpkg $("$ours" --version | cut -d' ' -f2); $(r
 make_set set8 100 8
 make_set set256 10 256
 for set in set8 set256; do
-  bytes=$(du -sb "$HTTP_ROOT/$set" | cut -f1)
+  bytes=$(find "$HTTP_ROOT/$set" -type f -printf '%s\n' | awk '{s += $1} END {printf "%.0f\n", s}')
   echo "== $set: $(ls "$HTTP_ROOT/$set" | wc -l) objects, $((bytes / 1048576)) MiB"
   timed "dd (raw disk write, conv=fdatasync)" "$bytes" \
     "dd if=/dev/zero of=$out/dd.bin bs=8M count=$((bytes / 8388608)) conv=fdatasync status=none"
@@ -90,12 +93,13 @@ for set in set8 set256; do
     "$ours asset-lock relocate --store-type file --key $out/ours-lim-$set --memory-limit-bytes 256MiB < $out/$set.http.arrow > /dev/null"
   rm -rf "$out/ours-lim-$set"
   timed "rclone copy http→file" "$bytes" \
-    "rclone copy :http:/$set $out/rclone-$set --http-url $HTTP_URL"
+    "rclone copy :http:/$set $out/rclone-$set --http-url $HTTP_URL 2>/dev/null"
   rm -rf "$out/rclone-$set"
   if [ -n "$py" ]; then
     timed "python stacpkg http→file" "$bytes" \
       "STACPKG_OBSTORE_ALLOW_HTTP=1 $py asset-lock relocate --store-type file --key $out/py-$set < $out/$set.http.arrow > /dev/null || true"
-    [ "$(du -sb "$out/py-$set" | cut -f1)" = "$bytes" ] || echo "python http→file copied $(du -sb "$out/py-$set" | cut -f1) of $bytes bytes"
+    copied=$(find "$out/py-$set" -type f -printf '%s\n' | awk '{s += $1} END {printf "%.0f\n", s}')
+    [ "$copied" = "$bytes" ] || echo "python http→file copied $copied of $bytes bytes"
     rm -rf "$out/py-$set"
   fi
 
@@ -104,11 +108,11 @@ for set in set8 set256; do
     "$ours asset-lock relocate --store-type s3 --store-container $S3A_BUCKET --key ours-$set < $out/$set.file.arrow > /dev/null"
   rm -rf "$S3A_ROOT/$S3A_BUCKET/ours-$set" "$S3A_ROOT"/.bucket-*
   timed "rclone copy file→S3" "$bytes" \
-    "rclone copy $out/ours-$set :s3:$S3A_BUCKET/rclone-$set ${rclone_s3[*]}"
+    "rclone copy $out/ours-$set :s3:$S3A_BUCKET/rclone-$set ${rclone_s3[*]} 2>/dev/null"
   rm -rf "$S3A_ROOT/$S3A_BUCKET/rclone-$set" "$S3A_ROOT"/.bucket-*
   if [ -n "$py" ]; then
     timed "python stacpkg file→S3" "$bytes" \
-      "$py asset-lock relocate --store-type s3 --store-container $S3A_BUCKET --key py-$set < $out/$set.file.arrow > /dev/null || true"
+      "$py asset-lock relocate --store-type s3 --store-container $S3A_BUCKET --key py-$set < $out/$set.file.arrow > /dev/null 2>&1 || true"
     rm -rf "$S3A_ROOT/$S3A_BUCKET/py-$set" "$S3A_ROOT"/.bucket-*
   fi
   rm -rf "$out/ours-$set"

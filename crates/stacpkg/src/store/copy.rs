@@ -163,9 +163,11 @@ impl Stores {
             let copied: Result<(), StoreError> = async {
                 while let Some(bytes) = body.next().await {
                     let bytes = bytes.map_err(store_error)?;
-                    // At most `put_max_concurrency` parts in flight before buffering more.
+                    // At most `put_max_concurrency` parts in flight while the next one fills:
+                    // (put_max_concurrency + 1) chunks, the reservation above. A write that
+                    // completes a part starts it with an empty buffer, so the bound holds.
                     writer
-                        .wait_for_capacity(options.put_max_concurrency.saturating_sub(1))
+                        .wait_for_capacity(options.put_max_concurrency)
                         .await
                         .map_err(store_error)?;
                     writer.write(&bytes);
