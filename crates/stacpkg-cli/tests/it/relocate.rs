@@ -118,6 +118,8 @@ fn no_overwrite_keeps_equal_destinations_and_refuses_different_ones() {
         .success();
     ctx.sh("$STACPKG asset-lock relocate --store-type file --key out < src.arrow > first.arrow")
         .success();
+    // What a copy killed before its rename leaves: a staging file beside the destination.
+    let staging = ctx.write("out/item-a/visual.tif#7", b"01234");
     let run = ctx
         .sh("$STACPKG asset-lock relocate --store-type file --key out --no-overwrite < src.arrow > again.arrow")
         .success();
@@ -130,6 +132,10 @@ fn no_overwrite_keeps_equal_destinations_and_refuses_different_ones() {
     assert_eq!(
         lock_rows(&read(&ctx, "again.arrow")),
         lock_rows(&read(&ctx, "first.arrow"))
+    );
+    assert!(
+        !staging.exists(),
+        "the resumed run removes partial leftovers"
     );
 
     std::fs::write(&dest, b"different length").unwrap();

@@ -109,6 +109,7 @@ impl Stores {
                 Ok(existing) => {
                     let source_size = self.head(source).await?.size;
                     return if existing.size == source_size {
+                        self.remove_stale_staging(destination);
                         Ok(Copied::Kept(existing))
                     } else {
                         Err(StoreError::Exists(format!(
@@ -189,6 +190,40 @@ impl Stores {
                 }
             }
         }
+        self.remove_stale_staging(destination);
         Ok(Copied::Written(self.head(destination).await?))
+    }
+
+    /// Local files are written to a staging name (`NAME#N`, object_store's) and renamed. A copy
+    /// killed before the rename leaves its staging file; once the destination is complete, any
+    /// such leftovers beside it are removed, so a resumed run leaves no partial file behind.
+    fn remove_stale_staging(&self, destination: &Target) {
+        if destination.location.store_type.as_deref() != Some("file") {
+            return;
+        }
+        let Some(key) = destination.location.key.as_deref() else {
+            return;
+        };
+        let path = self.file_path(key);
+        let (Some(dir), Some(name)) = (path.parent(), path.file_name().and_then(|n| n.to_str()))
+        else {
+            return;
+        };
+        let Ok(entries) = std::fs::read_dir(dir) else {
+            return;
+        };
+        let prefix = format!("{name}#");
+        for entry in entries.flatten() {
+            let file_name = entry.file_name();
+            let Some(other) = file_name.to_str() else {
+                continue;
+            };
+            if other
+                .strip_prefix(&prefix)
+                .is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
+            {
+                let _ = std::fs::remove_file(entry.path());
+            }
+        }
     }
 }
