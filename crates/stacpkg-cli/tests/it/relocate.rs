@@ -419,3 +419,41 @@ fn an_interrupted_relocation_resumed_with_no_overwrite_completes_without_partial
         assert_eq!(&std::fs::read(&path).unwrap(), body, "{}", path.display());
     }
 }
+
+#[test]
+fn no_overwrite_to_s3_writes_missing_small_objects_and_keeps_existing_ones() {
+    let Some(svc) = Services::get("relocate-s3-keep") else {
+        return;
+    };
+    let ctx = ctx();
+    let href = svc.put_http("s/a.tif", b"small object");
+    write_items(&ctx, &[item("item-a", json!({"visual": {"href": href}}))]);
+    let env = svc.s3_env();
+    let bucket = svc.bucket(S3::A);
+    let prefix = svc.prefix();
+    let relocate = format!(
+        "$STACPKG asset-lock relocate --store-type s3 --store-container {bucket} --key {prefix} --no-overwrite"
+    );
+    let first = ctx
+        .sh(&format!(
+            "export {env}; $STACPKG items from-json items.json | $STACPKG asset-lock derive > src.arrow \
+             && {relocate} < src.arrow"
+        ))
+        .success();
+    assert_eq!(first.stderr, "");
+    assert_eq!(
+        std::fs::read(svc.s3_path(S3::A, "item-a/visual.tif")).unwrap(),
+        b"small object"
+    );
+    let again = ctx
+        .sh(&format!("export {env}; {relocate} < src.arrow"))
+        .success();
+    assert!(
+        again
+            .stderr
+            .starts_with("stacpkg: note: item `item-a` asset `visual`: kept the existing `s3://"),
+        "{}",
+        again.stderr
+    );
+    assert_eq!(lock_rows(&again.stdout), lock_rows(&first.stdout));
+}

@@ -142,7 +142,10 @@ impl Stores {
         if size <= part as u64 {
             let _permit = budget.reserve(size).await;
             let bytes = got.bytes().await.map_err(store_error)?;
-            let mode = if options.overwrite {
+            // Without overwrite the destination was checked above; for local files, Create also
+            // guards the race with another writer. Remote stores get a plain PUT: conditional
+            // writes are not supported by every S3-compatible server.
+            let mode = if options.overwrite || !to_file {
                 PutMode::Overwrite
             } else {
                 PutMode::Create
