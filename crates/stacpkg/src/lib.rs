@@ -15,6 +15,8 @@
 //! | `items from-json`, `items from-ndjson` | [`items::read_stac`] |
 //! | `items from-parquet` | [`items::geoparquet::read`] |
 //! | `items to-parquet` | [`ipc::read_stream`] + [`items::geoparquet::write`] |
+//! | `items enrich`, `add-alternate`, `promote-alternate`, `remove-alternate` | [`items::project`] |
+//! | `asset-lock derive`, `validate`, `relocate`, `from-parquet`, `to-parquet` | [`asset_lock`] |
 //!
 //! The pipe format between subcommands is the Arrow IPC stream format ([`ipc`]); streams carry
 //! `stacpkg:schema-kind` so a command fed the wrong kind of table fails fast.

@@ -3,6 +3,9 @@
 //!
 //! | command | library function |
 //! |---|---|
+//! | `asset-lock derive` | [`derive`] |
+//! | `asset-lock validate` | [`validate`] |
+//! | `asset-lock relocate` | [`relocate`] (planning in [`plan`], copies in [`crate::store::Stores::copy`]) |
 //! | `asset-lock from-parquet` | [`read_parquet`] |
 //! | `asset-lock to-parquet` | [`crate::ipc::read_stream`] + [`write_parquet`] |
 //!
