@@ -3,7 +3,7 @@
 //!
 //! | command | library function |
 //! |---|---|
-//! | `asset-lock derive` | [`derive`] |
+//! | `asset-lock derive` | [`derive()`] |
 //! | `asset-lock validate` | [`validate`] |
 //! | `asset-lock relocate` | [`relocate`] (planning in [`plan`], copies in [`crate::store::Stores::copy`]) |
 //! | `asset-lock from-parquet` | [`read_parquet`] |
