@@ -25,6 +25,12 @@ pub const S3_MIN_PART: usize = 5 * 1024 * 1024;
 /// 0.9–1.1 s against 0.9–1.1 s (BENCHMARKS.md).
 const LOCAL_PART: usize = 1024 * 1024;
 
+/// Objects streamed to local files at a time (larger than one part), whatever `--max-workers`
+/// says: parallel writers of large files slow each other down on one disk. Measured on
+/// 10 × 256 MiB http → file: 8 at a time 4.2–6.6 s, 4 at a time 3.2–3.8 s, rclone (4 transfers)
+/// 3.1–3.4 s. Small objects, where request latency dominates, still use every worker.
+const LOCAL_STREAMS: usize = 4;
+
 /// Budget accounting unit: permits are KiB so a `u32` permit count covers 4 TiB.
 const UNIT: u64 = 1024;
 
@@ -52,6 +58,7 @@ impl CopyOptions {
 pub struct Budget {
     permits: Arc<Semaphore>,
     limit: u64,
+    local_streams: Arc<Semaphore>,
 }
 
 impl Budget {
@@ -61,6 +68,7 @@ impl Budget {
         Budget {
             permits: Arc::new(Semaphore::new(units as usize)),
             limit,
+            local_streams: Arc::new(Semaphore::new(LOCAL_STREAMS)),
         }
     }
 
@@ -171,6 +179,16 @@ impl Stores {
                     "S3 multipart parts must be at least {S3_MIN_PART} bytes (5 MiB); raise --chunk-size-bytes"
                 )));
             }
+            let _stream = if to_file {
+                Some(
+                    Arc::clone(&budget.local_streams)
+                        .acquire_owned()
+                        .await
+                        .expect("the stream semaphore is never closed"),
+                )
+            } else {
+                None
+            };
             let _permit = budget
                 .reserve(part as u64 * (options.put_max_concurrency as u64 + 1))
                 .await;
@@ -184,16 +202,18 @@ impl Stores {
                 while let Some(bytes) = body.next().await {
                     let bytes = bytes.map_err(store_error)?;
                     // At most `put_max_concurrency` parts in flight while the next one fills:
-                    // (put_max_concurrency + 1) chunks, the reservation above. A write that
+                    // (put_max_concurrency + 1) parts, the reservation above. A put that
                     // completes a part starts it with an empty buffer, so the bound holds.
                     writer
                         .wait_for_capacity(options.put_max_concurrency)
                         .await
                         .map_err(store_error)?;
-                    writer.write(&bytes);
-                    progress
-                        .bytes
-                        .fetch_add(bytes.len() as u64, Ordering::Relaxed);
+                    let length = bytes.len() as u64;
+                    // The network buffers become the part as they are. Copying them into one
+                    // buffer per part (fewer write calls) measured slower: fresh part buffers
+                    // cost page faults, and `write` copies into small blocks anyway.
+                    writer.put(bytes);
+                    progress.bytes.fetch_add(length, Ordering::Relaxed);
                 }
                 Ok(())
             }
