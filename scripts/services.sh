@@ -98,6 +98,10 @@ http {
     root $dir/www;
     # Directory listings let rclone's http backend copy a tree (bench/relocate.sh).
     autoindex on;
+    # A slow path, for tests that need a transfer to take a while (the progress line).
+    location /slow/ {
+      limit_rate 256k;
+    }
   }
   server {
     listen 127.0.0.1:$https_port ssl;

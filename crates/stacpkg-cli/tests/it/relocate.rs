@@ -457,3 +457,43 @@ fn no_overwrite_to_s3_writes_missing_small_objects_and_keeps_existing_ones() {
     );
     assert_eq!(lock_rows(&again.stdout), lock_rows(&first.stdout));
 }
+
+#[test]
+fn a_terminal_gets_a_progress_line_and_a_pipe_gets_none() {
+    let Some(svc) = Services::get("relocate-progress") else {
+        return;
+    };
+    let ctx = ctx();
+    // Served at 256 KiB/s: the copy takes about two seconds, several progress ticks.
+    let key = format!("{}/p.bin", svc.prefix());
+    let path = std::path::Path::new(svc.var("HTTP_ROOT"))
+        .join("slow")
+        .join(&key);
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    std::fs::write(&path, vec![9u8; 512 * 1024]).unwrap();
+    let href = format!("{}/slow/{key}", svc.var("HTTP_URL"));
+    write_items(&ctx, &[item("item-a", json!({"data": {"href": href}}))]);
+    ctx.sh("$STACPKG items from-json items.json | $STACPKG asset-lock derive > src.arrow")
+        .success();
+    let run = ctx.tty(
+        "$STACPKG asset-lock relocate --store-type file --key out < src.arrow > dst.arrow",
+        120,
+    );
+    assert_eq!(run.code, Some(0));
+    let screen = String::from_utf8_lossy(&run.stdout);
+    assert!(screen.contains("relocating: 0/1 files"), "{screen:?}");
+    assert!(screen.contains("/s"), "{screen:?}");
+    // The line is erased at the end: the last thing on the terminal is the erase sequence.
+    assert!(screen.trim_end().ends_with("\u{1b}[2K"), "{screen:?}");
+    assert_eq!(
+        std::fs::read(ctx.path("out/item-a/data.bin"))
+            .unwrap()
+            .len(),
+        512 * 1024
+    );
+
+    let run = ctx
+        .sh("$STACPKG asset-lock relocate --store-type file --key out2 < src.arrow > dst2.arrow")
+        .success();
+    assert_eq!(run.stderr, "");
+}
