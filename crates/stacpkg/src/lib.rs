@@ -33,6 +33,7 @@ pub mod ipc;
 pub mod items;
 mod output;
 pub mod preview;
+mod pyjson;
 pub mod store;
 
 pub use batch::BatchReader;

@@ -7,6 +7,8 @@
 
 use std::fmt::Write as _;
 
+use crate::pyjson::string as json_string;
+
 use arrow_array::cast::AsArray;
 use arrow_array::types::{
     Float32Type, Float64Type, Int8Type, Int16Type, Int32Type, Int64Type, TimestampMicrosecondType,
@@ -295,30 +297,6 @@ fn bytes_repr(bytes: &[u8]) -> String {
     }
     out.push(quote);
     out
-}
-
-fn json_string(text: &str, out: &mut String) {
-    // json.dumps defaults: ASCII only, \uXXXX escapes (surrogate pairs above the BMP).
-    out.push('"');
-    for c in text.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            '\u{08}' => out.push_str("\\b"),
-            '\u{0c}' => out.push_str("\\f"),
-            c if (c as u32) < 0x20 || (c as u32) > 0x7e => {
-                let mut units = [0u16; 2];
-                for unit in c.encode_utf16(&mut units) {
-                    let _ = write!(out, "\\u{unit:04x}");
-                }
-            }
-            c => out.push(c),
-        }
-    }
-    out.push('"');
 }
 
 fn json(array: &dyn Array, row: usize, out: &mut String) {
