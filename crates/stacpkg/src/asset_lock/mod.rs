@@ -323,6 +323,51 @@ pub fn to_batch(rows: &[LockRow]) -> Result<RecordBatch> {
         .map_err(|e| Error::arrow("failed to build asset lock rows", e))
 }
 
+/// Normalise a lock stream batch by batch ([`normalize`]); row numbers in errors count across the
+/// whole stream, not within a batch.
+pub(crate) fn normalized(
+    reader: impl Iterator<Item = Result<RecordBatch>>,
+) -> impl Iterator<Item = Result<Normalized>> {
+    let mut seen = 0u64;
+    reader.map(move |batch| {
+        let normalized = normalize(&batch?).map_err(|e| match e {
+            Error::InvalidLock { row, problem } => Error::InvalidLock {
+                row: row + seen,
+                problem,
+            },
+            other => other,
+        })?;
+        seen += normalized.batch.num_rows() as u64;
+        Ok(normalized)
+    })
+}
+
+/// Work items made from lock rows, one per row that `work_of` keeps, in chunks of at most
+/// [`CHUNK_ROWS`] (one input batch of rows held at a time).
+pub(crate) fn row_chunks<J>(
+    rows: impl Iterator<Item = Result<Vec<LockRow>>> + Send + 'static,
+    mut work_of: impl FnMut(&LockRow) -> Result<Option<J>> + Send + 'static,
+) -> impl Iterator<Item = Result<Vec<J>>> + Send + 'static
+where
+    J: Send + 'static,
+{
+    engine::Chunker::new(
+        rows,
+        move |rows: &Vec<LockRow>, cursor: &mut engine::Cursor, limit, out: &mut Vec<J>| {
+            let mut added = 0;
+            while cursor.row < rows.len() && added < limit {
+                if let Some(job) = work_of(&rows[cursor.row])? {
+                    out.push(job);
+                    added += 1;
+                }
+                cursor.row += 1;
+            }
+            cursor.done = cursor.row >= rows.len();
+            Ok(())
+        },
+    )
+}
+
 /// Read an asset-lock Parquet file as a batch stream of at most `batch_size` rows per batch;
 /// the file's schema is streamed unchanged (ref §5.1). A file holding items is rejected.
 pub fn read_parquet(path: &std::path::Path, batch_size: usize) -> Result<BatchReader> {
@@ -356,15 +401,8 @@ pub fn write_parquet(reader: BatchReader, path: &std::path::Path) -> Result<Writ
         rows: 0,
         queries_dropped: 0,
     };
-    for batch in reader {
-        let normalized = normalize(&batch?).map_err(|e| match e {
-            // Rows are numbered in the whole stream, not in the batch.
-            Error::InvalidLock { row, problem } => Error::InvalidLock {
-                row: row + summary.rows,
-                problem,
-            },
-            other => other,
-        })?;
+    for normalized in normalized(reader) {
+        let normalized = normalized?;
         summary.rows += normalized.batch.num_rows() as u64;
         summary.queries_dropped += normalized.queries_dropped;
         writer.write(&normalized.batch).map_err(failed)?;

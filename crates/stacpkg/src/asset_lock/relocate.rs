@@ -16,9 +16,9 @@ use std::sync::mpsc::SyncSender;
 
 use arrow_array::RecordBatch;
 
-use super::engine::{self, Chunker, Cursor, Event, Threads};
+use super::engine::{self, Event, Threads};
 use super::plan::{PlanOptions, Planned, Planner, SourceRow};
-use super::{LockRow, from_batch, normalize, read_parquet, schema, to_batch};
+use super::{LockRow, from_batch, normalized, read_parquet, row_chunks, schema, to_batch};
 use crate::batch::BatchReader;
 use crate::error::{Error, Result};
 use crate::store::{
@@ -121,18 +121,19 @@ fn copy_of(source: Option<&LockRow>, destination: &LockRow) -> Option<(Target, T
 fn normalized_rows(
     reader: impl Iterator<Item = Result<RecordBatch>> + Send + 'static,
 ) -> impl Iterator<Item = Result<Vec<LockRow>>> + Send + 'static {
-    let mut seen = 0u64;
-    reader.map(move |batch| {
-        let normalized = normalize(&batch?).map_err(|e| match e {
-            Error::InvalidLock { row, problem } => Error::InvalidLock {
-                row: row + seen,
-                problem,
-            },
-            other => other,
-        })?;
-        seen += normalized.batch.num_rows() as u64;
-        Ok(from_batch(&normalized.batch))
-    })
+    normalized(reader).map(|n| n.map(|n| from_batch(&n.batch)))
+}
+
+/// `rows`, then a mark in the report that the input is read to its end (progress totals final).
+fn until_done(
+    rows: impl Iterator<Item = Result<Vec<LockRow>>> + Send + 'static,
+    report: &Arc<RelocateReport>,
+) -> impl Iterator<Item = Result<Vec<LockRow>>> + Send + 'static {
+    let report = Arc::clone(report);
+    rows.chain(std::iter::from_fn(move || {
+        report.input_done.store(true, Ordering::Relaxed);
+        None
+    }))
 }
 
 /// Relocate the objects of a lock stream; the returned reader yields the destination lock in
@@ -277,57 +278,43 @@ fn jobs(
         Destination::Plan(plan) => {
             let mut planner = Planner::new(plan.clone());
             let endpoint = planner.endpoint().map(str::to_string);
-            let finished = Arc::clone(&report);
-            let rows = normalized_rows(source).chain(std::iter::from_fn(move || {
-                finished.input_done.store(true, Ordering::Relaxed);
-                None
-            }));
-            let chunks = Chunker::new(
-                rows,
-                move |rows: &Vec<LockRow>, cursor: &mut Cursor, limit, out: &mut Vec<Job>| {
-                    let end = (cursor.row + limit).min(rows.len());
-                    for row in &rows[cursor.row..end] {
-                        let planned = planner
-                            .plan(&SourceRow {
-                                item_id: &row.item_id,
-                                asset_key: &row.asset_key,
-                                location: &row.location,
-                            })
-                            .map_err(Error::Relocate)?;
-                        let job = match planned {
-                            Planned::Unmapped => Job {
-                                output: row.clone(),
-                                copy: None,
+            let rows = until_done(normalized_rows(source), &report);
+            Ok(Box::new(row_chunks(rows, move |row| {
+                let planned = planner
+                    .plan(&SourceRow {
+                        item_id: &row.item_id,
+                        asset_key: &row.asset_key,
+                        location: &row.location,
+                    })
+                    .map_err(Error::Relocate)?;
+                let job = match planned {
+                    Planned::Unmapped => Job {
+                        output: row.clone(),
+                        copy: None,
+                    },
+                    Planned::To(location) => {
+                        let output = LockRow {
+                            item_id: row.item_id.clone(),
+                            asset_key: row.asset_key.clone(),
+                            location,
+                            endpoint: endpoint.clone(),
+                            facts: ObjectFacts {
+                                size: row.facts.size,
+                                etag: None,
+                                last_modified: None,
                             },
-                            Planned::To(location) => {
-                                let output = LockRow {
-                                    item_id: row.item_id.clone(),
-                                    asset_key: row.asset_key.clone(),
-                                    location,
-                                    endpoint: endpoint.clone(),
-                                    facts: ObjectFacts {
-                                        size: row.facts.size,
-                                        etag: None,
-                                        last_modified: None,
-                                    },
-                                };
-                                let copy = if dry_run {
-                                    None
-                                } else {
-                                    copy_of(Some(row), &output)
-                                };
-                                Job { output, copy }
-                            }
                         };
-                        count(&report, &job, row.facts.size);
-                        out.push(job);
+                        let copy = if dry_run {
+                            None
+                        } else {
+                            copy_of(Some(row), &output)
+                        };
+                        Job { output, copy }
                     }
-                    cursor.row = end;
-                    cursor.done = end == rows.len();
-                    Ok(())
-                },
-            );
-            Ok(Box::new(chunks))
+                };
+                count(&report, &job, row.facts.size);
+                Ok(Some(job))
+            })))
         }
         Destination::Lock(path) => {
             let mut sources: HashMap<(String, String), LockRow> = HashMap::new();
@@ -338,31 +325,17 @@ fn jobs(
                 }
             }
             let destinations = read_parquet(path, engine::CHUNK_ROWS)?;
-            let finished = Arc::clone(&report);
-            let rows = normalized_rows(destinations).chain(std::iter::from_fn(move || {
-                finished.input_done.store(true, Ordering::Relaxed);
-                None
-            }));
-            let chunks = Chunker::new(
-                rows,
-                move |rows: &Vec<LockRow>, cursor: &mut Cursor, limit, out: &mut Vec<Job>| {
-                    let end = (cursor.row + limit).min(rows.len());
-                    for row in &rows[cursor.row..end] {
-                        let source = sources.get(&(row.item_id.clone(), row.asset_key.clone()));
-                        let copy = if dry_run { None } else { copy_of(source, row) };
-                        let job = Job {
-                            output: row.clone(),
-                            copy,
-                        };
-                        count(&report, &job, source.and_then(|s| s.facts.size));
-                        out.push(job);
-                    }
-                    cursor.row = end;
-                    cursor.done = end == rows.len();
-                    Ok(())
-                },
-            );
-            Ok(Box::new(chunks))
+            let rows = until_done(normalized_rows(destinations), &report);
+            Ok(Box::new(row_chunks(rows, move |row| {
+                let source = sources.get(&(row.item_id.clone(), row.asset_key.clone()));
+                let copy = if dry_run { None } else { copy_of(source, row) };
+                let job = Job {
+                    output: row.clone(),
+                    copy,
+                };
+                count(&report, &job, source.and_then(|s| s.facts.size));
+                Ok(Some(job))
+            })))
         }
     }
 }

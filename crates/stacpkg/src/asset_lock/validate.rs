@@ -9,19 +9,15 @@
 use std::collections::HashSet;
 use std::sync::Arc;
 
-use arrow_array::cast::AsArray;
-use arrow_array::types::Int64Type;
-use arrow_array::{Array, RecordBatch, StringArray};
-
-use super::engine::{self, Chunker, Cursor, Event};
+use super::engine::{self, Event};
 use super::{
-    ASSET_KEY, ITEM_ID, KEY, LAST_MODIFIED, SIZE_BYTES, STORE_CONTAINER, STORE_ENDPOINT_URL,
-    STORE_TYPE, normalize,
+    ASSET_KEY, ITEM_ID, KEY, LockRow, STORE_CONTAINER, STORE_TYPE, from_batch, normalized,
+    row_chunks,
 };
 use crate::batch::BatchReader;
 use crate::error::{Error, Result};
 use crate::pyjson::string;
-use crate::store::{Location, ObjectFacts, Stores, Target};
+use crate::store::{ObjectFacts, Stores, Target};
 
 /// Which rows to check and how.
 #[derive(Debug, Clone)]
@@ -201,75 +197,36 @@ fn compare(expected: &ObjectFacts, actual: &ObjectFacts) -> Vec<String> {
     errors
 }
 
-/// Rows of one normalised lock batch that pass the selection.
-fn plan_rows(
-    batch: &RecordBatch,
-    cursor: &mut Cursor,
-    limit: usize,
-    out: &mut Vec<Check>,
-    options: &ValidateOptions,
-) -> Result<()> {
-    let text = |name: &str| batch.column_by_name(name).map(|c| c.as_string::<i32>());
-    let get = |column: Option<&StringArray>, row: usize| {
-        column
-            .filter(|c| c.is_valid(row))
-            .map(|c| c.value(row).to_string())
-    };
-    let size = batch
-        .column_by_name(SIZE_BYTES)
-        .map(|c| c.as_primitive::<Int64Type>());
-    let rows = batch.num_rows();
-    let mut added = 0;
-    while cursor.row < rows && added < limit {
-        let row = cursor.row;
-        cursor.row += 1;
-        let item_id = get(text(ITEM_ID), row).unwrap_or_default();
-        let asset_key = get(text(ASSET_KEY), row).unwrap_or_default();
-        if (!options.item_ids.is_empty() && !options.item_ids.contains(&item_id))
-            || (!options.asset_keys.is_empty() && !options.asset_keys.contains(&asset_key))
-        {
-            continue;
-        }
-        let result = Validation {
-            item_id,
-            asset_key,
-            store_type: get(text(STORE_TYPE), row),
-            store_container: get(text(STORE_CONTAINER), row),
-            store_endpoint_url: get(text(STORE_ENDPOINT_URL), row),
-            key: get(text(KEY), row),
-            errors: Vec::new(),
-        };
-        let missing = missing_fields(&result);
-        let target = Target::new(
-            Location {
-                store_type: result.store_type.clone(),
-                store_container: result.store_container.clone(),
-                key: result.key.clone(),
-            },
-            result.store_endpoint_url.clone(),
-        );
-        let mut check = Check {
-            result,
-            expected: None,
-            target,
-        };
-        if missing.is_empty() {
-            check.expected = Some(ObjectFacts {
-                size: size.and_then(|s| s.is_valid(row).then(|| s.value(row))),
-                etag: get(text(super::ETAG), row),
-                last_modified: get(text(LAST_MODIFIED), row),
-            });
-        } else {
-            check
-                .result
-                .errors
-                .push(format!("missing fields: {}", missing.join(",")));
-        }
-        out.push(check);
-        added += 1;
+/// The check of one lock row, or `None` when the selection leaves it out.
+fn check_of(row: &LockRow, options: &ValidateOptions) -> Option<Check> {
+    if (!options.item_ids.is_empty() && !options.item_ids.contains(&row.item_id))
+        || (!options.asset_keys.is_empty() && !options.asset_keys.contains(&row.asset_key))
+    {
+        return None;
     }
-    cursor.done = cursor.row >= rows;
-    Ok(())
+    let mut result = Validation {
+        item_id: row.item_id.clone(),
+        asset_key: row.asset_key.clone(),
+        store_type: row.location.store_type.clone(),
+        store_container: row.location.store_container.clone(),
+        store_endpoint_url: row.endpoint.clone(),
+        key: row.location.key.clone(),
+        errors: Vec::new(),
+    };
+    let missing = missing_fields(&result);
+    let expected = if missing.is_empty() {
+        Some(row.facts.clone())
+    } else {
+        result
+            .errors
+            .push(format!("missing fields: {}", missing.join(",")));
+        None
+    };
+    Some(Check {
+        result,
+        expected,
+        target: Target::new(row.location.clone(), row.endpoint.clone()),
+    })
 }
 
 /// Validate a lock stream: every selected row's object is probed and compared with the lock.
@@ -283,26 +240,16 @@ pub fn validate(
     let stores = Arc::new(Stores::from_env().map_err(Error::StoreSettings)?);
     let dropped = Arc::new(std::sync::atomic::AtomicU64::new(0));
     let batch_dropped = Arc::clone(&dropped);
-    let mut seen = 0u64;
-    let batches = lock.map(move |batch| {
-        let normalized = normalize(&batch?).map_err(|e| match e {
-            Error::InvalidLock { row, problem } => Error::InvalidLock {
-                row: row + seen,
-                problem,
-            },
-            other => other,
-        })?;
-        seen += normalized.batch.num_rows() as u64;
+    let rows = normalized(lock).map(move |normalized| {
+        let normalized = normalized?;
         batch_dropped.fetch_add(
             normalized.queries_dropped as u64,
             std::sync::atomic::Ordering::Relaxed,
         );
-        Ok(normalized.batch)
+        Ok(from_batch(&normalized.batch))
     });
     let plan_options = options.clone();
-    let chunks = Chunker::new(batches, move |batch: &RecordBatch, cursor, limit, out| {
-        plan_rows(batch, cursor, limit, out, &plan_options)
-    });
+    let chunks = row_chunks(rows, move |row| Ok(check_of(row, &plan_options)));
     let mut summary = ValidateSummary::default();
     engine::run_ordered(
         chunks,
