@@ -9,6 +9,8 @@
 # Needs nginx and ab (scripts/services.sh install) and /usr/bin/time.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# shellcheck source=bench/common.sh
+. bench/common.sh
 [ -x /usr/bin/time ] || { echo "bench needs /usr/bin/time (apt-get install time)" >&2; exit 1; }
 scripts/services.sh install
 cargo build --release --locked --quiet
@@ -95,17 +97,6 @@ for n in 10k 100k 300k; do
     || { echo "validate did not find every row valid" >&2; exit 1; }
 done
 
-python_original() {
-  [ "${PYTHON_ORIGINAL:-1}" = 1 ] || return 1
-  local venv=bench/.venv-stacpkg-py
-  if [ ! -x $venv/bin/stacpkg ]; then
-    local py
-    py=$(ls -d "$HOME"/.pyenv/versions/3.13*/bin/python3.13 2>/dev/null | head -1) || true
-    [ -n "$py" ] || py=$(command -v python3.13) || return 1
-    "$py" -m venv $venv && $venv/bin/pip install --quiet stacpkg==0.1.4 >&2 || return 1
-  fi
-  echo $venv/bin/stacpkg
-}
 
 if py=$(python_original); then
   export STACPKG_OBSTORE_ALLOW_HTTP=1

@@ -11,6 +11,8 @@
 # Inputs are generated once into bench/data (1.3 GB and 12.6 GB); outputs go to bench/out.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# shellcheck source=bench/common.sh
+. bench/common.sh
 
 sizes=${SIZES:-"100k 1m"}
 [ -x /usr/bin/time ] || { echo "bench needs /usr/bin/time (apt-get install time)" >&2; exit 1; }
@@ -49,17 +51,6 @@ run() {
   echo "$n / $secs" | bc -l > "bench/out/$label.rate"
 }
 
-python_original() {
-  [ "${PYTHON_ORIGINAL:-1}" = 1 ] || return 1
-  local venv=bench/.venv-stacpkg-py
-  if [ ! -x $venv/bin/stacpkg ]; then
-    local py
-    py=$(ls -d "$HOME"/.pyenv/versions/3.13*/bin/python3.13 2>/dev/null | head -1) || true
-    [ -n "$py" ] || py=$(command -v python3.13) || return 1
-    "$py" -m venv $venv && $venv/bin/pip install --quiet stacpkg==0.1.4 >&2 || return 1
-  fi
-  echo $venv/bin/stacpkg
-}
 
 echo "machine: $(nproc) cores, $(free -g | awk '/Mem/ {print $2}') GiB; stacpkg $($ours --version | cut -d' ' -f2)"
 for size in $sizes; do

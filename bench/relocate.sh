@@ -9,6 +9,8 @@
 # Needs ~14 GB of free disk (sources, copies; S3 copies are deleted after each run).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# shellcheck source=bench/common.sh
+. bench/common.sh
 [ -x /usr/bin/time ] || { echo "bench needs /usr/bin/time (apt-get install time)" >&2; exit 1; }
 command -v rclone >/dev/null || { export DEBIAN_FRONTEND=noninteractive; apt-get install -y -qq rclone >/dev/null; }
 scripts/services.sh install
@@ -28,17 +30,6 @@ export STACPKG_S3_ENDPOINT_STACPKG_A=$S3A_URL STACPKG_S3_ACCESS_KEY_ID_STACPKG_A
 rclone_s3=(--s3-provider Other --s3-endpoint "$S3A_URL" --s3-access-key-id "$S3A_ACCESS_KEY"
   --s3-secret-access-key "$S3A_SECRET_KEY" --s3-force-path-style)
 
-python_original() {
-  [ "${PYTHON_ORIGINAL:-1}" = 1 ] || return 1
-  local venv=bench/.venv-stacpkg-py
-  if [ ! -x $venv/bin/stacpkg ]; then
-    local py
-    py=$(ls -d "$HOME"/.pyenv/versions/3.13*/bin/python3.13 2>/dev/null | head -1) || true
-    [ -n "$py" ] || py=$(command -v python3.13) || return 1
-    "$py" -m venv $venv && $venv/bin/pip install --quiet stacpkg==0.1.4 >&2 || return 1
-  fi
-  echo "$PWD/$venv/bin/stacpkg"
-}
 py=$(python_original) || py=""
 
 # Sources: random bytes, so no layer can compress them.
