@@ -6,16 +6,10 @@ use serde_json::json;
 use stacpkg_test::services::{S3, Services};
 
 use crate::ctx;
-use crate::stores::{item, lock_rows, write_items};
+use crate::stores::{item, lock_rows, valid_lines, write_items};
 
 fn read(ctx: &stacpkg_test::TestContext, name: &str) -> Vec<u8> {
     std::fs::read(ctx.path(name)).unwrap()
-}
-
-fn valid_lines(stdout: &[u8]) -> usize {
-    String::from_utf8_lossy(stdout)
-        .matches(r#""valid": true"#)
-        .count()
 }
 
 #[test]
