@@ -233,14 +233,7 @@ mod tests {
 
 /// `--max-workers`: an integer ≥ 1 (the original clamped smaller values silently; SPEC §1).
 pub(crate) fn max_workers(text: &str) -> Result<usize, String> {
-    let value: i64 = text
-        .trim()
-        .parse()
-        .map_err(|_| format!("invalid int value: '{text}'"))?;
-    if value < 1 {
-        return Err("value must be at least 1".into());
-    }
-    usize::try_from(value).map_err(|_| format!("invalid int value: '{text}'"))
+    super::at_least_one(text, || format!("invalid int value: '{text}'"))
 }
 
 #[derive(Debug, Args)]

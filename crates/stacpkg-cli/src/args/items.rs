@@ -177,12 +177,5 @@ pub(crate) struct ToParquetArgs {
 
 /// `--batch-size`: an integer ≥ 1, with the original's messages.
 fn batch_size(text: &str) -> Result<usize, String> {
-    let value: i64 = text
-        .trim()
-        .parse()
-        .map_err(|_| format!("invalid integer: {text}"))?;
-    if value < 1 {
-        return Err("value must be at least 1".into());
-    }
-    usize::try_from(value).map_err(|_| format!("invalid integer: {text}"))
+    super::at_least_one(text, || format!("invalid integer: {text}"))
 }

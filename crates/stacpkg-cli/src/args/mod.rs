@@ -42,6 +42,16 @@ pub(crate) enum Command {
     },
 }
 
+/// An integer ≥ 1 (`value must be at least 1` otherwise); `invalid` words the message for text
+/// that is not an integer, as the original's option does.
+fn at_least_one(text: &str, invalid: impl Fn() -> String) -> Result<usize, String> {
+    let value: i64 = text.trim().parse().map_err(|_| invalid())?;
+    if value < 1 {
+        return Err("value must be at least 1".into());
+    }
+    usize::try_from(value).map_err(|_| invalid())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
