@@ -63,3 +63,114 @@ impl Iterator for BatchReader {
         self.batches.next()
     }
 }
+
+/// Re-cut a stream into batches of exactly `rows` rows (the last may be shorter), so that what
+/// a file writer sees — and so the bytes it writes — does not depend on how an upstream command
+/// happened to batch the same rows (reproducible packages, SPEC §8).
+///
+/// Memory: at most `rows` rows plus one input batch are held.
+pub fn rebatch(reader: BatchReader, rows: usize) -> BatchReader {
+    let rows = rows.max(1);
+    let schema = reader.schema();
+    let known = reader.known_rows();
+    let mut input = reader;
+    let mut pending: std::collections::VecDeque<RecordBatch> = Default::default();
+    let mut pending_rows = 0usize;
+    let mut ended = false;
+    let out_schema = schema.clone();
+    let batches = std::iter::from_fn(move || {
+        while !ended && pending_rows < rows {
+            match input.next() {
+                Some(Ok(batch)) if batch.num_rows() == 0 => {}
+                Some(Ok(batch)) => {
+                    pending_rows += batch.num_rows();
+                    pending.push_back(batch);
+                }
+                Some(Err(e)) => return Some(Err(e)),
+                None => ended = true,
+            }
+        }
+        if pending_rows == 0 {
+            return None;
+        }
+        let take = rows.min(pending_rows);
+        let mut parts = Vec::new();
+        let mut needed = take;
+        while needed > 0 {
+            let batch = pending.pop_front().expect("pending rows are in batches");
+            if batch.num_rows() <= needed {
+                needed -= batch.num_rows();
+                parts.push(batch);
+            } else {
+                parts.push(batch.slice(0, needed));
+                pending.push_front(batch.slice(needed, batch.num_rows() - needed));
+                needed = 0;
+            }
+        }
+        pending_rows -= take;
+        Some(if parts.len() == 1 {
+            Ok(parts.pop().expect("one part"))
+        } else {
+            arrow_select::concat::concat_batches(&schema, &parts)
+                .map_err(|e| crate::Error::arrow("failed to join batches", e))
+        })
+    });
+    let reader = BatchReader::new(out_schema, batches);
+    match known {
+        Some(rows) => reader.with_known_rows(rows),
+        None => reader,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use arrow_array::{Array, Int64Array};
+    use arrow_schema::{DataType, Field, Schema};
+    use std::sync::Arc;
+
+    fn numbers(sizes: &[usize]) -> BatchReader {
+        let schema = Arc::new(Schema::new(vec![Field::new("n", DataType::Int64, false)]));
+        let mut next = 0i64;
+        let batches: Vec<_> = sizes
+            .iter()
+            .map(|&size| {
+                let values: Vec<i64> = (next..next + size as i64).collect();
+                next += size as i64;
+                Ok(
+                    RecordBatch::try_new(schema.clone(), vec![Arc::new(Int64Array::from(values))])
+                        .unwrap(),
+                )
+            })
+            .collect();
+        BatchReader::new(schema, batches.into_iter())
+    }
+
+    fn cut(reader: BatchReader) -> (Vec<usize>, Vec<i64>) {
+        let mut sizes = Vec::new();
+        let mut values = Vec::new();
+        for batch in reader {
+            let batch = batch.unwrap();
+            sizes.push(batch.num_rows());
+            let column = batch
+                .column(0)
+                .as_any()
+                .downcast_ref::<Int64Array>()
+                .unwrap();
+            values.extend(column.values().iter().copied());
+            assert_eq!(column.null_count(), 0);
+        }
+        (sizes, values)
+    }
+
+    #[test]
+    fn rebatching_cuts_the_same_rows_the_same_way_whatever_the_input_batches() {
+        let expected: Vec<i64> = (0..10).collect();
+        for sizes in [&[10][..], &[1; 10], &[3, 0, 7], &[4, 4, 2], &[9, 1]] {
+            let (cuts, values) = cut(rebatch(numbers(sizes), 4));
+            assert_eq!(cuts, [4, 4, 2], "input batches {sizes:?}");
+            assert_eq!(values, expected, "input batches {sizes:?}");
+        }
+        assert_eq!(cut(rebatch(numbers(&[]), 4)).0, Vec::<usize>::new());
+    }
+}

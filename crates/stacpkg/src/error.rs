@@ -256,6 +256,14 @@ pub enum Error {
         column: String,
     },
 
+    /// A path is not a stacpkg package (or not a directory at all).
+    #[error("{0}")]
+    NotPackage(String),
+
+    /// A package could not be built as asked (includes, output directory, packaged assets).
+    #[error("{0}")]
+    Build(String),
+
     /// Parquet failed while reading or writing a file.
     #[error("{context}")]
     Parquet {

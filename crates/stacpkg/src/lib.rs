@@ -32,6 +32,7 @@ mod error;
 pub mod ipc;
 pub mod items;
 mod output;
+pub mod package;
 pub mod preview;
 mod pyjson;
 pub mod store;

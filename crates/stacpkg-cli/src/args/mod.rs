@@ -3,6 +3,7 @@
 
 pub(crate) mod asset_lock;
 pub(crate) mod items;
+pub(crate) mod package;
 
 use clap::{Parser, Subcommand};
 
@@ -24,6 +25,16 @@ pub(crate) struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub(crate) enum Command {
+    #[command(
+        about = "Build a package directory from items.",
+        after_help = "Library method: stacpkg::package::build::build"
+    )]
+    Build(package::BuildArgs),
+    #[command(
+        about = "Inspect package contents as YAML, JSON, or Markdown.",
+        after_help = "Library method: stacpkg::package::inspect::inspect"
+    )]
+    Inspect(package::InspectArgs),
     #[command(
         about = "Work with STAC items table commands.",
         subcommand_required = true

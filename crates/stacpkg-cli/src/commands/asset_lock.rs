@@ -111,7 +111,7 @@ pub(crate) fn validate(args: ValidateArgs) -> anyhow::Result<ExitStatus> {
     })
 }
 
-fn warn_dropped_queries(count: u64, place: &str) {
+pub(super) fn warn_dropped_queries(count: u64, place: &str) {
     if count > 0 {
         // The count only: the query strings themselves may be signatures.
         diagnostics::warn_line(&format!(

@@ -2,6 +2,7 @@
 
 mod asset_lock;
 mod items;
+mod package;
 
 use std::process::ExitCode;
 
@@ -42,6 +43,8 @@ impl std::error::Error for UsageError {}
 
 pub(crate) fn dispatch(command: Command) -> anyhow::Result<ExitStatus> {
     match command {
+        Command::Build(args) => package::build(args),
+        Command::Inspect(args) => package::inspect(args),
         Command::Items { command } => match command {
             ItemsCommand::FromJson(args) => items::from_json(args),
             ItemsCommand::FromNdjson(args) => items::from_ndjson(args),

@@ -401,6 +401,8 @@ pub fn write_parquet(reader: BatchReader, path: &std::path::Path) -> Result<Writ
         rows: 0,
         queries_dropped: 0,
     };
+    // Fixed-size writes: the same rows give the same bytes however the stream was batched.
+    let reader = crate::batch::rebatch(reader, crate::items::geoparquet::WRITE_ROWS);
     for normalized in normalized(reader) {
         let normalized = normalized?;
         summary.rows += normalized.batch.num_rows() as u64;

@@ -95,14 +95,21 @@ pub struct WriteSummary {
 /// and renamed into place only when complete, so a failure leaves no partial file and does not
 /// touch an existing one.
 pub fn write(reader: BatchReader, path: &Path) -> Result<WriteSummary> {
-    write_with_row_groups(reader, path, ROW_GROUP_BYTES)
+    write_with_row_groups(reader, path, WRITE_ROWS, ROW_GROUP_BYTES)
 }
+
+/// Rows per writer call: the stream is re-cut to this size first, so that the file's bytes
+/// (page and row-group boundaries) depend on the rows only, not on upstream batching. 1024 is
+/// the writer's own mini-batch size.
+pub(crate) const WRITE_ROWS: usize = 1024;
 
 pub(crate) fn write_with_row_groups(
     reader: BatchReader,
     path: &Path,
+    write_rows: usize,
     row_group_bytes: usize,
 ) -> Result<WriteSummary> {
+    let reader = crate::batch::rebatch(reader, write_rows);
     let name = path.display().to_string();
     let schema = writer_schema(&reader.schema());
     if let Some(column) = schema.fields().iter().find_map(|f| empty_struct(f, "")) {
@@ -287,16 +294,29 @@ mod tests {
     }
 
     #[test]
-    fn small_batches_share_a_row_group_and_large_ones_are_never_split() {
+    fn small_batches_share_a_row_group_and_row_groups_follow_fixed_row_counts() {
         let dir = tempfile::tempdir().unwrap();
         let shared = dir.path().join("shared.parquet");
         let summary = write(demo_stream(1), &shared).unwrap();
         assert_eq!((summary.rows, summary.row_groups), (3, 1));
         assert_eq!(row_groups(&shared), vec![3]);
-        // With a budget below one batch, every batch is a row group of its own, whole.
-        let own = dir.path().join("own.parquet");
-        let summary = write_with_row_groups(demo_stream(2), &own, 1).unwrap();
-        assert_eq!(summary.row_groups, 2);
-        assert_eq!(row_groups(&own), vec![2, 1]);
+        // With a budget below one write, every write of `write_rows` rows is a row group of its
+        // own, whatever the input batches were.
+        for input_batch in [1, 3] {
+            let own = dir.path().join(format!("own-{input_batch}.parquet"));
+            let summary = write_with_row_groups(demo_stream(input_batch), &own, 2, 1).unwrap();
+            assert_eq!(summary.row_groups, 2);
+            assert_eq!(row_groups(&own), vec![2, 1]);
+        }
+    }
+
+    #[test]
+    fn the_same_rows_give_the_same_bytes_however_they_were_batched() {
+        let dir = tempfile::tempdir().unwrap();
+        let one = dir.path().join("one.parquet");
+        let three = dir.path().join("three.parquet");
+        write(demo_stream(1), &one).unwrap();
+        write(demo_stream(3), &three).unwrap();
+        assert_eq!(std::fs::read(one).unwrap(), std::fs::read(three).unwrap());
     }
 }

@@ -1,0 +1,67 @@
+//! `stacpkg build` and `stacpkg inspect`.
+
+use std::path::PathBuf;
+
+use clap::{Args, ValueEnum};
+
+use super::items::asset_lock_path;
+
+/// `build OUTPUT_DIR`
+#[derive(Debug, Args)]
+pub(crate) struct BuildArgs {
+    /// package directory to create
+    pub(crate) output_dir: PathBuf,
+    /// asset-lock Arrow IPC stream path (otherwise the lock is derived from the items)
+    #[arg(long, value_name = "PATH", value_parser = asset_lock_path)]
+    pub(crate) asset_lock: Option<PathBuf>,
+    /// file or directory to include; repeat for multiple paths
+    #[arg(long, value_name = "PATH")]
+    pub(crate) includes: Vec<PathBuf>,
+    /// copy referenced asset bytes into the package directory (assets/<item>/<asset><ext>)
+    #[arg(long)]
+    pub(crate) include_assets: bool,
+    /// include assets whose asset key is metadata
+    #[arg(long)]
+    pub(crate) include_metadata_assets: bool,
+    /// item id to package; repeat for multiple item ids
+    #[arg(long, value_name = "ITEM_ID")]
+    pub(crate) item_ids: Vec<String>,
+    /// provider name to package; repeat for multiple provider names
+    #[arg(long, value_name = "PROVIDER")]
+    pub(crate) providers: Vec<String>,
+    /// query referenced objects for current metadata when deriving package rows (the default)
+    #[arg(long, overrides_with = "no_probe_metadata")]
+    pub(crate) probe_metadata: bool,
+    /// do not probe objects when deriving; sizes come from `file:size`
+    #[arg(long, overrides_with = "probe_metadata")]
+    pub(crate) no_probe_metadata: bool,
+    /// replace an existing package in OUTPUT_DIR
+    #[arg(long)]
+    pub(crate) force: bool,
+}
+
+impl BuildArgs {
+    /// `--probe-metadata` unless the last of the pair said `--no-probe-metadata`.
+    pub(crate) fn probe(&self) -> bool {
+        !self.no_probe_metadata
+    }
+}
+
+/// `inspect PACKAGE`
+#[derive(Debug, Args)]
+pub(crate) struct InspectArgs {
+    /// package directory to inspect
+    pub(crate) package: PathBuf,
+    /// summary output format
+    #[arg(long, value_enum, default_value_t = InspectFormat::Yaml)]
+    pub(crate) format: InspectFormat,
+}
+
+/// `--format` of `inspect`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum InspectFormat {
+    Yaml,
+    Json,
+    Markdown,
+    Md,
+}

@@ -1,0 +1,527 @@
+//! `build`: a package directory from an items stream (ref §7, SPEC §8).
+//!
+//! Departures from the original, on purpose:
+//! - Atomic: everything is written into a hidden temporary directory next to `OUTPUT_DIR` and
+//!   renamed into place at the end; a failure leaves nothing behind and does not touch an
+//!   existing directory.
+//! - Reproducible: the tables are written from fixed-size batches (see [`crate::batch::rebatch`]),
+//!   so the same items give byte-identical files however the input stream was batched; copied
+//!   assets keep their source's size and last-modified time (the file gets that mtime) and no
+//!   local-file ETag, which would differ per build and per machine.
+//! - Checked first: includes must exist and may not replace the tables or `assets/`, and an
+//!   existing non-empty `OUTPUT_DIR` is only replaced with `force` — and only when it is a
+//!   package — before anything is read or written.
+//!
+//! Memory: the items and lock streams pass through batch by batch; asset copies are bounded
+//! by the relocation engine's budget. With an explicit lock and an item filter, the ids of the
+//! selected items are kept to filter the lock rows (tens of bytes per item).
+
+use std::collections::HashSet;
+use std::fs::File;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::SystemTime;
+
+use arrow_array::BooleanArray;
+use arrow_array::cast::AsArray;
+
+use super::{ASSETS_DIR, ITEMS_FILE, LOCK_FILE};
+use crate::asset_lock::plan::{Layout, PlanOptions};
+use crate::asset_lock::{
+    self, CHUNK_ROWS, DeriveOptions, Destination, LockRow, RelocateOptions, RelocateReport,
+    from_batch, to_batch,
+};
+use crate::batch::BatchReader;
+use crate::error::{Error, Result};
+use crate::items::ItemFilter;
+use crate::items::schema::ID;
+use crate::store::{CopyOptions, href_of, iso_time};
+use crate::{StreamKind, items};
+
+/// Name of the pre-copy lock inside the build directory (removed before the rename).
+const SOURCE_LOCK: &str = ".stacpkg-source.lock.parquet";
+
+/// How to build.
+#[derive(Debug, Clone)]
+pub struct BuildOptions {
+    /// An asset-lock IPC stream to use instead of deriving one (`--asset-lock`).
+    pub asset_lock: Option<PathBuf>,
+    /// Files and directories to copy into the package under their own names (`--includes`).
+    pub includes: Vec<PathBuf>,
+    /// Copy asset bytes into `assets/<item>/<asset><ext>` (`--include-assets`).
+    pub include_assets: bool,
+    /// How a derived lock is made (`probe`, `include_metadata_assets`, `max_workers`); its
+    /// `filter` selects the items of the package (`--item-ids`, `--providers`).
+    pub derive: DeriveOptions,
+    /// How asset bytes are copied (relocation defaults unless changed).
+    pub copy: CopyOptions,
+    /// Parallel asset copies.
+    pub copy_workers: usize,
+    /// Cap on buffered asset bytes across all copies.
+    pub memory_limit: u64,
+    /// Replace an existing package at `OUTPUT_DIR`.
+    pub force: bool,
+}
+
+impl Default for BuildOptions {
+    fn default() -> Self {
+        BuildOptions {
+            asset_lock: None,
+            includes: Vec::new(),
+            include_assets: false,
+            derive: DeriveOptions::default(),
+            copy: CopyOptions {
+                chunk_size: asset_lock::DEFAULT_CHUNK_SIZE as usize,
+                put_max_concurrency: 1,
+                overwrite: true,
+            },
+            copy_workers: asset_lock::DEFAULT_COPY_WORKERS,
+            memory_limit: asset_lock::DEFAULT_MEMORY_LIMIT,
+            force: false,
+        }
+    }
+}
+
+/// What a build wrote.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct BuildReport {
+    /// Rows of `items.parquet`.
+    pub items: u64,
+    /// Rows of `assets.lock.parquet`.
+    pub assets: u64,
+    /// Asset objects copied into `assets/`.
+    pub copied_assets: u64,
+    /// Query strings (possible signatures) left out of lock locations.
+    pub queries_dropped: u64,
+    /// The existing package that was replaced (`force`).
+    pub replaced: bool,
+}
+
+/// Build the package `output` from `items`.
+pub fn build(items: BatchReader, output: &Path, options: BuildOptions) -> Result<BuildReport> {
+    let includes = check_includes(&options.includes)?;
+    let replace = check_output(output, options.force)?;
+    // Opened before anything is written, so a lock that is not a lock stream fails early.
+    let explicit_lock = match &options.asset_lock {
+        Some(path) => {
+            let name = format!("`{}`", path.display());
+            let file = File::open(path)
+                .map_err(|e| Error::io("failed to open", path.display().to_string(), e))?;
+            Some(crate::ipc::read_stream(file, &name, StreamKind::AssetLock)?)
+        }
+        None => None,
+    };
+
+    let parent = match output.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    std::fs::create_dir_all(&parent)
+        .map_err(|e| Error::io("failed to create", parent.display().to_string(), e))?;
+    let parent = parent
+        .canonicalize()
+        .map_err(|e| Error::io("failed to open", parent.display().to_string(), e))?;
+    let out_name = output
+        .file_name()
+        .ok_or_else(|| Error::Build(format!("`{}` names no directory", output.display())))?
+        .to_string_lossy()
+        .into_owned();
+    let prefix = format!(".{out_name}.stacpkg-build-");
+    let mut builder = tempfile::Builder::new();
+    builder.prefix(&prefix);
+    #[cfg(unix)]
+    builder.permissions(std::os::unix::fs::PermissionsExt::from_mode(0o777));
+    let staging = builder.tempdir_in(&parent).map_err(|e| {
+        Error::io(
+            "failed to create a build directory in",
+            parent.display().to_string(),
+            e,
+        )
+    })?;
+    let dir = staging.path();
+
+    let mut report = BuildReport::default();
+    let filter = options.derive.filter.clone();
+    let selected = (explicit_lock.is_some() && !filter.is_empty())
+        .then(|| Arc::new(Mutex::new(HashSet::new())));
+    let written = items::geoparquet::write(
+        select_items(items, filter, selected.clone()),
+        &dir.join(ITEMS_FILE),
+    )?;
+    report.items = written.rows;
+
+    let mut derived = None;
+    let lock = match explicit_lock {
+        Some(lock) => match selected {
+            Some(ids) => lock_of_items(lock, ids),
+            None => lock,
+        },
+        None => {
+            let items =
+                items::geoparquet::read(&dir.join(ITEMS_FILE), CHUNK_ROWS, ItemFilter::default())?;
+            let derive = DeriveOptions {
+                filter: ItemFilter::default(),
+                asset_keys: HashSet::new(),
+                keep_going: false,
+                ..options.derive.clone()
+            };
+            let (lock, report) = asset_lock::derive(items, derive, |_| {})?;
+            derived = Some(report);
+            lock
+        }
+    };
+    let lock_path = dir.join(LOCK_FILE);
+    if options.include_assets {
+        let source = dir.join(SOURCE_LOCK);
+        report.queries_dropped += asset_lock::write_parquet(lock, &source)?.queries_dropped as u64;
+        let (packaged, copies) = package_assets(&source, dir, &options)?;
+        report.assets = asset_lock::write_parquet(packaged, &lock_path)?.rows;
+        report.copied_assets = copies.copied.load(std::sync::atomic::Ordering::Relaxed);
+        std::fs::remove_file(&source)
+            .map_err(|e| Error::io("failed to remove", source.display().to_string(), e))?;
+    } else {
+        let summary = asset_lock::write_parquet(lock, &lock_path)?;
+        report.assets = summary.rows;
+        report.queries_dropped += summary.queries_dropped as u64;
+    }
+
+    if let Some(derived) = derived {
+        report.queries_dropped += derived.queries_dropped();
+    }
+
+    for (include, name) in &includes {
+        copy_include(include, &dir.join(name))?;
+    }
+
+    commit(staging, output, replace)?;
+    report.replaced = replace;
+    Ok(report)
+}
+
+/// The items that go into the package; when `selected` is given, their ids are noted in it.
+fn select_items(
+    items: BatchReader,
+    filter: ItemFilter,
+    selected: Option<Arc<Mutex<HashSet<String>>>>,
+) -> BatchReader {
+    let schema = items.schema();
+    let batches = items.map(move |batch| {
+        let batch = filter
+            .apply(batch?)
+            .map_err(|e| Error::arrow("failed to filter the items stream", e))?;
+        if let (Some(selected), Some(ids)) = (&selected, batch.column_by_name(ID)) {
+            let ids = arrow_cast::cast(ids, &arrow_schema::DataType::Utf8)
+                .map_err(|e| Error::arrow("failed to read item ids", e))?;
+            let mut selected = selected.lock().expect("selected ids");
+            selected.extend(ids.as_string::<i32>().iter().flatten().map(str::to_string));
+        }
+        Ok(batch)
+    });
+    BatchReader::new(schema, batches)
+}
+
+/// Lock rows of the selected items only, as the original does when items were filtered.
+fn lock_of_items(lock: BatchReader, ids: Arc<Mutex<HashSet<String>>>) -> BatchReader {
+    let schema = lock.schema();
+    let batches = lock.map(move |batch| {
+        let batch = batch?;
+        let Some(column) = batch.column_by_name("item_id") else {
+            return Ok(batch.slice(0, 0));
+        };
+        let column = arrow_cast::cast(column, &arrow_schema::DataType::Utf8)
+            .map_err(|e| Error::arrow("failed to read the asset lock", e))?;
+        let ids = ids.lock().expect("selected ids");
+        let keep: BooleanArray = column
+            .as_string::<i32>()
+            .iter()
+            .map(|id| Some(id.is_some_and(|id| ids.contains(id))))
+            .collect();
+        arrow_select::filter::filter_record_batch(&batch, &keep)
+            .map_err(|e| Error::arrow("failed to filter the asset lock", e))
+    });
+    BatchReader::new(schema, batches)
+}
+
+/// Copy the objects of the lock at `source` into `dir/assets/<item>/<asset><ext>` with the
+/// relocation engine; the returned rows point at the package copies (package-relative keys).
+fn package_assets(
+    source: &Path,
+    dir: &Path,
+    options: &BuildOptions,
+) -> Result<(BatchReader, Arc<RelocateReport>)> {
+    let plan = PlanOptions {
+        store_type: "file".into(),
+        store_container: None,
+        store_endpoint_url: None,
+        key_prefix: dir.join(ASSETS_DIR).to_string_lossy().into_owned(),
+        source_prefix: None,
+        layout: Layout::ItemAsset,
+    };
+    let relocate = RelocateOptions {
+        destination: Destination::Plan(plan),
+        dry_run: false,
+        copy: options.copy,
+        memory_limit: options.memory_limit,
+        max_workers: options.copy_workers,
+        keep_going: false,
+    };
+    let (copies, report) = asset_lock::relocate(
+        asset_lock::read_parquet(source, CHUNK_ROWS)?,
+        relocate,
+        |_| {},
+    )?;
+    // Relocation keeps the source order, one row per row: the source lock (written by us in
+    // the v1 schema) is read again alongside it for the facts the package keeps.
+    let mut sources = asset_lock::read_parquet(source, CHUNK_ROWS)?.flat_map(|batch| match batch {
+        Ok(batch) => from_batch(&batch).into_iter().map(Ok).collect::<Vec<_>>(),
+        Err(e) => vec![Err(e)],
+    });
+    let root = dir.to_path_buf();
+    let batches = copies.map(move |batch| {
+        let batch = batch?;
+        let mut rows = Vec::with_capacity(batch.num_rows());
+        for copy in from_batch(&batch) {
+            let source = sources
+                .next()
+                .ok_or_else(|| Error::Build("the asset copies outnumber the lock rows".into()))??;
+            rows.push(packaged_row(&root, source, copy)?);
+        }
+        to_batch(&rows)
+    });
+    Ok((BatchReader::new(asset_lock::schema(), batches), report))
+}
+
+/// The package's row for one copied asset.
+fn packaged_row(root: &Path, source: LockRow, copy: LockRow) -> Result<LockRow> {
+    let what = format!("item `{}` asset `{}`", source.item_id, source.asset_key);
+    if href_of(&source.location).is_none_or(|h| h.is_empty()) {
+        return Err(Error::Build(format!(
+            "{what} has no location to copy into the package"
+        )));
+    }
+    let key = copy.location.key.clone().unwrap_or_default();
+    let path = PathBuf::from(&key);
+    let relative = path
+        .strip_prefix(root)
+        .ok()
+        .filter(|p| {
+            p.components()
+                .all(|c| matches!(c, std::path::Component::Normal(_)))
+        })
+        .ok_or_else(|| {
+            Error::Build(format!(
+                "{what}: packaged asset escapes package directory: {key}"
+            ))
+        })?;
+    let meta = std::fs::metadata(&path).map_err(|e| Error::io("failed to read", &key, e))?;
+    // The source's last-modified time stays the row's fact and becomes the copy's mtime, so
+    // the row validates against the package's file on any machine and the build repeats.
+    let modified = source
+        .facts
+        .last_modified
+        .as_deref()
+        .and_then(parse_time)
+        .map(|time| -> Result<String> {
+            let file = File::options()
+                .write(true)
+                .open(&path)
+                .map_err(|e| Error::io("failed to open", &key, e))?;
+            file.set_modified(SystemTime::from(time))
+                .map_err(|e| Error::io("failed to set the modification time of", &key, e))?;
+            Ok(iso_time(time))
+        })
+        .transpose()?;
+    Ok(LockRow {
+        item_id: source.item_id,
+        asset_key: source.asset_key,
+        location: crate::store::href::Location {
+            store_type: Some("file".into()),
+            store_container: None,
+            key: Some(
+                relative
+                    .components()
+                    .map(|c| c.as_os_str().to_string_lossy())
+                    .collect::<Vec<_>>()
+                    .join("/"),
+            ),
+        },
+        endpoint: None,
+        facts: crate::store::ObjectFacts {
+            size: Some(i64::try_from(meta.len()).unwrap_or(i64::MAX)),
+            etag: None,
+            last_modified: modified,
+        },
+    })
+}
+
+/// A lock's last-modified text as a UTC time, truncated to microseconds (what the lock keeps).
+fn parse_time(text: &str) -> Option<chrono::DateTime<chrono::Utc>> {
+    let time = chrono::DateTime::parse_from_rfc3339(text)
+        .ok()?
+        .with_timezone(&chrono::Utc);
+    let micros = time.timestamp_micros();
+    chrono::DateTime::from_timestamp_micros(micros)
+}
+
+/// Includes by their package name; an include that is missing, has no name, would replace a
+/// table or `assets/`, or shares its name with another include is refused.
+fn check_includes(includes: &[PathBuf]) -> Result<Vec<(PathBuf, String)>> {
+    let mut named: Vec<(PathBuf, String)> = Vec::new();
+    for include in includes {
+        let shown = include.display();
+        std::fs::metadata(include)
+            .map_err(|e| Error::io("cannot include", shown.to_string(), e))?;
+        let name = include
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .ok_or_else(|| {
+                Error::Build(format!(
+                    "cannot include `{shown}`: it names no file or directory"
+                ))
+            })?;
+        if [ITEMS_FILE, LOCK_FILE, ASSETS_DIR].contains(&name.as_str()) {
+            return Err(Error::Build(format!(
+                "cannot include `{shown}`: it would replace the package's `{name}`"
+            )));
+        }
+        if let Some((other, _)) = named.iter().find(|(_, n)| *n == name) {
+            return Err(Error::Build(format!(
+                "cannot include both `{}` and `{shown}`: both would become `{name}` in the package",
+                other.display()
+            )));
+        }
+        named.push((include.clone(), name));
+    }
+    Ok(named)
+}
+
+/// Whether an existing `output` is to be replaced; refuses what may not be.
+fn check_output(output: &Path, force: bool) -> Result<bool> {
+    let shown = output.display();
+    let meta = match std::fs::symlink_metadata(output) {
+        Ok(meta) => meta,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(false),
+        Err(e) => return Err(Error::io("failed to open", shown.to_string(), e)),
+    };
+    if !meta.is_dir() {
+        return Err(Error::Build(format!(
+            "output `{shown}` exists and is not a directory"
+        )));
+    }
+    let empty = std::fs::read_dir(output)
+        .map_err(|e| Error::io("failed to list", shown.to_string(), e))?
+        .next()
+        .is_none();
+    if empty {
+        return Ok(true);
+    }
+    if !force {
+        return Err(Error::Build(format!(
+            "output directory `{shown}` exists and is not empty (use --force to replace the package in it)"
+        )));
+    }
+    if !output.join(ITEMS_FILE).is_file() && !output.join(LOCK_FILE).is_file() {
+        return Err(Error::Build(format!(
+            "refusing to replace `{shown}`: it is not a stacpkg package"
+        )));
+    }
+    Ok(true)
+}
+
+/// Copy an include: files with their permissions and mtime, directories recursively (links
+/// followed, as the original's `copytree`; a directory that contains itself is refused).
+fn copy_include(from: &Path, to: &Path) -> Result<()> {
+    let mut ancestors = Vec::new();
+    copy_tree(from, to, &mut ancestors)
+}
+
+fn copy_tree(from: &Path, to: &Path, ancestors: &mut Vec<PathBuf>) -> Result<()> {
+    let shown = from.display().to_string();
+    let meta = std::fs::metadata(from).map_err(|e| Error::io("cannot include", &shown, e))?;
+    if !meta.is_dir() {
+        std::fs::copy(from, to).map_err(|e| Error::io("failed to copy", &shown, e))?;
+        if let Ok(modified) = meta.modified() {
+            let file = File::options()
+                .write(true)
+                .open(to)
+                .map_err(|e| Error::io("failed to open", to.display().to_string(), e))?;
+            file.set_modified(modified).map_err(|e| {
+                Error::io(
+                    "failed to set the modification time of",
+                    to.display().to_string(),
+                    e,
+                )
+            })?;
+        }
+        return Ok(());
+    }
+    let real = from
+        .canonicalize()
+        .map_err(|e| Error::io("cannot include", &shown, e))?;
+    if ancestors.contains(&real) {
+        return Err(Error::Build(format!(
+            "cannot include `{shown}`: a link makes the directory contain itself"
+        )));
+    }
+    std::fs::create_dir_all(to)
+        .map_err(|e| Error::io("failed to create", to.display().to_string(), e))?;
+    let mut entries: Vec<_> = std::fs::read_dir(from)
+        .map_err(|e| Error::io("failed to list", &shown, e))?
+        .collect::<std::io::Result<_>>()
+        .map_err(|e| Error::io("failed to list", &shown, e))?;
+    entries.sort_by_key(|e| e.file_name());
+    ancestors.push(real);
+    for entry in entries {
+        copy_tree(&entry.path(), &to.join(entry.file_name()), ancestors)?;
+    }
+    ancestors.pop();
+    Ok(())
+}
+
+/// Move the finished build into place: an empty directory is replaced by a rename; an existing
+/// package is moved aside first and removed once the new one is in place.
+fn commit(staging: tempfile::TempDir, output: &Path, replace: bool) -> Result<()> {
+    let shown = output.display().to_string();
+    let aside = if replace
+        && std::fs::read_dir(output)
+            .map(|mut d| d.next().is_some())
+            .unwrap_or(false)
+    {
+        let parent = staging.path().parent().unwrap_or(Path::new("."));
+        let aside = tempfile::Builder::new()
+            .prefix(".stacpkg-replaced-")
+            .tempdir_in(parent)
+            .map_err(|e| Error::io("failed to prepare replacing", &shown, e))?
+            .keep();
+        // `rename` onto an empty directory replaces it, so the placeholder goes first.
+        std::fs::remove_dir(&aside)
+            .map_err(|e| Error::io("failed to prepare replacing", &shown, e))?;
+        std::fs::rename(output, &aside)
+            .map_err(|e| Error::io("failed to move aside", &shown, e))?;
+        Some(aside)
+    } else {
+        None
+    };
+    let path = staging.keep();
+    if let Err(e) = std::fs::rename(&path, output) {
+        let _ = std::fs::remove_dir_all(&path);
+        if let Some(aside) = &aside {
+            let _ = std::fs::rename(aside, output);
+        }
+        return Err(Error::io(
+            "failed to move the finished package into place at",
+            shown,
+            e,
+        ));
+    }
+    if let Some(aside) = aside {
+        std::fs::remove_dir_all(&aside).map_err(|e| {
+            Error::io(
+                "failed to remove the replaced package at",
+                aside.display().to_string(),
+                e,
+            )
+        })?;
+    }
+    Ok(())
+}
