@@ -10,10 +10,12 @@
 //! - `relocate`: `asset-lock relocate` planning and copies between real servers.
 //! - `project`: `items enrich / add-alternate / promote-alternate / remove-alternate` and the
 //!   tutorial flows that combine them with relocation.
+//! - `package`: `build` and `inspect`.
 
 mod asset_lock;
 mod errors;
 mod items;
+mod package;
 mod parquet;
 mod pipeline;
 mod project;

@@ -69,6 +69,12 @@ fn rows(batch: &RecordBatch) -> Vec<Row> {
         .collect()
 }
 
+/// The rows of an asset-lock Parquet file.
+pub(crate) fn parquet_lock_rows(path: &Path) -> Vec<Row> {
+    let (schema, batches, _) = stacpkg_test::read_parquet(path);
+    rows(&concat(&schema, &batches))
+}
+
 pub(crate) fn lock_rows(stdout: &[u8]) -> Vec<Row> {
     let (schema, batches) = read_ipc(stdout);
     rows(&concat(&schema, &batches))
@@ -82,7 +88,7 @@ pub(crate) fn valid_lines(stdout: &[u8]) -> usize {
 }
 
 /// nginx's ETag and Last-Modified for a file it serves, from the file itself.
-fn nginx_facts(path: &Path) -> (String, String) {
+pub(crate) fn nginx_facts(path: &Path) -> (String, String) {
     let meta = std::fs::metadata(path).unwrap();
     let mtime = meta.mtime();
     (
