@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Builds stacpkg and runs the main job on the bundled example (examples/demo): STAC JSON →
-# items stream → items.parquet, shows what is in it, then derives the asset lock (probing the
-# local asset files) and validates the assets against it. No network needed.
+# Builds stacpkg and runs the main job — the tutorial's package workflow — on the bundled example
+# (examples/demo): STAC JSON → items.parquet, a look at it, the asset lock derived by probing the
+# local asset files, validation against it, a package built from both, and its inspection; then
+# a self-contained package that carries the asset bytes. No network needed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -39,3 +40,25 @@ echo "    wrote $out/assets.lock.parquet ($(stat -c %s "$out/assets.lock.parquet
 
 echo "==> cd examples/demo && stacpkg asset-lock from-parquet $out/assets.lock.parquet | stacpkg asset-lock validate"
 (cd examples/demo && "$stacpkg" asset-lock from-parquet "$out/assets.lock.parquet" | "$stacpkg" asset-lock validate)
+
+echo "==> stacpkg items from-parquet $out/items.parquet | stacpkg build $out/demo.pkg --asset-lock <(stacpkg asset-lock from-parquet $out/assets.lock.parquet) --includes examples/demo/README.md --force"
+"$stacpkg" items from-parquet "$out/items.parquet" \
+  | "$stacpkg" build "$out/demo.pkg" --force \
+      --asset-lock <("$stacpkg" asset-lock from-parquet "$out/assets.lock.parquet") \
+      --includes examples/demo/README.md
+echo "    created $out/demo.pkg"
+
+echo "==> stacpkg inspect $out/demo.pkg"
+"$stacpkg" inspect "$out/demo.pkg"
+
+echo "==> cd examples/demo && stacpkg items from-json items.json | stacpkg build $out/demo-with-assets.pkg --include-assets --force"
+(cd examples/demo && "$stacpkg" items from-json items.json \
+  | "$stacpkg" build "$out/demo-with-assets.pkg" --include-assets --force)
+echo "==> cd $out/demo-with-assets.pkg && stacpkg asset-lock from-parquet assets.lock.parquet | stacpkg asset-lock validate"
+(cd "$out/demo-with-assets.pkg" && "$stacpkg" asset-lock from-parquet assets.lock.parquet | "$stacpkg" asset-lock validate)
+echo "==> stacpkg inspect $out/demo-with-assets.pkg --format md"
+"$stacpkg" inspect "$out/demo-with-assets.pkg" --format md
+
+echo
+echo "The package is at $out/demo.pkg (tables only: the lock points at examples/demo/);"
+echo "$out/demo-with-assets.pkg also carries the asset bytes under assets/."
