@@ -3,6 +3,7 @@
 mod args;
 mod commands;
 mod diagnostics;
+mod progress;
 mod stdio;
 
 /// mimalloc: the items pipeline moves hundreds of MB of short-lived JSON values and Arrow

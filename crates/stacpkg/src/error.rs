@@ -264,6 +264,10 @@ pub enum Error {
     #[error("{0}")]
     Build(String),
 
+    /// Pushing or pulling a package failed (registry answers, unsafe paths, digest mismatches).
+    #[error("{0}")]
+    Oci(String),
+
     /// Parquet failed while reading or writing a file.
     #[error("{context}")]
     Parquet {

@@ -31,6 +31,7 @@ pub mod batch;
 mod error;
 pub mod ipc;
 pub mod items;
+pub mod oci;
 mod output;
 pub mod package;
 pub mod preview;

@@ -36,6 +36,16 @@ pub(crate) enum Command {
     )]
     Inspect(package::InspectArgs),
     #[command(
+        about = "Push package artifacts to an OCI registry.",
+        after_help = "Library method: stacpkg::oci::push"
+    )]
+    Push(package::PushArgs),
+    #[command(
+        about = "Pull package artifacts from an OCI registry.",
+        after_help = "Library method: stacpkg::oci::pull"
+    )]
+    Pull(package::PullArgs),
+    #[command(
         about = "Work with STAC items table commands.",
         subcommand_required = true
     )]

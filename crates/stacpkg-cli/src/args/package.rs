@@ -65,3 +65,51 @@ pub(crate) enum InspectFormat {
     Markdown,
     Md,
 }
+
+/// Registry transport options shared by `push` and `pull`.
+#[derive(Debug, Args)]
+pub(crate) struct TransportArgs {
+    /// how to authenticate first: `token` waits for the registry's challenge (Basic or bearer
+    /// token, negotiated), `basic` sends Basic credentials from the start
+    #[arg(long, value_enum, default_value_t = AuthBackend::Token, value_name = "NAME")]
+    pub(crate) auth_backend: AuthBackend,
+    /// use plain HTTP for the registry
+    #[arg(long)]
+    pub(crate) plain_http: bool,
+    /// do not verify the registry's TLS certificate
+    #[arg(long)]
+    pub(crate) insecure: bool,
+}
+
+/// `--auth-backend`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum AuthBackend {
+    Token,
+    Basic,
+}
+
+/// `push PACKAGE TARGET`
+#[derive(Debug, Args)]
+pub(crate) struct PushArgs {
+    /// package directory to push
+    pub(crate) package: PathBuf,
+    /// OCI registry target reference (HOST[:PORT]/REPOSITORY[:TAG]) or oci-layout:PATH[:TAG]
+    pub(crate) target: String,
+    #[command(flatten)]
+    pub(crate) transport: TransportArgs,
+}
+
+/// `pull SOURCE --output-dir DIR`
+#[derive(Debug, Args)]
+pub(crate) struct PullArgs {
+    /// OCI registry source reference (HOST[:PORT]/REPOSITORY[:TAG|@DIGEST]) or oci-layout:PATH[:TAG]
+    pub(crate) source: String,
+    /// package directory to create
+    #[arg(long, value_name = "PATH", required = true)]
+    pub(crate) output_dir: PathBuf,
+    /// replace an existing package in the output directory
+    #[arg(long)]
+    pub(crate) force: bool,
+    #[command(flatten)]
+    pub(crate) transport: TransportArgs,
+}

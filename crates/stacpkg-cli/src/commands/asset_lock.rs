@@ -4,7 +4,8 @@ use std::io::{IsTerminal, Write};
 
 use stacpkg::asset_lock::plan::{Layout, PlanOptions};
 use stacpkg::asset_lock::{
-    DeriveOptions, Destination, RelocateEvent, RelocateOptions, ValidateEvent, ValidateOptions,
+    DeriveOptions, Destination, RelocateEvent, RelocateOptions, RelocateReport, ValidateEvent,
+    ValidateOptions,
 };
 use stacpkg::store::CopyOptions;
 
@@ -16,7 +17,7 @@ use super::ExitStatus;
 use crate::args::asset_lock::{
     DeriveArgs, FromParquetArgs, LayoutArg, RelocateArgs, ToParquetArgs, ValidateArgs,
 };
-use crate::{diagnostics, stdio};
+use crate::{diagnostics, progress, stdio};
 
 /// `asset-lock from-parquet` → [`stacpkg::asset_lock::read_parquet`].
 pub(crate) fn from_parquet(args: FromParquetArgs) -> anyhow::Result<ExitStatus> {
@@ -184,7 +185,8 @@ pub(crate) fn relocate(args: RelocateArgs) -> anyhow::Result<ExitStatus> {
             )),
         });
     })?;
-    progress.start(std::sync::Arc::clone(&report));
+    let shown = std::sync::Arc::clone(&report);
+    progress.start(move |elapsed| render_relocation(&shown, elapsed));
     let emitted = stdio::emit(lock);
     progress.finish();
     emitted?;
@@ -199,109 +201,26 @@ pub(crate) fn relocate(args: RelocateArgs) -> anyhow::Result<ExitStatus> {
     Ok(ExitStatus::Success)
 }
 
-mod progress {
-    //! The relocation progress line on a terminal: files, bytes, rate and, once the input is
-    //! read to its end, the ETA. Redrawn five times a second on stderr; nothing when stderr is
-    //! not a terminal.
-
-    use std::io::Write;
+/// The relocation progress line: files, bytes, rate and, once the input is read to its end, the
+/// ETA.
+fn render_relocation(report: &RelocateReport, elapsed: std::time::Duration) -> String {
     use std::sync::atomic::Ordering;
-    use std::sync::{Arc, Mutex};
-    use std::time::{Duration, Instant};
-
-    use stacpkg::asset_lock::RelocateReport;
-
-    #[derive(Debug, Clone)]
-    pub(crate) struct Bar {
-        state: Option<Arc<Mutex<State>>>,
+    let load = |a: &std::sync::atomic::AtomicU64| a.load(Ordering::Relaxed);
+    let done = load(&report.copied) + load(&report.kept) + load(&report.failed);
+    let total = load(&report.to_copy);
+    let written = load(&report.progress.bytes) as f64;
+    let total_bytes = load(&report.bytes_to_copy) as f64;
+    let rate = written / elapsed.as_secs_f64().max(0.001);
+    let finished_input = report.input_done.load(Ordering::Relaxed);
+    let mut line = format!(
+        "relocating: {done}/{total}{} files, {} / {}, {}/s",
+        if finished_input { "" } else { "+" },
+        progress::bytes(written),
+        progress::bytes(total_bytes),
+        progress::bytes(rate)
+    );
+    if finished_input && rate > 0.0 && total_bytes > written {
+        line.push_str(&format!(", ETA {:.0} s", (total_bytes - written) / rate));
     }
-
-    #[derive(Debug, Default)]
-    struct State {
-        drawn: bool,
-        done: bool,
-    }
-
-    impl Bar {
-        pub(crate) fn new(enabled: bool) -> Self {
-            Bar {
-                state: enabled.then(|| Arc::new(Mutex::new(State::default()))),
-            }
-        }
-
-        pub(crate) fn start(&self, report: Arc<RelocateReport>) {
-            let Some(state) = self.state.clone() else {
-                return;
-            };
-            let started = Instant::now();
-            std::thread::spawn(move || {
-                loop {
-                    std::thread::sleep(Duration::from_millis(200));
-                    let mut state = state.lock().unwrap_or_else(|p| p.into_inner());
-                    if state.done {
-                        return;
-                    }
-                    let line = render(&report, started.elapsed());
-                    let _ = write!(std::io::stderr().lock(), "\r\x1b[2K{line}");
-                    state.drawn = true;
-                }
-            });
-        }
-
-        /// Print a message where the bar was (it is redrawn at the next tick).
-        pub(crate) fn message(&self, print: impl FnOnce()) {
-            let guard = self
-                .state
-                .as_ref()
-                .map(|state| state.lock().unwrap_or_else(|p| p.into_inner()));
-            if let Some(mut state) = guard {
-                if state.drawn {
-                    let _ = write!(std::io::stderr().lock(), "\r\x1b[2K");
-                    state.drawn = false;
-                }
-                print();
-            } else {
-                print();
-            }
-        }
-
-        pub(crate) fn finish(&self) {
-            self.message(|| {});
-            if let Some(state) = &self.state {
-                state.lock().unwrap_or_else(|p| p.into_inner()).done = true;
-            }
-        }
-    }
-
-    fn bytes(n: f64) -> String {
-        const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
-        let mut value = n;
-        let mut unit = 0;
-        while value >= 1024.0 && unit < UNITS.len() - 1 {
-            value /= 1024.0;
-            unit += 1;
-        }
-        format!("{value:.1} {}", UNITS[unit])
-    }
-
-    fn render(report: &RelocateReport, elapsed: Duration) -> String {
-        let load = |a: &std::sync::atomic::AtomicU64| a.load(Ordering::Relaxed);
-        let done = load(&report.copied) + load(&report.kept) + load(&report.failed);
-        let total = load(&report.to_copy);
-        let written = load(&report.progress.bytes) as f64;
-        let total_bytes = load(&report.bytes_to_copy) as f64;
-        let rate = written / elapsed.as_secs_f64().max(0.001);
-        let finished_input = report.input_done.load(Ordering::Relaxed);
-        let mut line = format!(
-            "relocating: {done}/{total}{} files, {} / {}, {}/s",
-            if finished_input { "" } else { "+" },
-            bytes(written),
-            bytes(total_bytes),
-            bytes(rate)
-        );
-        if finished_input && rate > 0.0 && total_bytes > written {
-            line.push_str(&format!(", ETA {:.0} s", (total_bytes - written) / rate));
-        }
-        line
-    }
+    line
 }

@@ -45,6 +45,8 @@ pub(crate) fn dispatch(command: Command) -> anyhow::Result<ExitStatus> {
     match command {
         Command::Build(args) => package::build(args),
         Command::Inspect(args) => package::inspect(args),
+        Command::Push(args) => package::push(args),
+        Command::Pull(args) => package::pull(args),
         Command::Items { command } => match command {
             ItemsCommand::FromJson(args) => items::from_json(args),
             ItemsCommand::FromNdjson(args) => items::from_ndjson(args),

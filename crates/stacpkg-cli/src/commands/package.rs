@@ -1,6 +1,7 @@
 //! `stacpkg build` and `stacpkg inspect`.
 
-use std::io::Write;
+use std::io::{IsTerminal, Write};
+use std::sync::atomic::Ordering;
 
 use stacpkg::StreamKind;
 use stacpkg::asset_lock::DeriveOptions;
@@ -10,8 +11,10 @@ use stacpkg::package::inspect::inspect as inspect_package;
 use stacpkg::package::media_type::MediaTypes;
 
 use super::ExitStatus;
-use crate::args::package::{BuildArgs, InspectArgs, InspectFormat};
-use crate::stdio;
+use crate::args::package::{
+    AuthBackend, BuildArgs, InspectArgs, InspectFormat, PullArgs, PushArgs, TransportArgs,
+};
+use crate::{diagnostics, progress, stdio};
 
 /// `build` → [`stacpkg::package::build::build`].
 pub(crate) fn build(args: BuildArgs) -> anyhow::Result<ExitStatus> {
@@ -57,5 +60,79 @@ pub(crate) fn inspect(args: InspectArgs) -> anyhow::Result<ExitStatus> {
     out.write_all(text.as_bytes())
         .and_then(|()| out.flush())
         .map_err(|e| stacpkg::Error::write_failed("stdout", e))?;
+    Ok(ExitStatus::Success)
+}
+
+fn transport(args: &TransportArgs) -> anyhow::Result<stacpkg::oci::TransportOptions> {
+    Ok(stacpkg::oci::TransportOptions {
+        plain_http: args.plain_http,
+        insecure: args.insecure,
+        basic_auth: args.auth_backend == AuthBackend::Basic,
+        max_retries: u32::try_from(stacpkg::store::max_retries_from_env()?).unwrap_or(u32::MAX),
+    })
+}
+
+fn target(text: &str) -> anyhow::Result<stacpkg::oci::Target> {
+    text.parse()
+        .map_err(|e: String| anyhow::Error::new(super::UsageError(e)))
+}
+
+/// The push/pull progress line: bytes and rate.
+fn transfer_bar(verb: &'static str, progress: &stacpkg::oci::Progress) -> progress::Bar {
+    let bar = progress::Bar::new(std::io::stderr().is_terminal());
+    let progress = progress.clone();
+    bar.start(move |elapsed| {
+        let done = progress.done.load(Ordering::Relaxed) as f64;
+        let total = progress.total.load(Ordering::Relaxed) as f64;
+        format!(
+            "{verb}: {} / {}, {}/s",
+            progress::bytes(done),
+            progress::bytes(total),
+            progress::bytes(done / elapsed.as_secs_f64().max(0.001))
+        )
+    });
+    bar
+}
+
+/// `push` → [`stacpkg::oci::push`].
+pub(crate) fn push(args: PushArgs) -> anyhow::Result<ExitStatus> {
+    let target = target(&args.target)?;
+    let options = stacpkg::oci::PushOptions {
+        transport: transport(&args.transport)?,
+    };
+    let progress = stacpkg::oci::Progress::default();
+    let bar = transfer_bar("pushing", &progress);
+    let report = stacpkg::oci::push(&args.package, &target, &options, &progress);
+    bar.finish();
+    let report = report?;
+    if std::io::stderr().is_terminal() {
+        diagnostics::note(&format!(
+            "pushed {target}@{} ({} layers, {} blobs already there)",
+            report.digest, report.layers, report.skipped
+        ));
+    }
+    Ok(ExitStatus::Success)
+}
+
+/// `pull` → [`stacpkg::oci::pull`].
+pub(crate) fn pull(args: PullArgs) -> anyhow::Result<ExitStatus> {
+    let source = target(&args.source)?;
+    let options = stacpkg::oci::PullOptions {
+        transport: transport(&args.transport)?,
+        force: args.force,
+    };
+    let progress = stacpkg::oci::Progress::default();
+    let bar = transfer_bar("pulling", &progress);
+    let report = stacpkg::oci::pull(&source, &args.output_dir, &options, &progress);
+    bar.finish();
+    let report = report?;
+    if std::io::stderr().is_terminal() {
+        diagnostics::note(&format!(
+            "pulled {source} ({}, {} layers) into {}",
+            report.digest,
+            report.layers,
+            args.output_dir.display()
+        ));
+    }
     Ok(ExitStatus::Success)
 }

@@ -25,7 +25,7 @@ use std::time::SystemTime;
 use arrow_array::BooleanArray;
 use arrow_array::cast::AsArray;
 
-use super::{ASSETS_DIR, ITEMS_FILE, LOCK_FILE};
+use super::{ASSETS_DIR, ITEMS_FILE, LOCK_FILE, Staging};
 use crate::asset_lock::plan::{Layout, PlanOptions};
 use crate::asset_lock::{
     self, CHUNK_ROWS, DeriveOptions, Destination, LockRow, RelocateOptions, RelocateReport,
@@ -100,7 +100,7 @@ pub struct BuildReport {
 /// Build the package `output` from `items`.
 pub fn build(items: BatchReader, output: &Path, options: BuildOptions) -> Result<BuildReport> {
     let includes = check_includes(&options.includes)?;
-    let replace = check_output(output, options.force)?;
+    let staging = Staging::new(output, options.force)?;
     // Opened before anything is written, so a lock that is not a lock stream fails early.
     let explicit_lock = match &options.asset_lock {
         Some(path) => {
@@ -112,32 +112,6 @@ pub fn build(items: BatchReader, output: &Path, options: BuildOptions) -> Result
         None => None,
     };
 
-    let parent = match output.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
-        _ => PathBuf::from("."),
-    };
-    std::fs::create_dir_all(&parent)
-        .map_err(|e| Error::io("failed to create", parent.display().to_string(), e))?;
-    let parent = parent
-        .canonicalize()
-        .map_err(|e| Error::io("failed to open", parent.display().to_string(), e))?;
-    let out_name = output
-        .file_name()
-        .ok_or_else(|| Error::Build(format!("`{}` names no directory", output.display())))?
-        .to_string_lossy()
-        .into_owned();
-    let prefix = format!(".{out_name}.stacpkg-build-");
-    let mut builder = tempfile::Builder::new();
-    builder.prefix(&prefix);
-    #[cfg(unix)]
-    builder.permissions(std::os::unix::fs::PermissionsExt::from_mode(0o777));
-    let staging = builder.tempdir_in(&parent).map_err(|e| {
-        Error::io(
-            "failed to create a build directory in",
-            parent.display().to_string(),
-            e,
-        )
-    })?;
     let dir = staging.path();
 
     let mut report = BuildReport::default();
@@ -193,8 +167,7 @@ pub fn build(items: BatchReader, output: &Path, options: BuildOptions) -> Result
         copy_include(include, &dir.join(name))?;
     }
 
-    commit(staging, output, replace)?;
-    report.replaced = replace;
+    report.replaced = staging.commit()?;
     Ok(report)
 }
 
@@ -395,39 +368,6 @@ fn check_includes(includes: &[PathBuf]) -> Result<Vec<(PathBuf, String)>> {
     Ok(named)
 }
 
-/// Whether an existing `output` is to be replaced; refuses what may not be.
-fn check_output(output: &Path, force: bool) -> Result<bool> {
-    let shown = output.display();
-    let meta = match std::fs::symlink_metadata(output) {
-        Ok(meta) => meta,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(false),
-        Err(e) => return Err(Error::io("failed to open", shown.to_string(), e)),
-    };
-    if !meta.is_dir() {
-        return Err(Error::Build(format!(
-            "output `{shown}` exists and is not a directory"
-        )));
-    }
-    let empty = std::fs::read_dir(output)
-        .map_err(|e| Error::io("failed to list", shown.to_string(), e))?
-        .next()
-        .is_none();
-    if empty {
-        return Ok(true);
-    }
-    if !force {
-        return Err(Error::Build(format!(
-            "output directory `{shown}` exists and is not empty (use --force to replace the package in it)"
-        )));
-    }
-    if !output.join(ITEMS_FILE).is_file() && !output.join(LOCK_FILE).is_file() {
-        return Err(Error::Build(format!(
-            "refusing to replace `{shown}`: it is not a stacpkg package"
-        )));
-    }
-    Ok(true)
-}
-
 /// Copy an include: files with their permissions and mtime, directories recursively (links
 /// followed, as the original's `copytree`; a directory that contains itself is refused).
 fn copy_include(from: &Path, to: &Path) -> Result<()> {
@@ -475,53 +415,5 @@ fn copy_tree(from: &Path, to: &Path, ancestors: &mut Vec<PathBuf>) -> Result<()>
         copy_tree(&entry.path(), &to.join(entry.file_name()), ancestors)?;
     }
     ancestors.pop();
-    Ok(())
-}
-
-/// Move the finished build into place: an empty directory is replaced by a rename; an existing
-/// package is moved aside first and removed once the new one is in place.
-fn commit(staging: tempfile::TempDir, output: &Path, replace: bool) -> Result<()> {
-    let shown = output.display().to_string();
-    let aside = if replace
-        && std::fs::read_dir(output)
-            .map(|mut d| d.next().is_some())
-            .unwrap_or(false)
-    {
-        let parent = staging.path().parent().unwrap_or(Path::new("."));
-        let aside = tempfile::Builder::new()
-            .prefix(".stacpkg-replaced-")
-            .tempdir_in(parent)
-            .map_err(|e| Error::io("failed to prepare replacing", &shown, e))?
-            .keep();
-        // `rename` onto an empty directory replaces it, so the placeholder goes first.
-        std::fs::remove_dir(&aside)
-            .map_err(|e| Error::io("failed to prepare replacing", &shown, e))?;
-        std::fs::rename(output, &aside)
-            .map_err(|e| Error::io("failed to move aside", &shown, e))?;
-        Some(aside)
-    } else {
-        None
-    };
-    let path = staging.keep();
-    if let Err(e) = std::fs::rename(&path, output) {
-        let _ = std::fs::remove_dir_all(&path);
-        if let Some(aside) = &aside {
-            let _ = std::fs::rename(aside, output);
-        }
-        return Err(Error::io(
-            "failed to move the finished package into place at",
-            shown,
-            e,
-        ));
-    }
-    if let Some(aside) = aside {
-        std::fs::remove_dir_all(&aside).map_err(|e| {
-            Error::io(
-                "failed to remove the replaced package at",
-                aside.display().to_string(),
-                e,
-            )
-        })?;
-    }
     Ok(())
 }

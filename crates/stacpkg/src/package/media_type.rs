@@ -97,6 +97,15 @@ impl MediaTypes {
         self.guess(name).unwrap_or(OCTET_STREAM).to_string()
     }
 
+    /// The media type of a package file pushed as its own layer (ref §9.1: Parquet by name,
+    /// then `mimetypes`, without `inspect`'s JSON rule).
+    pub fn of_layer(&self, name: &str) -> String {
+        if name.ends_with(".parquet") {
+            return PARQUET.into();
+        }
+        self.guess(name).unwrap_or(OCTET_STREAM).to_string()
+    }
+
     /// `mimetypes.guess_type(name)[0]`.
     fn guess(&self, name: &str) -> Option<&str> {
         let path = url_path(name);

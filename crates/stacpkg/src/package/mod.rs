@@ -67,6 +67,14 @@ impl Package {
         self.dir.join(LOCK_FILE)
     }
 
+    /// Every regular file below `dir/sub` (components start with `sub`), sorted like [`files`](Self::files).
+    pub fn files_under(&self, sub: &str) -> Result<Vec<PackageFile>> {
+        let mut files = Vec::new();
+        walk(&self.dir.join(sub), &mut vec![sub.to_string()], &mut files)?;
+        files.sort_by(|a, b| a.components.cmp(&b.components));
+        Ok(files)
+    }
+
     /// Every regular file below the package (symlinked files included, symlinked directories
     /// not entered, as Python's `rglob`), sorted by path components.
     pub fn files(&self) -> Result<Vec<PackageFile>> {
@@ -75,6 +83,157 @@ impl Package {
         files.sort_by(|a, b| a.components.cmp(&b.components));
         Ok(files)
     }
+}
+
+/// A package directory being written: a hidden temporary directory next to the output, renamed
+/// into place by [`commit`](Self::commit) (a dropped staging directory disappears).
+#[derive(Debug)]
+pub struct Staging {
+    dir: tempfile::TempDir,
+    output: PathBuf,
+    replace: bool,
+}
+
+impl Staging {
+    /// Check `output` (absent, an empty directory, or — with `force` — a package) and create the
+    /// staging directory next to it.
+    pub fn new(output: &Path, force: bool) -> Result<Staging> {
+        let replace = check_output(output, force)?;
+        let parent = match output.parent() {
+            Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+            _ => PathBuf::from("."),
+        };
+        std::fs::create_dir_all(&parent)
+            .map_err(|e| Error::io("failed to create", parent.display().to_string(), e))?;
+        let parent = parent
+            .canonicalize()
+            .map_err(|e| Error::io("failed to open", parent.display().to_string(), e))?;
+        let name = output
+            .file_name()
+            .ok_or_else(|| Error::Build(format!("`{}` names no directory", output.display())))?
+            .to_string_lossy()
+            .into_owned();
+        let prefix = format!(".{name}.stacpkg-");
+        let mut builder = tempfile::Builder::new();
+        builder.prefix(&prefix);
+        // The finished directory should get the mode any directory the user makes gets.
+        #[cfg(unix)]
+        builder.permissions(std::os::unix::fs::PermissionsExt::from_mode(0o777));
+        let dir = builder.tempdir_in(&parent).map_err(|e| {
+            Error::io(
+                "failed to create a temporary directory in",
+                parent.display().to_string(),
+                e,
+            )
+        })?;
+        Ok(Staging {
+            dir,
+            output: output.to_path_buf(),
+            replace,
+        })
+    }
+
+    /// The staging directory (absolute).
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// Scratch space next to the output (same filesystem), removed when dropped.
+    pub fn scratch(&self) -> Result<tempfile::TempDir> {
+        let parent = self.dir.path().parent().unwrap_or(Path::new("."));
+        tempfile::Builder::new()
+            .prefix(".stacpkg-scratch-")
+            .tempdir_in(parent)
+            .map_err(|e| {
+                Error::io(
+                    "failed to create a temporary directory in",
+                    parent.display().to_string(),
+                    e,
+                )
+            })
+    }
+
+    /// Move the finished directory into place (true when it replaced one): an empty directory is replaced by a rename; an existing
+    /// package is moved aside first and removed once the new one is in place.
+    pub fn commit(self) -> Result<bool> {
+        let (staging, output, replace) = (self.dir, self.output.as_path(), self.replace);
+        let shown = output.display().to_string();
+        let aside = if replace
+            && std::fs::read_dir(output)
+                .map(|mut d| d.next().is_some())
+                .unwrap_or(false)
+        {
+            let parent = staging.path().parent().unwrap_or(Path::new("."));
+            let aside = tempfile::Builder::new()
+                .prefix(".stacpkg-replaced-")
+                .tempdir_in(parent)
+                .map_err(|e| Error::io("failed to prepare replacing", &shown, e))?
+                .keep();
+            // `rename` onto an empty directory replaces it, so the placeholder goes first.
+            std::fs::remove_dir(&aside)
+                .map_err(|e| Error::io("failed to prepare replacing", &shown, e))?;
+            std::fs::rename(output, &aside)
+                .map_err(|e| Error::io("failed to move aside", &shown, e))?;
+            Some(aside)
+        } else {
+            None
+        };
+        let path = staging.keep();
+        if let Err(e) = std::fs::rename(&path, output) {
+            let _ = std::fs::remove_dir_all(&path);
+            if let Some(aside) = &aside {
+                let _ = std::fs::rename(aside, output);
+            }
+            return Err(Error::io(
+                "failed to move the finished package into place at",
+                shown,
+                e,
+            ));
+        }
+        if let Some(aside) = aside {
+            std::fs::remove_dir_all(&aside).map_err(|e| {
+                Error::io(
+                    "failed to remove the replaced package at",
+                    aside.display().to_string(),
+                    e,
+                )
+            })?;
+        }
+        Ok(replace)
+    }
+}
+
+/// Whether an existing `output` is to be replaced; refuses what may not be.
+fn check_output(output: &Path, force: bool) -> Result<bool> {
+    let shown = output.display();
+    let meta = match std::fs::symlink_metadata(output) {
+        Ok(meta) => meta,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(false),
+        Err(e) => return Err(Error::io("failed to open", shown.to_string(), e)),
+    };
+    if !meta.is_dir() {
+        return Err(Error::Build(format!(
+            "output `{shown}` exists and is not a directory"
+        )));
+    }
+    let empty = std::fs::read_dir(output)
+        .map_err(|e| Error::io("failed to list", shown.to_string(), e))?
+        .next()
+        .is_none();
+    if empty {
+        return Ok(true);
+    }
+    if !force {
+        return Err(Error::Build(format!(
+            "output directory `{shown}` exists and is not empty (use --force to replace the package in it)"
+        )));
+    }
+    if !output.join(ITEMS_FILE).is_file() && !output.join(LOCK_FILE).is_file() {
+        return Err(Error::Build(format!(
+            "refusing to replace `{shown}`: it is not a stacpkg package"
+        )));
+    }
+    Ok(true)
 }
 
 /// One file of a package.

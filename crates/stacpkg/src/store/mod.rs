@@ -133,6 +133,18 @@ impl std::fmt::Debug for Stores {
     }
 }
 
+/// Retries of a failed request: `STACPKG_MAX_RETRIES`, else [`DEFAULT_MAX_RETRIES`].
+pub fn max_retries_from_env() -> Result<usize, StoreError> {
+    match env_var(MAX_RETRIES_VAR) {
+        None => Ok(DEFAULT_MAX_RETRIES),
+        Some(text) => text.trim().parse().map_err(|_| {
+            StoreError::Config(format!(
+                "{MAX_RETRIES_VAR} must be a whole number, not `{text}`"
+            ))
+        }),
+    }
+}
+
 fn env_var(name: &str) -> Option<String> {
     std::env::var(name).ok()
 }
@@ -143,14 +155,7 @@ impl Stores {
     pub fn from_env() -> Result<Self, StoreError> {
         // Several crates (reqwest, object_store) use the process-wide rustls provider.
         let _ = rustls::crypto::ring::default_provider().install_default();
-        let max_retries = match env_var(MAX_RETRIES_VAR) {
-            None => DEFAULT_MAX_RETRIES,
-            Some(text) => text.trim().parse().map_err(|_| {
-                StoreError::Config(format!(
-                    "{MAX_RETRIES_VAR} must be a whole number, not `{text}`"
-                ))
-            })?,
-        };
+        let max_retries = max_retries_from_env()?;
         let http = reqwest::Client::builder()
             .user_agent(concat!("stacpkg/", env!("CARGO_PKG_VERSION")))
             .connect_timeout(CONNECT_TIMEOUT)

@@ -1,0 +1,233 @@
+//! The OCI image layout target (`oci-layout:PATH[:TAG]`): `PATH/oci-layout`, `PATH/index.json`
+//! and `PATH/blobs/sha256/<hex>`, as the image-layout spec describes and ORAS reads. Tags are
+//! `org.opencontainers.image.ref.name` annotations in `index.json`.
+//!
+//! Blobs are copied in streams (one 1 MiB buffer) and hashed as they are copied, both ways: a
+//! blob whose bytes do not match its digest is never written into the layout or the package.
+
+use std::fs::File;
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::Ordering;
+
+use super::transfer::Progress;
+use super::{ARTIFACT_TYPE, Descriptor, INDEX_MEDIA_TYPE, MANIFEST_MEDIA_TYPE, digest_of};
+use crate::error::{Error, Result};
+
+const LAYOUT_FILE: &str = "oci-layout";
+const LAYOUT_VERSION: &str = "{\"imageLayoutVersion\": \"1.0.0\"}";
+const INDEX_FILE: &str = "index.json";
+const REF_NAME: &str = "org.opencontainers.image.ref.name";
+
+/// An OCI image layout directory.
+#[derive(Debug, Clone)]
+pub struct Layout {
+    root: PathBuf,
+}
+
+impl Layout {
+    /// The layout at `root`; for pushing it is created when missing.
+    pub fn open(root: &Path, create: bool) -> Result<Layout> {
+        let shown = root.display().to_string();
+        if create {
+            std::fs::create_dir_all(root.join("blobs/sha256"))
+                .map_err(|e| Error::io("failed to create", &shown, e))?;
+            let marker = root.join(LAYOUT_FILE);
+            if !marker.exists() {
+                write_atomically(&marker, LAYOUT_VERSION.as_bytes())?;
+            }
+        } else if !root.join(LAYOUT_FILE).is_file() {
+            return Err(Error::Oci(format!(
+                "`{shown}` is not an OCI image layout (no `{LAYOUT_FILE}` file)"
+            )));
+        }
+        Ok(Layout {
+            root: root.to_path_buf(),
+        })
+    }
+
+    fn blob_path(&self, digest: &str) -> Result<PathBuf> {
+        let hex = super::sha256_hex(digest).map_err(Error::Oci)?;
+        Ok(self.root.join("blobs/sha256").join(hex))
+    }
+
+    /// Whether the layout holds the blob (of the right size).
+    pub fn has_blob(&self, descriptor: &Descriptor) -> Result<bool> {
+        let path = self.blob_path(&descriptor.digest)?;
+        Ok(std::fs::metadata(path).is_ok_and(|m| m.is_file() && m.len() == descriptor.size))
+    }
+
+    /// Copy a file in as the blob `descriptor`.
+    pub fn push_blob(&self, descriptor: &Descriptor, from: &Path, progress: &Progress) -> Result<()> {
+        let to = self.blob_path(&descriptor.digest)?;
+        copy_verified(from, &to, descriptor, progress)
+    }
+
+    /// Store a small blob held in memory.
+    pub fn push_blob_bytes(&self, descriptor: &Descriptor, bytes: &[u8]) -> Result<()> {
+        write_atomically(&self.blob_path(&descriptor.digest)?, bytes)
+    }
+
+    /// Store the manifest and tag it `reference` in `index.json` (replacing the tag's earlier
+    /// manifest, keeping every other entry).
+    pub fn push_manifest(&self, reference: &str, bytes: &[u8]) -> Result<()> {
+        let digest = digest_of(bytes);
+        write_atomically(&self.blob_path(&digest)?, bytes)?;
+        let index_path = self.root.join(INDEX_FILE);
+        let mut index = match std::fs::read(&index_path) {
+            Ok(text) => serde_json::from_slice::<serde_json::Value>(&text).map_err(|e| {
+                Error::Oci(format!("`{}` is not valid JSON: {e}", index_path.display()))
+            })?,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => serde_json::json!({
+                "schemaVersion": 2,
+                "mediaType": INDEX_MEDIA_TYPE,
+                "manifests": [],
+            }),
+            Err(e) => return Err(Error::io("failed to read", index_path.display().to_string(), e)),
+        };
+        let manifests = index
+            .get_mut("manifests")
+            .and_then(|m| m.as_array_mut())
+            .ok_or_else(|| {
+                Error::Oci(format!("`{}` has no manifests list", index_path.display()))
+            })?;
+        if !reference.starts_with("sha256:") {
+            manifests.retain(|m| m["annotations"][REF_NAME].as_str() != Some(reference));
+        }
+        let mut entry = serde_json::json!({
+            "mediaType": MANIFEST_MEDIA_TYPE,
+            "digest": digest,
+            "size": bytes.len(),
+            "artifactType": ARTIFACT_TYPE,
+        });
+        if !reference.starts_with("sha256:") {
+            entry["annotations"] = serde_json::json!({ REF_NAME: reference });
+        }
+        manifests.push(entry);
+        let text = serde_json::to_vec(&index).expect("an index serialises");
+        write_atomically(&index_path, &text)
+    }
+
+    /// The manifest tagged `reference` (or with that digest), checked against its digest.
+    pub fn fetch_manifest(&self, reference: &str) -> Result<(Vec<u8>, Option<String>)> {
+        let index_path = self.root.join(INDEX_FILE);
+        let text = std::fs::read(&index_path)
+            .map_err(|e| Error::io("failed to read", index_path.display().to_string(), e))?;
+        let index: serde_json::Value = serde_json::from_slice(&text).map_err(|e| {
+            Error::Oci(format!("`{}` is not valid JSON: {e}", index_path.display()))
+        })?;
+        let entry = index["manifests"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .rev()
+            .find(|m| {
+                if reference.starts_with("sha256:") {
+                    m["digest"].as_str() == Some(reference)
+                } else {
+                    m["annotations"][REF_NAME].as_str() == Some(reference)
+                }
+            })
+            .ok_or_else(|| {
+                Error::Oci(format!(
+                    "the OCI layout `{}` has no manifest `{reference}`",
+                    self.root.display()
+                ))
+            })?;
+        let digest = entry["digest"].as_str().unwrap_or_default().to_string();
+        let path = self.blob_path(&digest)?;
+        let bytes =
+            std::fs::read(&path).map_err(|e| Error::io("failed to read", path.display().to_string(), e))?;
+        if digest_of(&bytes) != digest {
+            return Err(Error::Oci(format!(
+                "the manifest `{reference}` in `{}` does not match its digest",
+                self.root.display()
+            )));
+        }
+        Ok((bytes, entry["mediaType"].as_str().map(str::to_string)))
+    }
+
+    /// Copy the blob `descriptor` out into `to`, checking size and digest.
+    pub fn fetch_blob(&self, descriptor: &Descriptor, to: &Path, progress: &Progress) -> Result<()> {
+        let from = self.blob_path(&descriptor.digest)?;
+        copy_verified(&from, to, descriptor, progress)
+    }
+}
+
+/// Copy `from` to `to` (via a temporary file next to it) while hashing; the copy only appears
+/// when its size and digest are the descriptor's.
+fn copy_verified(from: &Path, to: &Path, descriptor: &Descriptor, progress: &Progress) -> Result<()> {
+    let shown = from.display().to_string();
+    let what = descriptor.title.as_deref().unwrap_or(&descriptor.digest);
+    let mut source = File::open(from).map_err(|e| Error::io("failed to open", &shown, e))?;
+    let dir = to.parent().unwrap_or(Path::new("."));
+    let mut temp = tempfile::Builder::new()
+        .prefix(".stacpkg-blob-")
+        .permissions(permissions())
+        .tempfile_in(dir)
+        .map_err(|e| Error::io("failed to create a file in", dir.display().to_string(), e))?;
+    let mut context = ring::digest::Context::new(&ring::digest::SHA256);
+    let mut buffer = vec![0u8; 1024 * 1024];
+    let mut copied = 0u64;
+    let result = (|| {
+        loop {
+            let n = match source.read(&mut buffer) {
+                Ok(0) => break,
+                Ok(n) => n,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(Error::io("failed to read", &shown, e)),
+            };
+            copied += n as u64;
+            if copied > descriptor.size {
+                return Err(Error::Oci(format!(
+                    "`{what}` is larger than its descriptor's {} bytes",
+                    descriptor.size
+                )));
+            }
+            context.update(&buffer[..n]);
+            temp.write_all(&buffer[..n])
+                .map_err(|e| Error::io("failed to write", to.display().to_string(), e))?;
+            progress.done.fetch_add(n as u64, Ordering::Relaxed);
+        }
+        let digest = format!("sha256:{}", crate::package::hex(context.finish().as_ref()));
+        if copied != descriptor.size || digest != descriptor.digest {
+            return Err(Error::Oci(format!(
+                "`{what}` does not match its digest: expected {} ({} bytes), got {digest} ({copied} bytes)",
+                descriptor.digest, descriptor.size
+            )));
+        }
+        Ok(())
+    })();
+    if let Err(e) = result {
+        progress.done.fetch_sub(copied, Ordering::Relaxed);
+        return Err(e);
+    }
+    temp.persist(to)
+        .map_err(|e| Error::io("failed to write", to.display().to_string(), e.error))?;
+    Ok(())
+}
+
+fn permissions() -> std::fs::Permissions {
+    #[cfg(unix)]
+    {
+        std::os::unix::fs::PermissionsExt::from_mode(0o666)
+    }
+    #[cfg(not(unix))]
+    {
+        std::fs::metadata(".").map(|m| m.permissions()).expect("metadata of .")
+    }
+}
+
+fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
+    let dir = path.parent().unwrap_or(Path::new("."));
+    let mut temp = tempfile::Builder::new()
+        .prefix(".stacpkg-")
+        .permissions(permissions())
+        .tempfile_in(dir)
+        .map_err(|e| Error::io("failed to create a file in", dir.display().to_string(), e))?;
+    temp.write_all(bytes)
+        .map_err(|e| Error::io("failed to write", path.display().to_string(), e))?;
+    temp.persist(path)
+        .map_err(|e| Error::io("failed to write", path.display().to_string(), e.error))?;
+    Ok(())
+}
