@@ -4,9 +4,11 @@
 #   s3s-fs ×2   S3 with SigV4 checked; two servers with different credentials, so bucket-scoped
 #               endpoints and credentials are tested for real (a wrong key gets 403)
 #   Azurite     Azure Blob
+#   docker-registry ×3  OCI registries: open, htpasswd Basic auth, and bearer tokens from a small
+#               token service (scripts/token-server.py)
 #
 #   scripts/services.sh install      install what is missing (apt, cargo install, npm) into .tools/
-#   scripts/services.sh start DIR [nginx|s3|azure]...
+#   scripts/services.sh start DIR [nginx|s3|azure|oci]...
 #                                    start everything (or the named ones) with state in DIR;
 #                                    writes DIR/services.env
 #   scripts/services.sh stop DIR     stop what `start` started
@@ -25,6 +27,7 @@ install() {
   command -v nginx >/dev/null || need+=(nginx-light)
   command -v ab >/dev/null || need+=(apache2-utils)
   command -v openssl >/dev/null || need+=(openssl)
+  command -v docker-registry >/dev/null || need+=(docker-registry)
   if [ ${#need[@]} -gt 0 ]; then
     echo "==> apt-get install ${need[*]}"
     export DEBIAN_FRONTEND=noninteractive
@@ -60,7 +63,7 @@ wait_port() {
 start() {
   dir=$1
   shift
-  local want=" ${*:-nginx s3 azure} "
+  local want=" ${*:-nginx s3 azure oci} "
   mkdir -p "$dir"
   chmod 755 "$dir"
   : >"$dir/services.env"
@@ -149,12 +152,77 @@ EOF
     printf '%s\n' "AZURE_URL=http://127.0.0.1:$az_port" "AZURE_CONTAINER=stacpkg-az" \
       "AZURE_CLIENT=$root/scripts/azurite.py" >>"$dir/services.env"
   fi
+  if [[ $want == *" oci "* ]]; then
+    start_oci
+  fi
   echo "==> services up:$want($dir/services.env)"
+}
+
+# One docker-registry: name, port, extra config (auth). Its variables must not start with
+# REGISTRY_ (the registry reads those as configuration).
+registry() {
+  local name=$1 port=$2 auth=$3
+  mkdir -p "$dir/$name/data"
+  cat >"$dir/$name/config.yml" <<EOF
+version: 0.1
+log:
+  level: error
+  accesslog:
+    disabled: true
+storage:
+  filesystem:
+    rootdirectory: $dir/$name/data
+  delete:
+    enabled: true
+http:
+  addr: 127.0.0.1:$port
+  secret: stacpkg-test-$name
+$auth
+EOF
+  docker-registry serve "$dir/$name/config.yml" >"$dir/$name.log" 2>&1 &
+  echo $! >"$dir/$name.pid"
+}
+
+start_oci() {
+  local open_port basic_port token_port auth_port
+  open_port=$(free_port)
+  registry oci "$open_port" ""
+  basic_port=$(free_port)
+  mkdir -p "$dir/oci-basic"
+  htpasswd -Bbn stacpkg-user 'basic-pass-0123' >"$dir/oci-basic/htpasswd"
+  registry oci-basic "$basic_port" "auth:
+  htpasswd:
+    realm: stacpkg-test
+    path: $dir/oci-basic/htpasswd"
+  # Bearer tokens: an RSA key and self-signed certificate the registry trusts, and the token
+  # service that signs with them.
+  auth_port=$(free_port)
+  token_port=$(free_port)
+  mkdir -p "$dir/oci-token"
+  openssl req -x509 -newkey rsa:2048 -nodes -keyout "$dir/oci-token/key.pem" -out "$dir/oci-token/cert.pem" \
+    -days 7 -subj /CN=stacpkg-token-issuer 2>/dev/null
+  python3 "$root/scripts/token-server.py" "$auth_port" "$dir/oci-token/key.pem" "$dir/oci-token/cert.pem" \
+    stacpkg-issuer stacpkg-registry stacpkg-token-user 'token-pass-0123' >"$dir/oci-auth.log" 2>&1 &
+  echo $! >"$dir/oci-auth.pid"
+  registry oci-token "$token_port" "auth:
+  token:
+    realm: http://127.0.0.1:$auth_port/token
+    service: stacpkg-registry
+    issuer: stacpkg-issuer
+    rootcertbundle: $dir/oci-token/cert.pem"
+  wait_port "$open_port" oci
+  wait_port "$basic_port" oci-basic
+  wait_port "$auth_port" oci-auth
+  wait_port "$token_port" oci-token
+  printf '%s\n' "OCI_HOST=127.0.0.1:$open_port" "OCI_ROOT=$dir/oci/data" \
+    "OCI_BASIC_HOST=127.0.0.1:$basic_port" "OCI_BASIC_USER=stacpkg-user" "OCI_BASIC_PASS=basic-pass-0123" \
+    "OCI_TOKEN_HOST=127.0.0.1:$token_port" "OCI_TOKEN_USER=stacpkg-token-user" \
+    "OCI_TOKEN_PASS=token-pass-0123" >>"$dir/services.env"
 }
 
 stop() {
   local dir=$1
-  for name in nginx s3a s3b azurite; do
+  for name in nginx s3a s3b azurite oci oci-basic oci-token oci-auth; do
     if [ -f "$dir/$name.pid" ]; then
       kill "$(cat "$dir/$name.pid")" 2>/dev/null || true
     fi

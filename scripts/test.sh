@@ -1,16 +1,17 @@
 #!/usr/bin/env bash
-# Runs the whole test suite. Needs the Rust toolchain, Python 3 (for the pyarrow/DuckDB interop
-# tests, installed here into .venv-test on first use) and the test servers (nginx, s3s-fs,
-# Azurite: installed by scripts/services.sh on first use, started here, stopped on exit).
+# Runs the whole test suite. Needs the Rust toolchain, Python 3 (for the pyarrow/DuckDB/ORAS
+# interop tests, installed here into .venv-test on first use) and the test servers (nginx, s3s-fs,
+# Azurite, docker-registry: installed by scripts/services.sh on first use, started here, stopped
+# on exit).
 # `.ci/run` calls this script.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 venv=.venv-test
-if [ ! -x "$venv/bin/python" ] || ! "$venv/bin/python" -c 'import pyarrow, duckdb' 2>/dev/null; then
-  echo "==> installing pyarrow and duckdb into $venv (interop tests)"
+if [ ! -x "$venv/bin/python" ] || ! "$venv/bin/python" -c 'import pyarrow, duckdb, oras.client' 2>/dev/null; then
+  echo "==> installing pyarrow, duckdb and oras into $venv (interop tests)"
   python3 -m venv "$venv"
-  "$venv/bin/pip" install --quiet --disable-pip-version-check pyarrow duckdb
+  "$venv/bin/pip" install --quiet --disable-pip-version-check pyarrow duckdb oras
 fi
 export STACPKG_TEST_PYTHON="$PWD/$venv/bin/python"
 

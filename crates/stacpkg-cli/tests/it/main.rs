@@ -11,10 +11,13 @@
 //! - `project`: `items enrich / add-alternate / promote-alternate / remove-alternate` and the
 //!   tutorial flows that combine them with relocation.
 //! - `package`: `build` and `inspect`.
+//! - `oci`: `push` and `pull` against real registries (open, Basic, bearer token), ORAS and OCI
+//!   image layouts.
 
 mod asset_lock;
 mod errors;
 mod items;
+mod oci;
 mod package;
 mod parquet;
 mod pipeline;

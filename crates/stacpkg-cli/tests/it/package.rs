@@ -13,7 +13,7 @@ use crate::ctx;
 use crate::stores::{Row, item, nginx_facts, parquet_lock_rows, valid_lines, write_items};
 
 /// The bundled example copied into the test directory (its hrefs are relative to it).
-fn with_demo() -> TestContext {
+pub(crate) fn with_demo() -> TestContext {
     let ctx = ctx();
     let copied = std::process::Command::new("cp")
         .arg("-r")
@@ -25,12 +25,12 @@ fn with_demo() -> TestContext {
     ctx
 }
 
-fn read(ctx: &TestContext, name: &str) -> Vec<u8> {
+pub(crate) fn read(ctx: &TestContext, name: &str) -> Vec<u8> {
     std::fs::read(ctx.path(name)).unwrap_or_else(|e| panic!("{name}: {e}"))
 }
 
 /// Every regular file below `dir`, relative, sorted.
-fn tree(dir: &Path) -> Vec<String> {
+pub(crate) fn tree(dir: &Path) -> Vec<String> {
     fn walk(root: &Path, dir: &Path, out: &mut Vec<String>) {
         for entry in std::fs::read_dir(dir).unwrap() {
             let path = entry.unwrap().path();
@@ -48,7 +48,7 @@ fn tree(dir: &Path) -> Vec<String> {
 }
 
 /// What is left in the test directory besides the inputs: names starting with `pkg` or `.pkg`.
-fn leftovers(ctx: &TestContext) -> Vec<String> {
+pub(crate) fn leftovers(ctx: &TestContext) -> Vec<String> {
     let mut names: Vec<String> = std::fs::read_dir(ctx.dir())
         .unwrap()
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
@@ -58,14 +58,14 @@ fn leftovers(ctx: &TestContext) -> Vec<String> {
     names
 }
 
-fn includes(ctx: &TestContext) {
+pub(crate) fn includes(ctx: &TestContext) {
     ctx.write("inc/README.md", "# Demo package\n");
     ctx.write("inc/docs/note.txt", "note\n");
     ctx.write("inc/docs/deeper/more.txt", "more\n");
     ctx.write("inc/provenance.json", "{\"source\": \"demo\"}\n");
 }
 
-const INCLUDES: &str =
+pub(crate) const INCLUDES: &str =
     "--includes inc/README.md --includes inc/docs --includes inc/provenance.json";
 
 #[test]

@@ -318,7 +318,10 @@ mod tests {
             ..DockerAuth::default()
         };
         let credentials = decode_auth(&auth).unwrap().unwrap();
-        assert_eq!((credentials.username.as_str(), credentials.password.as_str()), ("user", "pa:ss"));
+        assert_eq!(
+            (credentials.username.as_str(), credentials.password.as_str()),
+            ("user", "pa:ss")
+        );
         assert_eq!(format!("{credentials:?}"), "Credentials(<hidden>)");
         assert_eq!(auths_host("https://index.docker.io/v1/"), "index.docker.io");
         assert_eq!(auths_host("127.0.0.1:5000"), "127.0.0.1:5000");

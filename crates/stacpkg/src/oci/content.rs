@@ -50,8 +50,16 @@ pub fn package_layers(
     threads: usize,
 ) -> Result<Vec<Layer>> {
     let mut planned: Vec<(String, String, PathBuf)> = vec![
-        (ITEMS_MEDIA_TYPE.into(), ITEMS_FILE.into(), package.items_path()),
-        (ASSET_LOCK_MEDIA_TYPE.into(), LOCK_FILE.into(), package.lock_path()),
+        (
+            ITEMS_MEDIA_TYPE.into(),
+            ITEMS_FILE.into(),
+            package.items_path(),
+        ),
+        (
+            ASSET_LOCK_MEDIA_TYPE.into(),
+            LOCK_FILE.into(),
+            package.lock_path(),
+        ),
     ];
     let dir = package.dir();
     let shown = dir.display().to_string();
@@ -161,13 +169,24 @@ mod tests {
 
     #[test]
     fn unsafe_paths_are_refused_and_harmless_dots_dropped() {
-        for bad in ["", "/etc/passwd", "../escaped.txt", "a/../../b", "a\\b", ".", "./", "a/.."] {
+        for bad in [
+            "",
+            "/etc/passwd",
+            "../escaped.txt",
+            "a/../../b",
+            "a\\b",
+            ".",
+            "./",
+            "a/..",
+        ] {
             assert!(safe_relative_path(bad).is_err(), "{bad:?}");
         }
         assert_eq!(safe_relative_path("a/./b.txt").unwrap(), "a/b.txt");
         assert_eq!(safe_relative_path("docs//x").unwrap(), "docs/x");
         assert_eq!(
-            safe_relative_path("../escaped.txt").unwrap_err().to_string(),
+            safe_relative_path("../escaped.txt")
+                .unwrap_err()
+                .to_string(),
             "unsafe package path: ../escaped.txt"
         );
     }
@@ -214,7 +233,12 @@ mod tests {
             err(&[layer("text/plain", Some("../x"))]),
             "unsafe package path: ../x"
         );
-        assert!(err(&[layer(ITEMS_MEDIA_TYPE, None), layer("x/y", Some("items.parquet"))])
-            .contains("already writes"));
+        assert!(
+            err(&[
+                layer(ITEMS_MEDIA_TYPE, None),
+                layer("x/y", Some("items.parquet"))
+            ])
+            .contains("already writes")
+        );
     }
 }

@@ -58,7 +58,12 @@ impl Layout {
     }
 
     /// Copy a file in as the blob `descriptor`.
-    pub fn push_blob(&self, descriptor: &Descriptor, from: &Path, progress: &Progress) -> Result<()> {
+    pub fn push_blob(
+        &self,
+        descriptor: &Descriptor,
+        from: &Path,
+        progress: &Progress,
+    ) -> Result<()> {
         let to = self.blob_path(&descriptor.digest)?;
         copy_verified(from, &to, descriptor, progress)
     }
@@ -83,7 +88,13 @@ impl Layout {
                 "mediaType": INDEX_MEDIA_TYPE,
                 "manifests": [],
             }),
-            Err(e) => return Err(Error::io("failed to read", index_path.display().to_string(), e)),
+            Err(e) => {
+                return Err(Error::io(
+                    "failed to read",
+                    index_path.display().to_string(),
+                    e,
+                ));
+            }
         };
         let manifests = index
             .get_mut("manifests")
@@ -136,8 +147,8 @@ impl Layout {
             })?;
         let digest = entry["digest"].as_str().unwrap_or_default().to_string();
         let path = self.blob_path(&digest)?;
-        let bytes =
-            std::fs::read(&path).map_err(|e| Error::io("failed to read", path.display().to_string(), e))?;
+        let bytes = std::fs::read(&path)
+            .map_err(|e| Error::io("failed to read", path.display().to_string(), e))?;
         if digest_of(&bytes) != digest {
             return Err(Error::Oci(format!(
                 "the manifest `{reference}` in `{}` does not match its digest",
@@ -148,7 +159,12 @@ impl Layout {
     }
 
     /// Copy the blob `descriptor` out into `to`, checking size and digest.
-    pub fn fetch_blob(&self, descriptor: &Descriptor, to: &Path, progress: &Progress) -> Result<()> {
+    pub fn fetch_blob(
+        &self,
+        descriptor: &Descriptor,
+        to: &Path,
+        progress: &Progress,
+    ) -> Result<()> {
         let from = self.blob_path(&descriptor.digest)?;
         copy_verified(&from, to, descriptor, progress)
     }
@@ -156,7 +172,12 @@ impl Layout {
 
 /// Copy `from` to `to` (via a temporary file next to it) while hashing; the copy only appears
 /// when its size and digest are the descriptor's.
-fn copy_verified(from: &Path, to: &Path, descriptor: &Descriptor, progress: &Progress) -> Result<()> {
+fn copy_verified(
+    from: &Path,
+    to: &Path,
+    descriptor: &Descriptor,
+    progress: &Progress,
+) -> Result<()> {
     let shown = from.display().to_string();
     let what = descriptor.title.as_deref().unwrap_or(&descriptor.digest);
     let mut source = File::open(from).map_err(|e| Error::io("failed to open", &shown, e))?;
@@ -214,7 +235,9 @@ fn permissions() -> std::fs::Permissions {
     }
     #[cfg(not(unix))]
     {
-        std::fs::metadata(".").map(|m| m.permissions()).expect("metadata of .")
+        std::fs::metadata(".")
+            .map(|m| m.permissions())
+            .expect("metadata of .")
     }
 }
 

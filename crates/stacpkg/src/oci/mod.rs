@@ -71,8 +71,7 @@ pub struct Descriptor {
 }
 
 fn title_of<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
-    let annotations: Option<std::collections::HashMap<String, String>> =
-        Option::deserialize(d)?;
+    let annotations: Option<std::collections::HashMap<String, String>> = Option::deserialize(d)?;
     Ok(annotations.and_then(|mut a| a.remove(TITLE_ANNOTATION)))
 }
 

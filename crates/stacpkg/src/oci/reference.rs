@@ -41,7 +41,11 @@ impl Reference {
 
 impl std::fmt::Display for Reference {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let sep = if self.reference.contains(':') { '@' } else { ':' };
+        let sep = if self.reference.contains(':') {
+            '@'
+        } else {
+            ':'
+        };
         write!(
             f,
             "{}/{}{sep}{}",
@@ -159,17 +163,30 @@ mod tests {
     fn registry_references_name_host_repository_and_tag() {
         let r = registry("127.0.0.1:5000/demo/pkg:v1");
         assert_eq!(
-            (r.registry.as_str(), r.repository.as_str(), r.reference.as_str()),
+            (
+                r.registry.as_str(),
+                r.repository.as_str(),
+                r.reference.as_str()
+            ),
             ("127.0.0.1:5000", "demo/pkg", "v1")
         );
         assert_eq!(registry("localhost/pkg").reference, "latest");
         let digest = format!("sha256:{}", "0".repeat(64));
         let r = registry(&format!("ghcr.io/a/b:tag@{digest}"));
-        assert_eq!((r.repository.as_str(), r.reference.as_str()), ("a/b", digest.as_str()));
+        assert_eq!(
+            (r.repository.as_str(), r.reference.as_str()),
+            ("a/b", digest.as_str())
+        );
         let hub = registry("user/pkg:1");
-        assert_eq!((hub.api_host(), hub.repository.as_str()), ("registry-1.docker.io", "user/pkg"));
+        assert_eq!(
+            (hub.api_host(), hub.repository.as_str()),
+            ("registry-1.docker.io", "user/pkg")
+        );
         assert_eq!(registry("pkg").repository, "library/pkg");
-        assert_eq!(registry("127.0.0.1:5000/demo/pkg:v1").to_string(), "127.0.0.1:5000/demo/pkg:v1");
+        assert_eq!(
+            registry("127.0.0.1:5000/demo/pkg:v1").to_string(),
+            "127.0.0.1:5000/demo/pkg:v1"
+        );
     }
 
     #[test]

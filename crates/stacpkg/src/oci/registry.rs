@@ -185,19 +185,26 @@ impl Registry {
             )));
         }
         let body = response.bytes().await.map_err(|e| {
-            Error::Oci(format!("the token service {realm_shown} gave no token: {}", reason(&e)))
+            Error::Oci(format!(
+                "the token service {realm_shown} gave no token: {}",
+                reason(&e)
+            ))
         })?;
-        let answer: Answer = serde_json::from_slice(&body).map_err(|_| {
-            Error::Oci(format!("the token service {realm_shown} gave no token"))
-        })?;
-        answer.token.or(answer.access_token).ok_or_else(|| {
-            Error::Oci(format!("the token service {realm_shown} gave no token"))
-        })
+        let answer: Answer = serde_json::from_slice(&body)
+            .map_err(|_| Error::Oci(format!("the token service {realm_shown} gave no token")))?;
+        answer
+            .token
+            .or(answer.access_token)
+            .ok_or_else(|| Error::Oci(format!("the token service {realm_shown} gave no token")))
     }
 
     /// Send a request built by `make` (called again for every attempt), authenticating on a 401
     /// and retrying transient failures. Returns the response whatever its status otherwise.
-    async fn send(&self, what: &str, make: impl Fn() -> Result<RequestBuilder>) -> Result<Response> {
+    async fn send(
+        &self,
+        what: &str,
+        make: impl Fn() -> Result<RequestBuilder>,
+    ) -> Result<Response> {
         let mut authenticated = false;
         let mut attempt = 0;
         loop {
@@ -282,15 +289,14 @@ impl Registry {
             let sent = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
             let counter = std::sync::Arc::clone(&sent);
             let done = progress.done.clone();
-            let stream = tokio_util::io::ReaderStream::with_capacity(file, 256 * 1024).map(
-                move |chunk| {
+            let stream =
+                tokio_util::io::ReaderStream::with_capacity(file, 256 * 1024).map(move |chunk| {
                     if let Ok(chunk) = &chunk {
                         counter.fetch_add(chunk.len() as u64, Ordering::Relaxed);
                         done.fetch_add(chunk.len() as u64, Ordering::Relaxed);
                     }
                     chunk
-                },
-            );
+                });
             let request = self
                 .client
                 .put(put_url(&location, &descriptor.digest))
@@ -334,7 +340,11 @@ impl Registry {
     }
 
     /// Upload a small blob held in memory.
-    pub async fn push_blob_bytes(&self, descriptor: &Descriptor, bytes: &'static [u8]) -> Result<()> {
+    pub async fn push_blob_bytes(
+        &self,
+        descriptor: &Descriptor,
+        bytes: &'static [u8],
+    ) -> Result<()> {
         let location = self.start_upload().await?;
         let url = put_url(&location, &descriptor.digest);
         let response = self
@@ -473,7 +483,12 @@ impl Registry {
     }
 
     /// Download a blob into `to`, checking its size and digest as it streams.
-    pub async fn fetch_blob(&self, descriptor: &Descriptor, to: &Path, progress: &Progress) -> Result<()> {
+    pub async fn fetch_blob(
+        &self,
+        descriptor: &Descriptor,
+        to: &Path,
+        progress: &Progress,
+    ) -> Result<()> {
         let url = self.url(&format!("blobs/{}", descriptor.digest));
         let what = format!(
             "`{}`",
@@ -490,9 +505,9 @@ impl Registry {
                     .status_error("fetching a blob", status, Some(response))
                     .await);
             }
-            let stream = response.bytes_stream().map(|chunk| {
-                chunk.map_err(|e| std::io::Error::other(reason(&e)))
-            });
+            let stream = response
+                .bytes_stream()
+                .map(|chunk| chunk.map_err(|e| std::io::Error::other(reason(&e))));
             match write_checked(stream, descriptor, to, progress, &what).await {
                 Ok(()) => return Ok(()),
                 Err(Failure::Final(e)) => return Err(e),
@@ -510,7 +525,12 @@ impl Registry {
         }
     }
 
-    async fn status_error(&self, what: &str, status: StatusCode, response: Option<Response>) -> Error {
+    async fn status_error(
+        &self,
+        what: &str,
+        status: StatusCode,
+        response: Option<Response>,
+    ) -> Error {
         if status == StatusCode::FORBIDDEN {
             return self.refused(what);
         }
@@ -556,7 +576,9 @@ async fn write_checked(
             file.write_all(&chunk)
                 .await
                 .map_err(|e| Failure::Final(Error::io("failed to write", &shown, e)))?;
-            progress.done.fetch_add(chunk.len() as u64, Ordering::Relaxed);
+            progress
+                .done
+                .fetch_add(chunk.len() as u64, Ordering::Relaxed);
         }
         file.flush()
             .await
@@ -620,4 +642,3 @@ async fn registry_message(response: Response) -> Option<String> {
         (None, None) => return None,
     })
 }
-

@@ -96,7 +96,7 @@ pub struct PullReport {
 
 /// The other end of a transfer.
 enum Endpoint {
-    Registry(Registry),
+    Registry(Box<Registry>),
     Layout(Layout),
 }
 
@@ -104,7 +104,7 @@ impl Endpoint {
     fn new(target: &Target, transport: &TransportOptions, push: bool) -> Result<(Self, String)> {
         Ok(match target {
             Target::Registry(reference) => (
-                Endpoint::Registry(Registry::new(reference, transport, push)?),
+                Endpoint::Registry(Box::new(Registry::new(reference, transport, push)?)),
                 reference.reference.clone(),
             ),
             Target::Layout { path, reference } => (
@@ -156,11 +156,21 @@ impl Endpoint {
         }
     }
 
-    async fn fetch_blob(&self, descriptor: &Descriptor, to: &Path, progress: &Progress) -> Result<()> {
+    async fn fetch_blob(
+        &self,
+        descriptor: &Descriptor,
+        to: &Path,
+        progress: &Progress,
+    ) -> Result<()> {
         match self {
             Endpoint::Registry(r) => r.fetch_blob(descriptor, to, progress).await,
             Endpoint::Layout(l) => {
-                let (l, d, to, p) = (l.clone(), descriptor.clone(), to.to_path_buf(), progress.clone());
+                let (l, d, to, p) = (
+                    l.clone(),
+                    descriptor.clone(),
+                    to.to_path_buf(),
+                    progress.clone(),
+                );
                 blocking(move || l.fetch_blob(&d, &to, &p)).await
             }
         }
@@ -196,7 +206,13 @@ pub fn push(
     let scratch = tempfile::Builder::new()
         .prefix("stacpkg-push-")
         .tempdir()
-        .map_err(|e| Error::io("failed to create a temporary directory in", "the system temp directory", e))?;
+        .map_err(|e| {
+            Error::io(
+                "failed to create a temporary directory in",
+                "the system temp directory",
+                e,
+            )
+        })?;
     let layers = package_layers(&package, scratch.path(), &MediaTypes::host(), threads())?;
     progress.total.store(
         layers.iter().map(|l| l.descriptor.size).sum(),
@@ -271,9 +287,10 @@ pub fn pull(
                         Error::io("failed to create", parent.display().to_string(), e)
                     })?;
                 }
-                endpoint.fetch_blob(layer, to, progress).await.map_err(|e| {
-                    Error::Oci(format!("OCI layer {index} from {source}: {e}"))
-                })
+                endpoint
+                    .fetch_blob(layer, to, progress)
+                    .await
+                    .map_err(|e| Error::Oci(format!("OCI layer {index} from {source}: {e}")))
             })
             .buffer_unordered(LAYERS_IN_FLIGHT)
             .try_collect::<Vec<()>>()
@@ -298,7 +315,9 @@ pub fn pull(
     drop(zips);
     for table in [ITEMS_FILE, LOCK_FILE] {
         if !root.join(table).is_file() {
-            return Err(Error::Oci(format!("OCI artifact {source} did not contain {table}")));
+            return Err(Error::Oci(format!(
+                "OCI artifact {source} did not contain {table}"
+            )));
         }
     }
     let replaced = staging.commit()?;
@@ -312,12 +331,18 @@ pub fn pull(
 fn parse_manifest(bytes: &[u8], media_type: Option<&str>, source: &Target) -> Result<Manifest> {
     let manifest: serde_json::Value = serde_json::from_slice(bytes)
         .map_err(|e| Error::Oci(format!("the manifest of {source} is not valid JSON: {e}")))?;
-    let kind = manifest["mediaType"].as_str().or(media_type).unwrap_or_default();
+    let kind = manifest["mediaType"]
+        .as_str()
+        .or(media_type)
+        .unwrap_or_default();
     if kind == INDEX_MEDIA_TYPE || manifest.get("manifests").is_some() {
         return Err(Error::Oci(format!(
             "{source} is an image index, not a package manifest"
         )));
     }
-    serde_json::from_value(manifest)
-        .map_err(|e| Error::Oci(format!("the manifest of {source} is not an OCI image manifest: {e}")))
+    serde_json::from_value(manifest).map_err(|e| {
+        Error::Oci(format!(
+            "the manifest of {source} is not an OCI image manifest: {e}"
+        ))
+    })
 }

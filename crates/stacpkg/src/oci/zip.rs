@@ -106,9 +106,8 @@ pub(super) fn extract(
         let mut entry = zip
             .by_index(i)
             .map_err(|e| Error::Oci(format!("{layer}: cannot read ZIP member `{name}`: {e}")))?;
-        std::io::copy(&mut entry, &mut out).map_err(|e| {
-            Error::Oci(format!("{layer}: cannot extract ZIP member `{name}`: {e}"))
-        })?;
+        std::io::copy(&mut entry, &mut out)
+            .map_err(|e| Error::Oci(format!("{layer}: cannot extract ZIP member `{name}`: {e}")))?;
     }
     Ok(())
 }
