@@ -2,7 +2,8 @@
 # Builds stacpkg and runs the main job — the tutorial's package workflow — on the bundled example
 # (examples/demo): STAC JSON → items.parquet, a look at it, the asset lock derived by probing the
 # local asset files, validation against it, a package built from both, and its inspection; then
-# a self-contained package that carries the asset bytes. No network needed.
+# a self-contained package that carries the asset bytes, pushed to and pulled from an OCI image
+# layout. No network, no registry needed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -59,6 +60,17 @@ echo "==> cd $out/demo-with-assets.pkg && stacpkg asset-lock from-parquet assets
 echo "==> stacpkg inspect $out/demo-with-assets.pkg --format md"
 "$stacpkg" inspect "$out/demo-with-assets.pkg" --format md
 
+# Distribution without a registry: an OCI image layout directory (the same artifact a registry
+# gets with `stacpkg push PKG HOST/REPO:TAG`).
+echo "==> stacpkg push $out/demo-with-assets.pkg oci-layout:$out/oci:v1"
+rm -rf "$out/oci" "$out/pulled.pkg"
+"$stacpkg" push "$out/demo-with-assets.pkg" "oci-layout:$out/oci:v1"
+echo "==> stacpkg pull oci-layout:$out/oci:v1 --output-dir $out/pulled.pkg"
+"$stacpkg" pull "oci-layout:$out/oci:v1" --output-dir "$out/pulled.pkg"
+diff -r "$out/demo-with-assets.pkg" "$out/pulled.pkg"
+echo "    the pulled package is identical to the pushed one"
+
 echo
 echo "The package is at $out/demo.pkg (tables only: the lock points at examples/demo/);"
-echo "$out/demo-with-assets.pkg also carries the asset bytes under assets/."
+echo "$out/demo-with-assets.pkg also carries the asset bytes under assets/, and"
+echo "$out/pulled.pkg is that package pushed to and pulled from the OCI layout $out/oci."

@@ -238,8 +238,15 @@ impl Registry {
                     let _ = why;
                 }
                 Failure::Transient(why) => {
+                    // A TLS client talking to a plain-HTTP server reads garbage records.
+                    let hint =
+                        if self.base.starts_with("https:") && why.contains("InvalidContentType") {
+                            " (the registry may speak plain HTTP: try --plain-http)"
+                        } else {
+                            ""
+                        };
                     return Err(Error::Oci(format!(
-                        "registry {}: {what} failed: {why}",
+                        "registry {}: {what} failed: {why}{hint}",
                         self.host
                     )));
                 }
