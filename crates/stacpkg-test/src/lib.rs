@@ -233,7 +233,7 @@ fn arrow_select_concat(schema: &SchemaRef, batches: &[RecordBatch]) -> RecordBat
     RecordBatch::try_new(Arc::clone(schema), columns).expect("concat batch")
 }
 
-/// A Python interpreter that has pyarrow and duckdb, from `STACPKG_TEST_PYTHON`.
+/// A Python interpreter that has pyarrow, duckdb and oras (oras-py), from `STACPKG_TEST_PYTHON`.
 ///
 /// Locally, without it, interop tests return early with a loud message; under CI (`CI=true`)
 /// a missing interpreter fails the test, because `.ci/run` installs it.
@@ -243,11 +243,11 @@ pub fn python() -> Option<PathBuf> {
         Some(p) => Some(PathBuf::from(p)),
         None if std::env::var("CI").is_ok_and(|v| v == "true") => {
             panic!(
-                "STACPKG_TEST_PYTHON is not set under CI: .ci/run must install pyarrow and duckdb"
+                "STACPKG_TEST_PYTHON is not set under CI: .ci/run must install pyarrow, duckdb and oras"
             )
         }
         None => {
-            eprintln!("SKIPPED: set STACPKG_TEST_PYTHON to a Python with pyarrow and duckdb");
+            eprintln!("SKIPPED: set STACPKG_TEST_PYTHON to a Python with pyarrow, duckdb and oras");
             None
         }
     }

@@ -18,7 +18,7 @@ fn package(ctx: &TestContext) {
     .success();
 }
 
-/// `curl` against a registry, as a shell snippet prefix.
+/// The manifest tagged `tag` as the registry serves it (`curl`), and its digest.
 fn manifest(ctx: &TestContext, host: &str, repo: &str, tag: &str) -> (Value, String) {
     let run = ctx
         .sh(&format!(

@@ -232,10 +232,9 @@ impl Registry {
                 ))),
             };
             match failure {
-                Failure::Transient(why) if attempt < self.max_retries => {
+                Failure::Transient(_) if attempt < self.max_retries => {
                     attempt += 1;
                     tokio::time::sleep(FIRST_BACKOFF * 2u32.pow(attempt - 1)).await;
-                    let _ = why;
                 }
                 Failure::Transient(why) => {
                     // A TLS client talking to a plain-HTTP server reads garbage records.
