@@ -11,13 +11,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 # shellcheck source=bench/common.sh
 . bench/common.sh
-[ -x /usr/bin/time ] || { echo "bench needs /usr/bin/time (apt-get install time)" >&2; exit 1; }
-scripts/services.sh install
-cargo build --release --locked --quiet
-ours=$PWD/target/release/stacpkg
-out=$PWD/bench/out/asset-lock
-rm -rf "$out"
-mkdir -p "$out"
+bench_setup asset-lock
 svc=$(mktemp -d /tmp/stacpkg-bench.XXXXXX)
 trap 'scripts/services.sh stop "$svc"; rm -rf "$svc"' EXIT
 scripts/services.sh start "$svc" nginx >/dev/null

@@ -12,13 +12,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 # shellcheck source=bench/common.sh
 . bench/common.sh
-[ -x /usr/bin/time ] || { echo "bench needs /usr/bin/time (apt-get install time)" >&2; exit 1; }
-scripts/services.sh install
-cargo build --release --locked --quiet
-ours=$PWD/target/release/stacpkg
-out=$PWD/bench/out/oci
-rm -rf "$out"
-mkdir -p "$out"
+bench_setup oci
 svc=$(mktemp -d /tmp/stacpkg-bench.XXXXXX)
 trap 'scripts/services.sh stop "$svc"; rm -rf "$svc"' EXIT
 scripts/services.sh start "$svc" oci >/dev/null
@@ -52,46 +46,27 @@ curl -fsS -o "$out/curl-get/\$(basename "\$(dirname "\$1")").bin" "http://$OCI_H
 CURL
 chmod +x "$out/curl-put.sh" "$out/curl-get.sh"
 
-timed() {
-  local label=$1 cleanup=$2 cmd=$3 runs=${4:-3} best="" rss=0 start end secs
-  for _ in $(seq 1 "$runs"); do
-    bash -c "$cleanup"
-    sync
-    start=$(date +%s.%N)
-    /usr/bin/time -o "$out/time" -f "%M" bash -c "$cmd"
-    sync
-    end=$(date +%s.%N)
-    secs=$(echo "$end - $start" | bc -l)
-    if [ -z "$best" ] || [ "$(echo "$secs < $best" | bc -l)" = 1 ]; then
-      best=$secs
-      rss=$(tail -1 "$out/time")
-    fi
-  done
-  printf "%-44s %8.2f s %8.1f MB/s  peak RSS %5d MB\n" "$label" "$best" \
-    "$(echo "$bytes / 1000000 / $best" | bc -l)" "$((rss / 1024))"
-}
-
 echo "machine: $(nproc) cores; stacpkg $("$ours" --version | cut -d' ' -f2); $(curl --version | head -1 | cut -d' ' -f1-2); docker-registry $(docker-registry --version | awk '{print $3}')"
 echo "== package: 16 × 64 MiB assets + tables, $((bytes / 1048576)) MiB"
-timed "curl upload, one blob at a time" "$empty_registry" \
+timed "curl upload, one blob at a time" "$bytes" "$empty_registry" \
   "while read -r f d; do $out/curl-put.sh \$f \$d; done < $out/digests"
-timed "curl upload, 4 blobs at a time" "$empty_registry" \
+timed "curl upload, 4 blobs at a time" "$bytes" "$empty_registry" \
   "xargs -P4 -L1 $out/curl-put.sh < $out/digests"
-timed "stacpkg push" "$empty_registry" \
+timed "stacpkg push" "$bytes" "$empty_registry" \
   "$ours push $out/pkg $OCI_HOST/bench/pkg:v1 --plain-http"
 # The registry now holds both the curl blobs and the package (the last runs above).
 xargs -P4 -L1 "$out/curl-put.sh" < "$out/digests"
-timed "curl GET, one blob at a time" "rm -rf $out/curl-get; mkdir -p $out/curl-get" \
+timed "curl GET, one blob at a time" "$bytes" "rm -rf $out/curl-get; mkdir -p $out/curl-get" \
   "while read -r f d; do $out/curl-get.sh \$f \$d; done < $out/digests"
-timed "curl GET, 4 blobs at a time" "rm -rf $out/curl-get; mkdir -p $out/curl-get" \
+timed "curl GET, 4 blobs at a time" "$bytes" "rm -rf $out/curl-get; mkdir -p $out/curl-get" \
   "xargs -P4 -L1 $out/curl-get.sh < $out/digests"
-timed "stacpkg pull (digest-checked)" "rm -rf $out/pulled" \
+timed "stacpkg pull (digest-checked)" "$bytes" "rm -rf $out/pulled" \
   "$ours pull $OCI_HOST/bench/pkg:v1 --plain-http --output-dir $out/pulled"
 diff -r "$out/pkg" "$out/pulled" && echo "   (pulled package identical to the pushed one)"
 if [ -n "$py" ]; then
-  timed "python stacpkg push (1 run)" "$empty_registry" \
+  timed "python stacpkg push (1 run)" "$bytes" "$empty_registry" \
     "$py push $out/pkg $OCI_HOST/bench/py:v1 --plain-http >/dev/null 2>&1 || true" 1
-  timed "python stacpkg pull (1 run)" "rm -rf $out/py-pulled" \
+  timed "python stacpkg pull (1 run)" "$bytes" "rm -rf $out/py-pulled" \
     "$py pull $OCI_HOST/bench/py:v1 --plain-http --output-dir $out/py-pulled >/dev/null 2>&1 || true" 1
   diff -rq "$out/pkg" "$out/py-pulled" >/dev/null && echo "   (python pull identical)" || echo "   (python pull differs or failed)"
 fi

@@ -11,14 +11,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 # shellcheck source=bench/common.sh
 . bench/common.sh
-[ -x /usr/bin/time ] || { echo "bench needs /usr/bin/time (apt-get install time)" >&2; exit 1; }
 command -v rclone >/dev/null || { export DEBIAN_FRONTEND=noninteractive; apt-get install -y -qq rclone >/dev/null; }
-scripts/services.sh install
-cargo build --release --locked --quiet
-ours=$PWD/target/release/stacpkg
-out=$PWD/bench/out/relocate
-rm -rf "$out"
-mkdir -p "$out"
+bench_setup relocate
 svc=$(mktemp -d /tmp/stacpkg-bench.XXXXXX)
 trap 'scripts/services.sh stop "$svc"; rm -rf "$svc"' EXIT
 scripts/services.sh start "$svc" nginx s3 >/dev/null
@@ -49,30 +43,6 @@ for i in range(1, count + 1):
         "assets": {"data": {"href": f"{url}/{name}/obj-{n}.bin"}}}))
 EOF
   "$ours" items from-ndjson "$out/$name.ndjson" | "$ours" asset-lock derive > "$out/$name.http.arrow"
-}
-
-# timed LABEL BYTES CLEANUP CMD [RUNS]: the best of RUNS (default 3) runs of CMD (a bash -c
-# string), CLEANUP run before each: one line with MB/s and peak RSS. The clock stops after `sync`:
-# this VM caches only ~2 GB, so without it a run is timed into the page cache and the next one pays
-# for its writeback; with it every tool is timed until its bytes are on disk, like dd with
-# conv=fdatasync. The disk is noisy, hence best of three.
-timed() {
-  local label=$1 bytes=$2 cleanup=$3 cmd=$4 runs=${5:-3} best="" rss=0 start end secs
-  for _ in $(seq 1 "$runs"); do
-    bash -c "$cleanup"
-    sync
-    start=$(date +%s.%N)
-    /usr/bin/time -o "$out/time" -f "%M" bash -c "$cmd"
-    sync
-    end=$(date +%s.%N)
-    secs=$(echo "$end - $start" | bc -l)
-    if [ -z "$best" ] || [ "$(echo "$secs < $best" | bc -l)" = 1 ]; then
-      best=$secs
-      rss=$(tail -1 "$out/time")
-    fi
-  done
-  printf "%-44s %8.2f s %8.1f MB/s  peak RSS %5d MB\n" "$label" "$best" \
-    "$(echo "$bytes / 1000000 / $best" | bc -l)" "$((rss / 1024))"
 }
 
 echo "machine: $(nproc) cores; stacpkg $("$ours" --version | cut -d' ' -f2); $(rclone version | head -1)"

@@ -11,7 +11,9 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::Ordering;
 
 use super::transfer::Progress;
-use super::{ARTIFACT_TYPE, Descriptor, INDEX_MEDIA_TYPE, MANIFEST_MEDIA_TYPE, digest_of};
+use super::{
+    ARTIFACT_TYPE, Descriptor, INDEX_MEDIA_TYPE, MANIFEST_MEDIA_TYPE, Verifier, digest_of,
+};
 use crate::error::{Error, Result};
 
 const LAYOUT_FILE: &str = "oci-layout";
@@ -179,7 +181,6 @@ fn copy_verified(
     progress: &Progress,
 ) -> Result<()> {
     let shown = from.display().to_string();
-    let what = descriptor.title.as_deref().unwrap_or(&descriptor.digest);
     let mut source = File::open(from).map_err(|e| Error::io("failed to open", &shown, e))?;
     let dir = to.parent().unwrap_or(Path::new("."));
     let mut temp = tempfile::Builder::new()
@@ -187,9 +188,8 @@ fn copy_verified(
         .permissions(permissions())
         .tempfile_in(dir)
         .map_err(|e| Error::io("failed to create a file in", dir.display().to_string(), e))?;
-    let mut context = ring::digest::Context::new(&ring::digest::SHA256);
+    let mut verifier = Verifier::new(descriptor);
     let mut buffer = vec![0u8; 1024 * 1024];
-    let mut copied = 0u64;
     let result = (|| {
         loop {
             let n = match source.read(&mut buffer) {
@@ -198,29 +198,16 @@ fn copy_verified(
                 Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
                 Err(e) => return Err(Error::io("failed to read", &shown, e)),
             };
-            copied += n as u64;
-            if copied > descriptor.size {
-                return Err(Error::Oci(format!(
-                    "`{what}` is larger than its descriptor's {} bytes",
-                    descriptor.size
-                )));
-            }
-            context.update(&buffer[..n]);
+            verifier.update(&buffer[..n])?;
             temp.write_all(&buffer[..n])
                 .map_err(|e| Error::io("failed to write", to.display().to_string(), e))?;
             progress.done.fetch_add(n as u64, Ordering::Relaxed);
         }
-        let digest = format!("sha256:{}", crate::package::hex(context.finish().as_ref()));
-        if copied != descriptor.size || digest != descriptor.digest {
-            return Err(Error::Oci(format!(
-                "`{what}` does not match its digest: expected {} ({} bytes), got {digest} ({copied} bytes)",
-                descriptor.digest, descriptor.size
-            )));
-        }
         Ok(())
     })();
-    if let Err(e) = result {
-        progress.done.fetch_sub(copied, Ordering::Relaxed);
+    let seen = verifier.seen();
+    if let Err(e) = result.and_then(|()| verifier.finish()) {
+        progress.done.fetch_sub(seen, Ordering::Relaxed);
         return Err(e);
     }
     temp.persist(to)

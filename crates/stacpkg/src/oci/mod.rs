@@ -157,6 +157,66 @@ pub fn manifest_json(layers: &[Descriptor]) -> Vec<u8> {
     out.into_bytes()
 }
 
+/// Checks bytes against a descriptor as they stream: more bytes than the descriptor's size fail
+/// at once, the digest and exact size when [`finish`](Self::finish)ed.
+pub(crate) struct Verifier<'a> {
+    descriptor: &'a Descriptor,
+    context: ring::digest::Context,
+    seen: u64,
+}
+
+impl<'a> Verifier<'a> {
+    pub(crate) fn new(descriptor: &'a Descriptor) -> Self {
+        Verifier {
+            descriptor,
+            context: ring::digest::Context::new(&ring::digest::SHA256),
+            seen: 0,
+        }
+    }
+
+    fn what(&self) -> &str {
+        self.descriptor
+            .title
+            .as_deref()
+            .unwrap_or(&self.descriptor.digest)
+    }
+
+    /// Take the next bytes.
+    pub(crate) fn update(&mut self, bytes: &[u8]) -> crate::error::Result<()> {
+        self.seen += bytes.len() as u64;
+        if self.seen > self.descriptor.size {
+            return Err(crate::error::Error::Oci(format!(
+                "`{}` is larger than its descriptor's {} bytes",
+                self.what(),
+                self.descriptor.size
+            )));
+        }
+        self.context.update(bytes);
+        Ok(())
+    }
+
+    /// Bytes taken so far.
+    pub(crate) fn seen(&self) -> u64 {
+        self.seen
+    }
+
+    /// Check the size and digest of everything taken.
+    pub(crate) fn finish(self) -> crate::error::Result<()> {
+        let what = self.what().to_string();
+        let digest = format!(
+            "sha256:{}",
+            crate::package::hex(self.context.finish().as_ref())
+        );
+        if self.seen != self.descriptor.size || digest != self.descriptor.digest {
+            return Err(crate::error::Error::Oci(format!(
+                "`{what}` does not match its digest: expected {} ({} bytes), got {digest} ({} bytes)",
+                self.descriptor.digest, self.descriptor.size, self.seen
+            )));
+        }
+        Ok(())
+    }
+}
+
 /// `sha256:<hex>` of bytes in memory.
 pub fn digest_of(bytes: &[u8]) -> String {
     format!(

@@ -21,7 +21,7 @@ use tokio::io::AsyncWriteExt;
 
 use super::auth::{self, Challenge, Credentials, Source};
 use super::transfer::{Progress, TransportOptions};
-use super::{Descriptor, INDEX_MEDIA_TYPE, MANIFEST_MEDIA_TYPE, Reference, digest_of};
+use super::{Descriptor, INDEX_MEDIA_TYPE, MANIFEST_MEDIA_TYPE, Reference, Verifier, digest_of};
 use crate::error::{Error, Result};
 
 /// Manifests larger than this are refused (they are a few KB; the cap keeps memory bounded).
@@ -271,11 +271,12 @@ impl Registry {
         let response = self
             .send("checking a blob", || Ok(self.client.head(&url)))
             .await?;
-        match response.status() {
-            s if s.is_success() => Ok(true),
-            StatusCode::NOT_FOUND => Ok(false),
-            s => Err(self.status_error("checking a blob", s, None).await),
+        if response.status() == StatusCode::NOT_FOUND {
+            return Ok(false);
         }
+        self.successful("checking a blob", response)
+            .await
+            .map(|_| true)
     }
 
     /// Upload a blob from a file (POST, then one PUT streaming the file).
@@ -323,10 +324,10 @@ impl Registry {
                     format!("{}", response.status())
                 }
                 Ok(response) => {
-                    let status = response.status();
-                    return Err(self
-                        .status_error("uploading a blob", status, Some(response))
-                        .await);
+                    return self
+                        .successful("uploading a blob", response)
+                        .await
+                        .map(drop);
                 }
                 Err(e) => reason(&e),
             };
@@ -362,13 +363,9 @@ impl Registry {
                     .body(bytes))
             })
             .await?;
-        if response.status().is_success() {
-            return Ok(());
-        }
-        let status = response.status();
-        Err(self
-            .status_error("uploading a blob", status, Some(response))
-            .await)
+        self.successful("uploading a blob", response)
+            .await
+            .map(drop)
     }
 
     /// Open an upload session; its URL (which may carry session state in its query).
@@ -379,12 +376,7 @@ impl Registry {
                 Ok(self.client.post(&url).header(CONTENT_LENGTH, 0))
             })
             .await?;
-        let status = response.status();
-        if status != StatusCode::ACCEPTED && !status.is_success() {
-            return Err(self
-                .status_error("starting an upload", status, Some(response))
-                .await);
-        }
+        let response = self.successful("starting an upload", response).await?;
         let location = response
             .headers()
             .get(LOCATION)
@@ -415,13 +407,9 @@ impl Registry {
                     .body(body.clone()))
             })
             .await?;
-        if response.status().is_success() {
-            return Ok(());
-        }
-        let status = response.status();
-        Err(self
-            .status_error("uploading the manifest", status, Some(response))
-            .await)
+        self.successful("uploading the manifest", response)
+            .await
+            .map(drop)
     }
 
     /// The manifest at `reference` (a tag or digest) and its media type.
@@ -442,11 +430,7 @@ impl Registry {
                 self.host, self.repository
             )));
         }
-        if !status.is_success() {
-            return Err(self
-                .status_error("fetching the manifest", status, Some(response))
-                .await);
-        }
+        let response = self.successful("fetching the manifest", response).await?;
         let media_type = response
             .headers()
             .get(CONTENT_TYPE)
@@ -505,16 +489,11 @@ impl Registry {
             let response = self
                 .send("fetching a blob", || Ok(self.client.get(&url)))
                 .await?;
-            let status = response.status();
-            if !status.is_success() {
-                return Err(self
-                    .status_error("fetching a blob", status, Some(response))
-                    .await);
-            }
+            let response = self.successful("fetching a blob", response).await?;
             let stream = response
                 .bytes_stream()
                 .map(|chunk| chunk.map_err(|e| std::io::Error::other(reason(&e))));
-            match write_checked(stream, descriptor, to, progress, &what).await {
+            match write_checked(stream, descriptor, to, progress).await {
                 Ok(()) => return Ok(()),
                 Err(Failure::Final(e)) => return Err(e),
                 Err(Failure::Transient(why)) if attempt >= self.max_retries => {
@@ -531,25 +510,23 @@ impl Registry {
         }
     }
 
-    async fn status_error(
-        &self,
-        what: &str,
-        status: StatusCode,
-        response: Option<Response>,
-    ) -> Error {
-        if status == StatusCode::FORBIDDEN {
-            return self.refused(what);
+    /// `response` when it succeeded; otherwise the failure of `what`, with the registry's own
+    /// error code and message when it sent one.
+    async fn successful(&self, what: &str, response: Response) -> Result<Response> {
+        let status = response.status();
+        if status.is_success() {
+            return Ok(response);
         }
-        let detail = match response {
-            Some(response) => registry_message(response).await,
-            None => None,
-        };
-        Error::Oci(format!(
+        if status == StatusCode::FORBIDDEN {
+            return Err(self.refused(what));
+        }
+        let detail = registry_message(response).await;
+        Err(Error::Oci(format!(
             "registry {}: {what} in `{}` failed: {status}{}",
             self.host,
             self.repository,
             detail.map(|d| format!(" ({d})")).unwrap_or_default()
-        ))
+        )))
     }
 }
 
@@ -560,25 +537,16 @@ async fn write_checked(
     descriptor: &Descriptor,
     to: &Path,
     progress: &Progress,
-    what: &str,
 ) -> std::result::Result<(), Failure> {
     let shown = to.display().to_string();
     let mut file = tokio::fs::File::create(to)
         .await
         .map_err(|e| Failure::Final(Error::io("failed to create", &shown, e)))?;
-    let mut context = ring::digest::Context::new(&ring::digest::SHA256);
-    let mut written = 0u64;
+    let mut verifier = Verifier::new(descriptor);
     let result = async {
         while let Some(chunk) = stream.next().await {
             let chunk = chunk.map_err(|e| Failure::Transient(e.to_string()))?;
-            written += chunk.len() as u64;
-            if written > descriptor.size {
-                return Err(Failure::Final(Error::Oci(format!(
-                    "{what} is larger than its descriptor's {} bytes",
-                    descriptor.size
-                ))));
-            }
-            context.update(&chunk);
+            verifier.update(&chunk).map_err(Failure::Final)?;
             file.write_all(&chunk)
                 .await
                 .map_err(|e| Failure::Final(Error::io("failed to write", &shown, e)))?;
@@ -589,24 +557,22 @@ async fn write_checked(
         file.flush()
             .await
             .map_err(|e| Failure::Final(Error::io("failed to write", &shown, e)))?;
-        if written != descriptor.size {
-            return Err(Failure::Transient(format!(
-                "got {written} of {} bytes",
-                descriptor.size
-            )));
-        }
-        let digest = format!("sha256:{}", crate::package::hex(context.finish().as_ref()));
-        if digest != descriptor.digest {
-            return Err(Failure::Final(Error::Oci(format!(
-                "{what} does not match its digest: expected {}, got {digest}",
-                descriptor.digest
-            ))));
-        }
         Ok(())
     }
     .await;
+    let seen = verifier.seen();
+    let result = result.and_then(|()| {
+        // A short body is a broken connection (worth another try); wrong bytes are final.
+        if seen < descriptor.size {
+            return Err(Failure::Transient(format!(
+                "got {seen} of {} bytes",
+                descriptor.size
+            )));
+        }
+        verifier.finish().map_err(Failure::Final)
+    });
     if result.is_err() {
-        progress.done.fetch_sub(written, Ordering::Relaxed);
+        progress.done.fetch_sub(seen, Ordering::Relaxed);
     }
     result
 }
