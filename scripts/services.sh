@@ -28,6 +28,8 @@ install() {
   command -v ab >/dev/null || need+=(apache2-utils)
   command -v openssl >/dev/null || need+=(openssl)
   command -v docker-registry >/dev/null || need+=(docker-registry)
+  # The OCI tests talk to the registries with curl too, as a client that is not stacpkg.
+  command -v curl >/dev/null || need+=(curl)
   if [ ${#need[@]} -gt 0 ]; then
     echo "==> apt-get install ${need[*]}"
     export DEBIAN_FRONTEND=noninteractive
