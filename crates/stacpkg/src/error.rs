@@ -184,6 +184,20 @@ pub enum Error {
         producers: &'static str,
     },
 
+    /// An Arrow stream or file says nothing of its kind and does not have the columns of the
+    /// kind needed.
+    #[error(
+        "{input} is not an {expected} stream: it has no `stacpkg:schema-kind` metadata and not the {expected} columns; make one with {producers}"
+    )]
+    UnknownStreamKind {
+        /// The input.
+        input: String,
+        /// The kind needed.
+        expected: StreamKind,
+        /// Which commands make the right stream.
+        producers: &'static str,
+    },
+
     /// Arrow failed while reading or building a table.
     #[error("{context}")]
     Arrow {
@@ -245,15 +259,28 @@ pub enum Error {
     #[error("invalid object store settings")]
     StoreSettings(#[source] crate::store::StoreError),
 
-    /// A column is an object with no members in any row; Parquet cannot store an empty struct.
+    /// A column is an object with no members in any row, where Parquet cannot store it: inside
+    /// another column, or at the top level with some rows null (top-level columns of `{}` in
+    /// every row are left out of the file and restored on read).
     #[error(
-        "cannot write `{path}`: column `{column}` is an object without members in every item, and Parquet cannot store an empty struct"
+        "cannot write `{path}`: column `{column}` is an object without members in every item, which Parquet can only store as a top-level column that no item leaves out"
     )]
     EmptyStruct {
         /// The file that was to be written.
         path: String,
         /// Dotted path of the column.
         column: String,
+    },
+
+    /// A symbolic link inside a package or an included directory resolves outside it.
+    #[error("`{path}` is a symbolic link to `{target}`, outside `{root}`")]
+    UnsafeLink {
+        /// The link.
+        path: String,
+        /// Where it resolves to.
+        target: String,
+        /// The directory it must stay inside.
+        root: String,
     },
 
     /// A path is not a stacpkg package (or not a directory at all).

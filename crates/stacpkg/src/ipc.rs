@@ -69,11 +69,20 @@ pub fn stream_kind(schema: &Schema) -> Option<StreamKind> {
 }
 
 /// Fail unless the schema can be the `expected` kind of table.
+///
+/// A table without kind metadata passes as items only when it has the items core columns (`id`
+/// and `assets`): a table of anything else would be written as if it were STAC. Lock tables
+/// stay lenient, because their rows are normalised one by one (legacy `href` columns included).
 pub fn check_kind(schema: &Schema, input: &str, expected: StreamKind) -> Result<()> {
     match stream_kind(schema) {
         Some(found) if found != expected => Err(Error::WrongStreamKind {
             input: input.to_string(),
             found,
+            expected,
+            producers: expected.producers(),
+        }),
+        None if expected == StreamKind::Items => Err(Error::UnknownStreamKind {
+            input: input.to_string(),
             expected,
             producers: expected.producers(),
         }),

@@ -28,6 +28,16 @@ pub(crate) enum ItemsCommand {
     )]
     ToParquet(ToParquetArgs),
     #[command(
+        about = "Write items streams as STAC Items, one per line (NDJSON).",
+        after_help = "Library methods: stacpkg::ipc::read_stream, stacpkg::items::feature::write_file"
+    )]
+    ToNdjson(ToJsonArgs),
+    #[command(
+        about = "Write items streams as one STAC ItemCollection (JSON).",
+        after_help = "Library methods: stacpkg::ipc::read_stream, stacpkg::items::feature::write_file"
+    )]
+    ToJson(ToJsonArgs),
+    #[command(
         about = "Promote an alternate asset href to the primary href.",
         after_help = "Library method: stacpkg::items::project::promote_alternate"
     )]
@@ -173,6 +183,13 @@ pub(crate) struct ToParquetArgs {
     /// STAC GeoParquet output path
     #[arg(value_name = "OUTPUT_FILE")]
     pub(crate) output_file: PathBuf,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct ToJsonArgs {
+    /// output path, written atomically; omit (or `-`) for stdout
+    #[arg(value_name = "OUTPUT_FILE")]
+    pub(crate) output_file: Option<PathBuf>,
 }
 
 /// `--batch-size`: an integer ≥ 1, with the original's messages.

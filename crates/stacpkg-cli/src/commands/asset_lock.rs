@@ -33,10 +33,9 @@ pub(crate) fn to_parquet(args: ToParquetArgs) -> anyhow::Result<ExitStatus> {
     stdio::require_piped_stdin("an asset-lock Arrow IPC stream")?;
     let reader = stacpkg::ipc::read_stream(std::io::stdin(), "stdin", StreamKind::AssetLock)?;
     let summary = asset_lock::write_parquet(reader, &args.output_file)?;
-    warn_dropped_queries(
-        summary.queries_dropped as u64,
-        &format!("`{}`", args.output_file.display()),
-    );
+    let place = format!("`{}`", args.output_file.display());
+    warn_dropped_queries(summary.queries_dropped as u64, &place);
+    warn_dropped_credentials(summary.credentials_dropped as u64, &place);
     Ok(ExitStatus::Success)
 }
 
@@ -59,6 +58,7 @@ pub(crate) fn derive(args: DeriveArgs) -> anyhow::Result<ExitStatus> {
     let (lock, report) = asset_lock::derive(items, options, |error| diagnostics::warn(error))?;
     stdio::emit(lock)?;
     warn_dropped_queries(report.queries_dropped(), "the lock");
+    warn_dropped_credentials(report.credentials_dropped(), "the lock");
     if report.failed() > 0 {
         diagnostics::warn_line(&format!(
             "{} of {} assets could not be probed; their rows carry no observed facts",
@@ -99,6 +99,7 @@ pub(crate) fn validate(args: ValidateArgs) -> anyhow::Result<ExitStatus> {
     let summary = result?;
     flushed?;
     warn_dropped_queries(summary.queries_dropped, "the results");
+    warn_dropped_credentials(summary.credentials_dropped, "the results");
     if summary.failed > 0 {
         diagnostics::warn_line(&format!(
             "{} of {} assets could not be probed",
@@ -110,6 +111,14 @@ pub(crate) fn validate(args: ValidateArgs) -> anyhow::Result<ExitStatus> {
     } else {
         ExitStatus::Success
     })
+}
+
+pub(super) fn warn_dropped_credentials(count: u64, place: &str) {
+    if count > 0 {
+        diagnostics::warn_line(&format!(
+            "left the credentials (user:password@) of {count} hrefs or endpoints out of {place}"
+        ));
+    }
 }
 
 pub(super) fn warn_dropped_queries(count: u64, place: &str) {

@@ -3,12 +3,13 @@
 use std::path::PathBuf;
 
 use stacpkg::StreamKind;
+use stacpkg::items::feature::{self, Layout};
 use stacpkg::items::{self, Format, ItemFilter, ReadOptions, Source, geoparquet};
 
 use super::ExitStatus;
 use crate::args::items::{
     AddAlternateArgs, EnrichArgs, FilterArgs, FromJsonArgs, FromNdjsonArgs, FromParquetArgs,
-    ModeArg, PromoteAlternateArgs, RemoveAlternateArgs, ToParquetArgs,
+    ModeArg, PromoteAlternateArgs, RemoveAlternateArgs, ToJsonArgs, ToParquetArgs,
 };
 use crate::stdio;
 use stacpkg::items::project::{self, LockIndex, PromoteMode};
@@ -68,10 +69,41 @@ pub(crate) fn from_parquet(args: FromParquetArgs) -> anyhow::Result<ExitStatus> 
 
 /// `items to-parquet` → [`stacpkg::ipc::read_stream`] + [`stacpkg::items::geoparquet::write`].
 pub(crate) fn to_parquet(args: ToParquetArgs) -> anyhow::Result<ExitStatus> {
-    stdio::require_piped_stdin("an items Arrow IPC stream")?;
-    let reader = stacpkg::ipc::read_stream(std::io::stdin(), "stdin", StreamKind::Items)?;
-    geoparquet::write(reader, &args.output_file)?;
+    let reader = items_stdin()?;
+    let summary = geoparquet::write(reader, &args.output_file)?;
+    warn_secret_hrefs(
+        summary.secret_hrefs,
+        &format!("`{}`", args.output_file.display()),
+    );
     Ok(ExitStatus::Success)
+}
+
+/// `items to-ndjson` and `items to-json` → [`stacpkg::ipc::read_stream`] +
+/// [`stacpkg::items::feature::write_file`] (or [`stacpkg::items::feature::write`] to stdout).
+pub(crate) fn to_json(args: ToJsonArgs, layout: Layout) -> anyhow::Result<ExitStatus> {
+    let reader = items_stdin()?;
+    let (summary, place) = match args.output_file {
+        Some(path) if path.as_os_str() != "-" => (
+            feature::write_file(reader, &path, layout)?,
+            format!("`{}`", path.display()),
+        ),
+        _ => (
+            feature::write(reader, std::io::stdout().lock(), layout, "stdout")?,
+            "stdout".to_string(),
+        ),
+    };
+    warn_secret_hrefs(summary.secret_hrefs, &place);
+    Ok(ExitStatus::Success)
+}
+
+/// Signed URLs and credentials in the items pass through plain item streams as the user gave
+/// them; say so (the count only: the hrefs themselves are secrets).
+fn warn_secret_hrefs(count: u64, place: &str) {
+    if count > 0 {
+        crate::diagnostics::warn_line(&format!(
+            "{count} asset hrefs written to {place} carry a signed URL's query string or credentials; they are kept as given (packages leave them out)"
+        ));
+    }
 }
 
 fn items_stdin() -> anyhow::Result<stacpkg::BatchReader> {

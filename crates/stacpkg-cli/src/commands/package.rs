@@ -38,13 +38,19 @@ pub(crate) fn build(args: BuildArgs) -> anyhow::Result<ExitStatus> {
         ..BuildOptions::default()
     };
     let report = build_package(items, &args.output_dir, options)?;
-    super::asset_lock::warn_dropped_queries(
-        report.queries_dropped,
-        &format!(
-            "`{}`",
-            args.output_dir.join(stacpkg::package::LOCK_FILE).display()
-        ),
+    let lock = format!(
+        "`{}`",
+        args.output_dir.join(stacpkg::package::LOCK_FILE).display()
     );
+    super::asset_lock::warn_dropped_queries(report.queries_dropped, &lock);
+    super::asset_lock::warn_dropped_credentials(report.credentials_dropped, &lock);
+    if report.item_hrefs_stripped > 0 {
+        diagnostics::warn_line(&format!(
+            "left the query strings or credentials of {} asset hrefs out of `{}`; only their unsigned locations are kept",
+            report.item_hrefs_stripped,
+            args.output_dir.join(stacpkg::package::ITEMS_FILE).display()
+        ));
+    }
     Ok(ExitStatus::Success)
 }
 

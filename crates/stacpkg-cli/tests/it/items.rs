@@ -94,12 +94,17 @@ fn values_follow_the_stac_rules() {
     let run = convert_demo(&ctx, "from-json", "items.json");
     let (schema, batches) = run.ipc();
     let batch = concat(&schema, &batches);
-    // datetime falls back to start_datetime when null (item-b).
+    // A null datetime stays null next to its range (item-b): issue 11, defect 7.
     let datetime = batch
         .column_by_name("datetime")
         .unwrap()
         .as_primitive::<TimestampMicrosecondType>();
-    assert_eq!(datetime.value(1), 1_717_200_000_000_000);
+    assert!(datetime.is_null(1));
+    let start = batch
+        .column_by_name("start_datetime")
+        .unwrap()
+        .as_primitive::<TimestampMicrosecondType>();
+    assert_eq!(start.value(1), 1_717_200_000_000_000);
     assert_eq!(datetime.value(2), 1_721_044_800_123_456);
     // Mixed integer and float gsd widens to float64 without losing values.
     let gsd = batch

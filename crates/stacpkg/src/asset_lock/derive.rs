@@ -26,7 +26,7 @@ use crate::batch::BatchReader;
 use crate::error::{Error, Result};
 use crate::items::ItemFilter;
 use crate::items::schema::{ASSETS, ID, LINKS};
-use crate::store::{ObjectFacts, Stores, Target, normalize_endpoint, resolve_href};
+use crate::store::{ObjectFacts, Stores, Target, has_userinfo, normalize_endpoint, resolve_href};
 
 /// Asset member holding the object's size.
 pub const FILE_SIZE: &str = "file:size";
@@ -74,6 +74,7 @@ pub struct DeriveReport {
     rows: AtomicU64,
     failed: AtomicU64,
     queries_dropped: AtomicU64,
+    credentials_dropped: AtomicU64,
 }
 
 impl DeriveReport {
@@ -88,6 +89,10 @@ impl DeriveReport {
     /// Hrefs whose query string (a possible signature) was left out of the lock.
     pub fn queries_dropped(&self) -> u64 {
         self.queries_dropped.load(Ordering::Relaxed)
+    }
+    /// Hrefs and endpoints whose credentials (`user:password@`) were left out of the lock.
+    pub fn credentials_dropped(&self) -> u64 {
+        self.credentials_dropped.load(Ordering::Relaxed)
     }
 }
 
@@ -256,14 +261,14 @@ fn plan_rows(
                 });
             };
             let href = resolve_href(href, batch.self_hrefs[row].as_deref());
-            let endpoint = column
-                .endpoint
-                .as_ref()
-                .and_then(|e| value(e, row))
-                .and_then(normalize_endpoint);
-            let (target, query_dropped) = Target::from_href(&href, endpoint);
-            if query_dropped {
+            let endpoint = column.endpoint.as_ref().and_then(|e| value(e, row));
+            let endpoint_credentials = endpoint.is_some_and(has_userinfo);
+            let (target, located) = Target::from_href(&href, endpoint.and_then(normalize_endpoint));
+            if located.query_dropped {
                 report.queries_dropped.fetch_add(1, Ordering::Relaxed);
+            }
+            if located.userinfo_dropped || endpoint_credentials {
+                report.credentials_dropped.fetch_add(1, Ordering::Relaxed);
             }
             out.push(Planned {
                 item_id: item_id.to_string(),

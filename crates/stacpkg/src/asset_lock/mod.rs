@@ -43,7 +43,9 @@ pub use relocate::{
 };
 pub use validate::{ValidateEvent, ValidateOptions, ValidateSummary, Validation, validate};
 
-use crate::store::{Location, href_of, locate, normalize_endpoint, normalize_store_type};
+use crate::store::{
+    Location, has_userinfo, href_of, locate, normalize_endpoint, normalize_store_type,
+};
 
 /// STAC Item id (required).
 pub const ITEM_ID: &str = "item_id";
@@ -114,6 +116,9 @@ pub struct Normalized {
     /// Rows whose href or container carried a query string (a possible signature) that the lock
     /// does not keep.
     pub queries_dropped: usize,
+    /// Rows whose href, container or endpoint carried credentials (`user:password@`) that the
+    /// lock does not keep.
+    pub credentials_dropped: usize,
 }
 
 fn text_column(batch: &RecordBatch, name: &str) -> Result<Option<StringArray>> {
@@ -135,7 +140,8 @@ fn value(column: &Option<StringArray>, row: usize) -> Option<&str> {
 /// Bring a lock-shaped batch to the v1 schema (ref §5.1): missing columns become nulls, unknown
 /// ones are dropped, store-type aliases normalised (unknown types become null), endpoints
 /// normalised, `size` accepted for `size_bytes`, and a legacy `href` located when the row has no
-/// `store_type` and no `key`. http(s) locations never keep a query string (SPEC §4).
+/// `store_type` and no `key`. http(s) locations never keep a query string (SPEC §4), and no
+/// location or endpoint keeps credentials.
 pub fn normalize(batch: &RecordBatch) -> Result<Normalized> {
     let rows = batch.num_rows();
     let item_id = text_column(batch, ITEM_ID)?;
@@ -176,6 +182,7 @@ pub fn normalize(batch: &RecordBatch) -> Result<Normalized> {
     let mut endpoints = StringBuilder::new();
     let mut keys = StringBuilder::new();
     let mut queries_dropped = 0;
+    let mut credentials_dropped = 0;
     for row in 0..rows {
         let mut location = Location {
             store_type: value(&store_type, row)
@@ -191,6 +198,7 @@ pub fn normalize(batch: &RecordBatch) -> Result<Normalized> {
         {
             let located = locate(href);
             queries_dropped += usize::from(located.query_dropped);
+            credentials_dropped += usize::from(located.userinfo_dropped);
             location = located.location;
             location.store_type = location
                 .store_type
@@ -202,18 +210,21 @@ pub fn normalize(batch: &RecordBatch) -> Result<Normalized> {
             && location
                 .store_container
                 .as_deref()
-                .is_some_and(|c| c.contains('?'))
+                .is_some_and(|c| c.contains('?') || has_userinfo(c))
         {
-            // A signed URL stored whole as the container (as the original did): keep only
-            // where it points.
+            // A signed URL stored whole as the container (as the original did), or an origin
+            // with credentials: keep only where it points.
             let signed = href_of(&location).unwrap_or_default();
             let located = locate(&signed);
             queries_dropped += usize::from(located.query_dropped);
+            credentials_dropped += usize::from(located.userinfo_dropped);
             location = located.location;
         }
+        let row_endpoint = value(&endpoint, row);
+        credentials_dropped += usize::from(row_endpoint.is_some_and(has_userinfo));
         types.append_option(location.store_type);
         containers.append_option(location.store_container);
-        endpoints.append_option(value(&endpoint, row).and_then(normalize_endpoint));
+        endpoints.append_option(row_endpoint.and_then(normalize_endpoint));
         keys.append_option(location.key);
     }
     let strings = |column: Option<StringArray>| -> ArrayRef {
@@ -241,6 +252,7 @@ pub fn normalize(batch: &RecordBatch) -> Result<Normalized> {
     Ok(Normalized {
         batch,
         queries_dropped,
+        credentials_dropped,
     })
 }
 
@@ -386,6 +398,8 @@ pub struct WriteSummary {
     pub rows: u64,
     /// Query strings left out of locations (see [`Normalized`]).
     pub queries_dropped: usize,
+    /// Credentials left out of locations and endpoints (see [`Normalized`]).
+    pub credentials_dropped: usize,
 }
 
 /// Write a lock stream to Parquet in the v1 schema, batch by batch (each batch normalised), ZSTD,
@@ -400,6 +414,7 @@ pub fn write_parquet(reader: BatchReader, path: &std::path::Path) -> Result<Writ
     let mut summary = WriteSummary {
         rows: 0,
         queries_dropped: 0,
+        credentials_dropped: 0,
     };
     // Fixed-size writes: the same rows give the same bytes however the stream was batched.
     let reader = crate::batch::rebatch(reader, crate::items::geoparquet::WRITE_ROWS);
@@ -407,6 +422,7 @@ pub fn write_parquet(reader: BatchReader, path: &std::path::Path) -> Result<Writ
         let normalized = normalized?;
         summary.rows += normalized.batch.num_rows() as u64;
         summary.queries_dropped += normalized.queries_dropped;
+        summary.credentials_dropped += normalized.credentials_dropped;
         writer.write(&normalized.batch).map_err(failed)?;
         if writer.in_progress_size() >= crate::items::geoparquet::ROW_GROUP_BYTES {
             writer.flush().map_err(failed)?;

@@ -8,6 +8,7 @@
 
 use std::collections::HashSet;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use super::engine::{self, Event};
 use super::{
@@ -127,6 +128,8 @@ pub struct ValidateSummary {
     pub failed: u64,
     /// Query strings (possible signatures) left out of legacy signed-URL locations.
     pub queries_dropped: u64,
+    /// Credentials (`user:password@`) left out of locations and endpoints.
+    pub credentials_dropped: u64,
 }
 
 struct Check {
@@ -238,14 +241,12 @@ pub fn validate(
     mut on_event: impl FnMut(ValidateEvent<'_>) -> Result<()>,
 ) -> Result<ValidateSummary> {
     let stores = Arc::new(Stores::from_env().map_err(Error::StoreSettings)?);
-    let dropped = Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let dropped = Arc::new([AtomicU64::new(0), AtomicU64::new(0)]);
     let batch_dropped = Arc::clone(&dropped);
     let rows = normalized(lock).map(move |normalized| {
         let normalized = normalized?;
-        batch_dropped.fetch_add(
-            normalized.queries_dropped as u64,
-            std::sync::atomic::Ordering::Relaxed,
-        );
+        batch_dropped[0].fetch_add(normalized.queries_dropped as u64, Ordering::Relaxed);
+        batch_dropped[1].fetch_add(normalized.credentials_dropped as u64, Ordering::Relaxed);
         Ok(from_batch(&normalized.batch))
     });
     let plan_options = options.clone();
@@ -299,7 +300,8 @@ pub fn validate(
             Event::Idle | Event::ChunkEnd => on_event(ValidateEvent::Idle),
         },
     )?;
-    summary.queries_dropped = dropped.load(std::sync::atomic::Ordering::Relaxed);
+    summary.queries_dropped = dropped[0].load(Ordering::Relaxed);
+    summary.credentials_dropped = dropped[1].load(Ordering::Relaxed);
     Ok(summary)
 }
 

@@ -63,13 +63,17 @@ impl GeoStats {
 
     /// The `geo` metadata JSON (compact, sorted keys). Without statistics, `geometry_types` is
     /// empty (GeoParquet's "unknown") and `bbox` is left out. `covering` points at the `bbox`
-    /// struct column when the table has one. `crs` is left out: absent means OGC:CRS84, the CRS
-    /// of GeoJSON, whereas the original's `crs: null` means "unknown".
-    pub fn metadata_json(&self, has_bbox_column: bool) -> String {
+    /// struct column when the table has one. Without a declared `crs` (PROJJSON) it is left out:
+    /// absent means OGC:CRS84, the CRS of GeoJSON, whereas the original's `crs: null` means
+    /// "unknown".
+    pub fn metadata_json(&self, has_bbox_column: bool, crs: Option<&serde_json::Value>) -> String {
         let mut column = json!({
             "encoding": "WKB",
             "geometry_types": self.types.iter().collect::<Vec<_>>(),
         });
+        if let Some(crs) = crs {
+            column["crs"] = crs.clone();
+        }
         if let Some(bbox) = self.bbox {
             column["bbox"] = json!(bbox);
         }
@@ -429,6 +433,160 @@ impl WkbReader<'_> {
     }
 }
 
+/// Append the GeoJSON of a WKB geometry (ISO or EWKB flags, either byte order) to `out`.
+///
+/// Z is kept as a third number; a NaN z (a position that had none, in a 3D geometry) is left
+/// out, and a point of NaN x and y is the empty point `[]`, as [`encode`] writes them. M values
+/// have no place in GeoJSON and are an error rather than silently dropped.
+pub(crate) fn write_geojson(wkb: &[u8], out: &mut Vec<u8>) -> Result<(), String> {
+    let mut reader = WkbReader { bytes: wkb, pos: 0 };
+    reader.geojson(out, 0)
+}
+
+fn write_number(value: f64, out: &mut Vec<u8>) -> Result<(), String> {
+    if !value.is_finite() {
+        return Err(format!("geometry coordinate {value} has no JSON form"));
+    }
+    out.extend_from_slice(ryu::Buffer::new().format_finite(value).as_bytes());
+    Ok(())
+}
+
+impl WkbReader<'_> {
+    /// Byte order, type code (1–7) and whether positions carry z, of the next geometry.
+    fn header(&mut self) -> Result<(bool, u32, bool), String> {
+        let le = match self.take::<1>()?[0] {
+            0 => false,
+            1 => true,
+            other => return Err(format!("WKB value has unknown byte order {other}")),
+        };
+        let raw = self.u32(le)?;
+        if raw & 0x2000_0000 != 0 {
+            self.u32(le)?; // EWKB SRID
+        }
+        let iso = raw & 0x0fff_ffff;
+        let z = raw & 0x8000_0000 != 0 || matches!(iso / 1000, 1 | 3);
+        let m = raw & 0x4000_0000 != 0 || matches!(iso / 1000, 2 | 3);
+        let code = iso % 1000;
+        if !(1..=7).contains(&code) {
+            return Err(format!("WKB value has unknown geometry type {raw}"));
+        }
+        if m {
+            return Err("geometry has M values, which GeoJSON cannot hold".into());
+        }
+        Ok((le, code, z))
+    }
+
+    fn position(&mut self, le: bool, z: bool, out: &mut Vec<u8>) -> Result<(), String> {
+        let x = self.f64(le)?;
+        let y = self.f64(le)?;
+        let z = if z { Some(self.f64(le)?) } else { None };
+        out.push(b'[');
+        write_number(x, out)?;
+        out.push(b',');
+        write_number(y, out)?;
+        if let Some(z) = z.filter(|z| !z.is_nan()) {
+            out.push(b',');
+            write_number(z, out)?;
+        }
+        out.push(b']');
+        Ok(())
+    }
+
+    fn positions(&mut self, le: bool, z: bool, out: &mut Vec<u8>) -> Result<(), String> {
+        out.push(b'[');
+        for n in 0..self.u32(le)? {
+            if n > 0 {
+                out.push(b',');
+            }
+            self.position(le, z, out)?;
+        }
+        out.push(b']');
+        Ok(())
+    }
+
+    fn rings(&mut self, le: bool, z: bool, out: &mut Vec<u8>) -> Result<(), String> {
+        out.push(b'[');
+        for n in 0..self.u32(le)? {
+            if n > 0 {
+                out.push(b',');
+            }
+            self.positions(le, z, out)?;
+        }
+        out.push(b']');
+        Ok(())
+    }
+
+    /// The coordinates of a member of a Multi* geometry, whose own header is checked.
+    fn member(&mut self, expected: u32, out: &mut Vec<u8>) -> Result<(), String> {
+        let (le, code, z) = self.header()?;
+        if code != expected {
+            return Err(format!(
+                "a {} holds a {}",
+                NAMES[expected as usize + 2],
+                NAMES[code as usize - 1]
+            ));
+        }
+        match code {
+            1 => self.point(le, z, out),
+            2 => self.positions(le, z, out),
+            _ => self.rings(le, z, out),
+        }
+    }
+
+    fn point(&mut self, le: bool, z: bool, out: &mut Vec<u8>) -> Result<(), String> {
+        let start = self.pos;
+        let x = self.f64(le)?;
+        let y = self.f64(le)?;
+        if x.is_nan() && y.is_nan() {
+            if z {
+                self.f64(le)?;
+            }
+            out.extend_from_slice(b"[]");
+            return Ok(());
+        }
+        self.pos = start;
+        self.position(le, z, out)
+    }
+
+    fn geojson(&mut self, out: &mut Vec<u8>, depth: usize) -> Result<(), String> {
+        if depth > 64 {
+            return Err("WKB value nests too deeply".into());
+        }
+        let (le, code, z) = self.header()?;
+        out.extend_from_slice(b"{\"type\":\"");
+        out.extend_from_slice(NAMES[code as usize - 1].as_bytes());
+        if code == 7 {
+            out.extend_from_slice(b"\",\"geometries\":[");
+            for n in 0..self.u32(le)? {
+                if n > 0 {
+                    out.push(b',');
+                }
+                self.geojson(out, depth + 1)?;
+            }
+            out.extend_from_slice(b"]}");
+            return Ok(());
+        }
+        out.extend_from_slice(b"\",\"coordinates\":");
+        match code {
+            1 => self.point(le, z, out)?,
+            2 => self.positions(le, z, out)?,
+            3 => self.rings(le, z, out)?,
+            _ => {
+                out.push(b'[');
+                for n in 0..self.u32(le)? {
+                    if n > 0 {
+                        out.push(b',');
+                    }
+                    self.member(code - 3, out)?;
+                }
+                out.push(b']');
+            }
+        }
+        out.push(b'}');
+        Ok(())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -493,7 +651,8 @@ mod tests {
             type_name: "Polygon".into(),
             bbox: Some([1.0, 2.0, 3.0, 4.0]),
         });
-        let geo: serde_json::Value = serde_json::from_str(&stats.metadata_json(true)).unwrap();
+        let geo: serde_json::Value =
+            serde_json::from_str(&stats.metadata_json(true, None)).unwrap();
         assert_eq!(geo["version"], "1.1.0");
         let column = &geo["columns"]["geometry"];
         assert_eq!(column["geometry_types"], json!(["Polygon"]));

@@ -13,8 +13,8 @@ use std::path::Path;
 use std::sync::Arc;
 
 use arrow_array::cast::AsArray;
-use arrow_array::{Array, RecordBatch};
-use arrow_schema::{DataType, Field, Schema, SchemaRef};
+use arrow_array::{Array, ArrayRef, RecordBatch, StructArray};
+use arrow_schema::{DataType, Field, Fields, Schema, SchemaRef};
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use parquet::arrow::arrow_writer::ArrowWriterOptions;
 use parquet::arrow::{ARROW_SCHEMA_META_KEY, ArrowWriter, encode_arrow_schema};
@@ -24,7 +24,10 @@ use parquet::file::properties::WriterProperties;
 
 use super::filter::ItemFilter;
 use super::geometry::{GeoStats, inspect_wkb};
-use super::schema::{BBOX, BBOX_2D, EXTENSION_NAME, GEOARROW_WKB, GEOMETRY, META_GEO};
+use super::schema::{
+    ASSETS, BBOX, BBOX_2D, EXTENSION_METADATA, EXTENSION_NAME, GEOARROW_WKB, GEOMETRY, ID, LINKS,
+    META_GEO, META_STAC_GEOPARQUET,
+};
 use crate::batch::BatchReader;
 use crate::error::{Error, Result, StreamKind};
 use crate::ipc::check_kind;
@@ -47,7 +50,12 @@ pub(crate) fn read_kind(
     let file = File::open(path).map_err(|e| Error::io("failed to open", &name, e))?;
     let builder = ParquetRecordBatchReaderBuilder::try_new(file)
         .map_err(|e| Error::parquet(format!("`{name}` is not a readable Parquet file"), e))?;
-    let schema = builder.schema().clone();
+    let file_schema = builder.schema().clone();
+    let restore = match expected {
+        StreamKind::Items => EmptyObjects::of_file(&file_schema),
+        StreamKind::AssetLock => EmptyObjects::default(),
+    };
+    let schema = restore.schema(&file_schema);
     check_kind(&schema, &format!("`{name}`"), expected)?;
     let rows = builder.metadata().file_metadata().num_rows();
     let reader = builder
@@ -55,8 +63,9 @@ pub(crate) fn read_kind(
         .build()
         .map_err(|e| Error::parquet(format!("failed to read `{name}`"), e))?;
     let unfiltered = filter.is_empty();
+    let restored_schema = schema.clone();
     let batches = reader.filter_map(move |batch| {
-        let batch = match batch {
+        let batch = match batch.and_then(|b| restore.batch(&restored_schema, b)) {
             Ok(batch) => batch,
             Err(e) => return Some(Err(Error::arrow(format!("failed to read `{name}`"), e))),
         };
@@ -87,6 +96,9 @@ pub struct WriteSummary {
     pub rows: u64,
     /// Row groups written.
     pub row_groups: usize,
+    /// Asset hrefs written that carry a signed URL's query string or credentials (they are
+    /// written as given; see [`super::href`]).
+    pub secret_hrefs: u64,
 }
 
 /// Write an items batch stream to a STAC GeoParquet file, atomically.
@@ -111,10 +123,8 @@ pub(crate) fn write_with_row_groups(
 ) -> Result<WriteSummary> {
     let reader = crate::batch::rebatch(reader, write_rows);
     let name = path.display().to_string();
-    let schema = writer_schema(&reader.schema());
-    if let Some(column) = schema.fields().iter().find_map(|f| empty_struct(f, "")) {
-        return Err(Error::EmptyStruct { path: name, column });
-    }
+    let plan = WritePlan::new(&reader.schema(), &name)?;
+    let schema = plan.schema.clone();
     let output = AtomicFile::create(path)?;
     let has_bbox = match schema.column_with_name(BBOX).map(|(_, f)| f.data_type()) {
         Some(DataType::Struct(fields)) => {
@@ -129,8 +139,12 @@ pub(crate) fn write_with_row_groups(
         )
     });
 
+    // Parquet's compliant nested types (SPEC §3): list elements are named `element`, as
+    // pyarrow, stac-geoparquet and the Python original write them, so datasets over files of
+    // both unify.
     let props = WriterProperties::builder()
         .set_compression(Compression::ZSTD(ZstdLevel::default()))
+        .set_coerce_types(true)
         .build();
     let file = output.file()?;
     let failed = |e| Error::parquet(format!("failed to write `{name}`"), e);
@@ -143,13 +157,13 @@ pub(crate) fn write_with_row_groups(
         ArrowWriter::try_new_with_options(file, schema.clone(), options).map_err(failed)?;
     let mut geo = GeoStats::default();
     let mut rows = 0u64;
+    let mut secret_hrefs = 0u64;
     for batch in reader {
-        let batch = batch?;
+        let batch = plan.batch(&batch?, &name)?;
+        secret_hrefs += super::href::count_secrets(&batch);
         if batch.num_rows() == 0 {
             continue;
         }
-        let batch = RecordBatch::try_new(schema.clone(), batch.columns().to_vec())
-            .map_err(|e| Error::arrow(format!("failed to write `{name}`"), e))?;
         if let Some(index) = geometry_index {
             add_geometries(&mut geo, batch.column(index).as_ref(), rows).map_err(|problem| {
                 Error::InvalidItem {
@@ -177,9 +191,12 @@ pub(crate) fn write_with_row_groups(
     let row_groups = writer.flushed_row_groups().len();
     let mut final_metadata = schema.metadata().clone();
     if geometry_index.is_some() {
-        final_metadata.insert(META_GEO, geo.metadata_json(has_bbox));
+        final_metadata.insert(
+            META_GEO.to_string(),
+            geo.metadata_json(has_bbox, plan.crs.as_ref()),
+        );
     }
-    let final_schema = schema.as_ref().clone().with_metadata(final_metadata);
+    let final_schema = compliant_lists(&schema).with_metadata(final_metadata);
     // Repeated as plain key/values so that readers that do not decode `ARROW:schema` (GDAL,
     // DuckDB) see them too.
     let mut metadata: Vec<(String, String)> = final_schema
@@ -197,7 +214,228 @@ pub(crate) fn write_with_row_groups(
     }
     writer.close().map_err(failed)?;
     output.commit()?;
-    Ok(WriteSummary { rows, row_groups })
+    Ok(WriteSummary {
+        rows,
+        row_groups,
+        secret_hrefs,
+    })
+}
+
+/// Schema metadata naming the top-level columns that hold objects without members (`assets`
+/// when every item has `"assets": {}`): Parquet cannot store a struct without fields, so these
+/// columns are left out of the file and restored on read, as stac-geoparquet does for `assets`.
+/// JSON: `[["assets", 4]]`, each column's name and position.
+pub const META_EMPTY_OBJECTS: &str = "stacpkg:empty-object-columns";
+
+/// How a stream is written: which columns go into the file, under which schema.
+struct WritePlan {
+    /// The schema given to the Parquet writer.
+    schema: SchemaRef,
+    /// Stream columns written, in order.
+    keep: Vec<usize>,
+    /// Stream columns left out because they are objects without members.
+    empty: Vec<usize>,
+    /// The CRS the input declared for its geometry (PROJJSON), kept in `geo`.
+    crs: Option<serde_json::Value>,
+}
+
+impl WritePlan {
+    /// The stream's schema, with the geometry column marked as geoarrow.wkb (and its CRS), top-
+    /// level objects without members left out, and without `geo` (that is computed from the
+    /// rows and written at close). A nested object without members cannot be written at all.
+    fn new(stream: &SchemaRef, name: &str) -> Result<WritePlan> {
+        let crs = declared_crs(stream);
+        let mut keep = Vec::new();
+        let mut empty = Vec::new();
+        let mut fields = Vec::new();
+        for (index, field) in stream.fields().iter().enumerate() {
+            if matches!(field.data_type(), DataType::Struct(children) if children.is_empty()) {
+                empty.push(index);
+                continue;
+            }
+            if let Some(column) = empty_struct(field, "") {
+                return Err(Error::EmptyStruct {
+                    path: name.to_string(),
+                    column,
+                });
+            }
+            keep.push(index);
+            if field.name() == GEOMETRY
+                && matches!(field.data_type(), DataType::Binary | DataType::LargeBinary)
+            {
+                let mut metadata = field.metadata().clone();
+                metadata.insert(EXTENSION_NAME.to_string(), GEOARROW_WKB.to_string());
+                match &crs {
+                    Some(crs) => {
+                        metadata.insert(
+                            EXTENSION_METADATA.to_string(),
+                            serde_json::json!({ "crs": crs }).to_string(),
+                        );
+                    }
+                    None => {
+                        metadata.remove(EXTENSION_METADATA);
+                    }
+                }
+                fields.push(field.as_ref().clone().with_metadata(metadata));
+            } else {
+                fields.push(field.as_ref().clone());
+            }
+        }
+        let mut metadata = stream.metadata().clone();
+        metadata.remove(META_GEO);
+        metadata.remove(META_EMPTY_OBJECTS);
+        if !empty.is_empty() {
+            let columns: Vec<serde_json::Value> = empty
+                .iter()
+                .map(|&i| serde_json::json!([stream.field(i).name(), i]))
+                .collect();
+            metadata.insert(
+                META_EMPTY_OBJECTS.to_string(),
+                serde_json::Value::Array(columns).to_string(),
+            );
+        }
+        Ok(WritePlan {
+            schema: Arc::new(Schema::new(fields).with_metadata(metadata)),
+            keep,
+            empty,
+            crs,
+        })
+    }
+
+    /// A stream batch as the writer takes it. A left-out column must hold an object in every
+    /// row: a null cannot be told from `{}` once the column is gone.
+    fn batch(&self, batch: &RecordBatch, name: &str) -> Result<RecordBatch> {
+        for &index in &self.empty {
+            if batch.column(index).null_count() > 0 {
+                return Err(Error::EmptyStruct {
+                    path: name.to_string(),
+                    column: batch.schema().field(index).name().clone(),
+                });
+            }
+        }
+        let columns = self.keep.iter().map(|&i| batch.column(i).clone()).collect();
+        RecordBatch::try_new(self.schema.clone(), columns)
+            .map_err(|e| Error::arrow(format!("failed to write `{name}`"), e))
+    }
+}
+
+/// The CRS a stream declares for its geometry column: `geo` metadata first (GeoParquet), then
+/// the column's geoarrow extension metadata. `null` (the original's "unknown") and an absent CRS
+/// both mean the default, OGC:CRS84, and give `None`.
+fn declared_crs(schema: &Schema) -> Option<serde_json::Value> {
+    let from_geo = schema
+        .metadata()
+        .get(META_GEO)
+        .and_then(|text| serde_json::from_str::<serde_json::Value>(text).ok())
+        .and_then(|geo| geo.pointer("/columns/geometry/crs").cloned());
+    let from_field = || {
+        let field = schema.field_with_name(GEOMETRY).ok()?;
+        let text = field.metadata().get(EXTENSION_METADATA)?;
+        let value: serde_json::Value = serde_json::from_str(text).ok()?;
+        value.get("crs").cloned()
+    };
+    from_geo.or_else(from_field).filter(|crs| !crs.is_null())
+}
+
+/// The schema with every list element named `element` (Parquet's compliant nested types), as
+/// the file's columns are: the embedded Arrow schema must say what the file holds.
+fn compliant_lists(schema: &Schema) -> Schema {
+    fn rename(data_type: &DataType) -> DataType {
+        match data_type {
+            DataType::List(item) => DataType::List(Arc::new(element(item))),
+            DataType::LargeList(item) => DataType::LargeList(Arc::new(element(item))),
+            DataType::Struct(fields) => DataType::Struct(
+                fields
+                    .iter()
+                    .map(|f| f.as_ref().clone().with_data_type(rename(f.data_type())))
+                    .collect(),
+            ),
+            other => other.clone(),
+        }
+    }
+    fn element(item: &Field) -> Field {
+        Field::new(LIST_ELEMENT, rename(item.data_type()), item.is_nullable())
+            .with_metadata(item.metadata().clone())
+    }
+    let fields: Vec<Field> = schema
+        .fields()
+        .iter()
+        .map(|f| f.as_ref().clone().with_data_type(rename(f.data_type())))
+        .collect();
+    Schema::new(fields).with_metadata(schema.metadata().clone())
+}
+
+/// Parquet's name for list elements.
+const LIST_ELEMENT: &str = "element";
+
+/// Top-level object columns without members that a file left out (see [`META_EMPTY_OBJECTS`]),
+/// to put back on read: an object (`{}`) in every row.
+#[derive(Debug, Default)]
+struct EmptyObjects {
+    /// Name and position in the restored schema, by position.
+    columns: Vec<(String, usize)>,
+}
+
+impl EmptyObjects {
+    /// The columns a file left out: those its metadata names, and `assets` for a STAC
+    /// GeoParquet file without one (stac-geoparquet leaves an all-`{}` `assets` out too).
+    fn of_file(schema: &Schema) -> EmptyObjects {
+        let mut columns: Vec<(String, usize)> = schema
+            .metadata()
+            .get(META_EMPTY_OBJECTS)
+            .and_then(|text| serde_json::from_str::<Vec<(String, usize)>>(text).ok())
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|(name, _)| schema.column_with_name(name).is_none())
+            .collect();
+        let stac = schema.column_with_name(ID).is_some()
+            && (schema.metadata().contains_key(META_STAC_GEOPARQUET)
+                || schema.metadata().contains_key(META_GEO));
+        if stac
+            && schema.column_with_name(ASSETS).is_none()
+            && !columns.iter().any(|(n, _)| n == ASSETS)
+        {
+            let at = schema
+                .index_of(LINKS)
+                .map_or(schema.fields().len(), |i| i + 1);
+            columns.push((ASSETS.to_string(), at));
+        }
+        columns.sort_by_key(|(_, at)| *at);
+        EmptyObjects { columns }
+    }
+
+    /// The file's schema with the columns put back.
+    fn schema(&self, file: &SchemaRef) -> SchemaRef {
+        if self.columns.is_empty() {
+            return file.clone();
+        }
+        let mut fields: Vec<Arc<Field>> = file.fields().iter().cloned().collect();
+        for (name, at) in &self.columns {
+            let field = Field::new(name, DataType::Struct(Fields::empty()), true);
+            fields.insert((*at).min(fields.len()), Arc::new(field));
+        }
+        let mut metadata = file.metadata().clone();
+        metadata.remove(META_EMPTY_OBJECTS);
+        Arc::new(Schema::new(fields).with_metadata(metadata))
+    }
+
+    /// A file batch with the columns put back, under the restored `schema`.
+    fn batch(
+        &self,
+        schema: &SchemaRef,
+        batch: RecordBatch,
+    ) -> std::result::Result<RecordBatch, arrow_schema::ArrowError> {
+        if self.columns.is_empty() {
+            return Ok(batch);
+        }
+        let rows = batch.num_rows();
+        let mut columns = batch.columns().to_vec();
+        for (_, at) in &self.columns {
+            let empty: ArrayRef = Arc::new(StructArray::new_empty_fields(rows, None));
+            columns.insert((*at).min(columns.len()), empty);
+        }
+        RecordBatch::try_new(schema.clone(), columns)
+    }
 }
 
 /// The dotted path of the first struct without fields in `field`, if any.
@@ -213,29 +451,6 @@ fn empty_struct(field: &Field, parent: &str) -> Option<String> {
         DataType::List(item) | DataType::LargeList(item) => empty_struct(item, &path),
         _ => None,
     }
-}
-
-/// The schema given to the Parquet writer: the stream's, with the geometry column marked as
-/// geoarrow.wkb and without `geo` (that is computed from the rows and written at close).
-fn writer_schema(schema: &SchemaRef) -> SchemaRef {
-    let fields: Vec<Field> = schema
-        .fields()
-        .iter()
-        .map(|f| {
-            if f.name() == GEOMETRY
-                && matches!(f.data_type(), DataType::Binary | DataType::LargeBinary)
-            {
-                let mut metadata = f.metadata().clone();
-                metadata.insert(EXTENSION_NAME, GEOARROW_WKB);
-                f.as_ref().clone().with_metadata(metadata)
-            } else {
-                f.as_ref().clone()
-            }
-        })
-        .collect();
-    let mut metadata = schema.metadata().clone();
-    metadata.remove(META_GEO);
-    Arc::new(Schema::new(fields).with_metadata(metadata))
 }
 
 fn add_geometries(

@@ -20,9 +20,11 @@
 
 mod builder;
 mod datetime;
+pub mod feature;
 pub mod filter;
 pub mod geometry;
 pub mod geoparquet;
+pub mod href;
 mod json;
 pub mod project;
 pub mod schema;

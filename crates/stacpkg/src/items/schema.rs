@@ -7,7 +7,7 @@
 //! Unlike the original, the schema covers the *whole* input (SPEC §3): [`ItemSchema`] is folded
 //! over every item before any batch is built, so a property first seen in item 1,000,000 is kept.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 use super::value::{FnvBuild, Json, Object};
@@ -85,6 +85,11 @@ pub const META_STAC_GEOPARQUET: &str = "stac-geoparquet";
 pub const META_GEO: &str = "geo";
 /// Field metadata key naming the Arrow extension type.
 pub const EXTENSION_NAME: &str = "ARROW:extension:name";
+/// Field metadata of a column that holds a foreign top-level member of the items (`"true"`),
+/// not a property: `items to-ndjson` writes it back at the top level.
+pub const META_TOP_LEVEL: &str = "stacpkg:top-level-member";
+/// Field metadata key holding the extension type's parameters (geoarrow: `{"crs": …}`).
+pub const EXTENSION_METADATA: &str = "ARROW:extension:metadata";
 /// Extension type of the geometry column.
 pub const GEOARROW_WKB: &str = "geoarrow.wkb";
 
@@ -366,6 +371,9 @@ pub(crate) struct ItemSchema {
     pub(crate) bbox_z: bool,
     /// Property columns (including foreign top-level members), sorted by name.
     pub(crate) properties: BTreeMap<String, Ty>,
+    /// The columns of `properties` that hold foreign top-level members of the items (not
+    /// properties), so that items written back out keep them at the top level.
+    pub(crate) top_level: BTreeSet<String>,
     /// Geometry types and extent for the `geo` metadata.
     pub(crate) geo: GeoStats,
     /// Number of items folded in.
@@ -382,6 +390,7 @@ impl Default for ItemSchema {
             assets: TyFields::default(),
             bbox_z: false,
             properties: BTreeMap::new(),
+            top_level: BTreeSet::new(),
             geo: GeoStats::default(),
             rows: 0,
         }
@@ -407,13 +416,15 @@ pub(crate) struct ItemParts<'a> {
     pub(crate) links: Option<&'a Vec<Json<'a>>>,
     pub(crate) assets: &'a Object<'a>,
     pub(crate) collection: Option<&'a str>,
-    /// Microseconds since the epoch; `datetime`, else `start_datetime`.
+    /// Microseconds since the epoch of `properties.datetime`; null stays null.
     pub(crate) datetime: Option<i64>,
     pub(crate) bbox: Option<Vec<f64>>,
     pub(crate) geometry: Option<&'a Json<'a>>,
     /// Properties and foreign top-level members, each with its column name; sorted by name,
     /// each name once.
     pub(crate) properties: Vec<(&'a str, &'a Json<'a>)>,
+    /// The names in `properties` that are foreign top-level members, sorted.
+    pub(crate) foreign: Vec<&'a str>,
 }
 
 impl<'a> ItemParts<'a> {
@@ -492,7 +503,6 @@ impl<'a> ItemParts<'a> {
 
         let mut properties = Vec::new();
         let mut datetime_value = None;
-        let mut start_datetime = None;
         match item.get(PROPERTIES) {
             None | Some(Json::Null) => {}
             Some(Json::Object(props)) => {
@@ -505,9 +515,6 @@ impl<'a> ItemParts<'a> {
                         return Err(format!(
                             "property `{name}` collides with the top-level `{name}` column"
                         ));
-                    }
-                    if name == "start_datetime" {
-                        start_datetime = Some(value);
                     }
                     properties.push((name, value));
                 }
@@ -524,6 +531,7 @@ impl<'a> ItemParts<'a> {
         sort_last_wins(&mut properties);
         // Foreign top-level members are kept as columns too (nothing silently lost).
         let mut foreign = Vec::new();
+        let mut foreign_names = Vec::new();
         for (name, value) in item.iter() {
             if is_reserved(name) {
                 continue;
@@ -534,17 +542,19 @@ impl<'a> ItemParts<'a> {
                 ));
             }
             foreign.push((name, value));
+            foreign_names.push(name);
         }
+        foreign_names.sort_unstable();
+        foreign_names.dedup();
         if !foreign.is_empty() {
             properties.extend(foreign);
             sort_last_wins(&mut properties);
         }
 
+        // A null `datetime` stays null: a range item says so with `start_datetime` and
+        // `end_datetime`, and filling `datetime` from them would turn it into an instant.
         let datetime = match datetime_value {
-            None | Some(Json::Null) => match start_datetime {
-                Some(Json::Str(s)) => datetime::parse_micros(s),
-                _ => None,
-            },
+            None | Some(Json::Null) => None,
             Some(Json::Str(s)) => Some(datetime::parse_micros(s).ok_or_else(|| {
                 format!("`properties.datetime` is not an RFC 3339 datetime: {s:?}")
             })?),
@@ -567,6 +577,7 @@ impl<'a> ItemParts<'a> {
             bbox,
             geometry,
             properties,
+            foreign: foreign_names,
         })
     }
 }
@@ -640,7 +651,29 @@ impl ItemSchema {
         }
         let properties_root = FieldPath::Root(PROPERTIES);
         for (name, value) in &parts.properties {
-            let root = FieldPath::Member(&properties_root, name);
+            let foreign = parts.foreign.binary_search(name).is_ok();
+            let known = self.properties.contains_key(*name);
+            if known && foreign != self.top_level.contains(*name) {
+                // One column cannot be both: written back out, it would move the member.
+                let (found, expected) = if foreign {
+                    ("a top-level member", "a property")
+                } else {
+                    ("a property", "a top-level member")
+                };
+                return Err(FoldError::Mismatch(Mismatch::Conflict {
+                    field: (*name).to_string(),
+                    found,
+                    expected,
+                }));
+            }
+            if foreign && !known && mode == Mode::Scan {
+                self.top_level.insert((*name).to_string());
+            }
+            let root = if foreign {
+                FieldPath::Root(name)
+            } else {
+                FieldPath::Member(&properties_root, name)
+            };
             match self.properties.get_mut(*name) {
                 Some(ty) => merge_value(ty, value, is_datetime_field(name), &root, mode)
                     .map_err(FoldError::Mismatch)?,
@@ -676,10 +709,15 @@ impl ItemSchema {
         merge_fields(&mut merged.link, &other.link)?;
         merge_fields(&mut merged.assets, &other.assets)?;
         for (name, ty) in &other.properties {
+            let foreign = other.top_level.contains(name);
             match merged.properties.get_mut(name) {
+                Some(_) if foreign != merged.top_level.contains(name) => return Err(()),
                 Some(field) => merge_ty(field, ty)?,
                 None => {
                     merged.properties.insert(name.clone(), ty.clone());
+                    if foreign {
+                        merged.top_level.insert(name.clone());
+                    }
                 }
             }
         }
@@ -726,11 +764,14 @@ impl ItemSchema {
             Field::new(BBOX, self.bbox_type(), true),
             geometry_field(),
         ];
-        fields.extend(
-            self.properties
-                .iter()
-                .map(|(name, ty)| Field::new(name, ty.data_type(), true)),
-        );
+        fields.extend(self.properties.iter().map(|(name, ty)| {
+            let field = Field::new(name, ty.data_type(), true);
+            if self.top_level.contains(name) {
+                field.with_metadata([(META_TOP_LEVEL, "true")])
+            } else {
+                field
+            }
+        }));
         let geo = if whole_input {
             self.geo.clone()
         } else {
@@ -761,7 +802,7 @@ pub(crate) fn items_metadata(
             META_STAC_GEOPARQUET,
             format!(r#"{{"version":"{STAC_GEOPARQUET_VERSION}"}}"#),
         ),
-        (META_GEO, geo.metadata_json(has_bbox_column)),
+        (META_GEO, geo.metadata_json(has_bbox_column, None)),
     ]
     .into_iter()
     .map(|(k, v)| (k.to_string(), v))
@@ -848,14 +889,15 @@ mod tests {
     }
 
     #[test]
-    fn datetime_falls_back_to_start_datetime() {
+    fn null_datetime_stays_null_next_to_a_range() {
         let value = item(
             "a",
             json!({"datetime": null, "start_datetime": "2024-01-02T00:00:00Z"}),
         );
         let value = from_value(value);
         let parts = ItemParts::from_item(value.as_object().unwrap()).unwrap();
-        assert_eq!(parts.datetime, Some(1_704_153_600_000_000));
+        assert_eq!(parts.datetime, None);
+        assert_eq!(parts.properties[0].0, "start_datetime");
     }
 
     #[test]

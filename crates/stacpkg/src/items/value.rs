@@ -114,12 +114,34 @@ impl<'a> Json<'a> {
     ///
     /// sonic-rs (SIMD) does the parsing; when it rejects the text, serde_json parses it again to
     /// produce its familiar message (`expected value at line 1 column 5`), on the error path only.
+    ///
+    /// Every number parses to the nearest double, bit for bit as Rust's own `f64` parser would
+    /// (serde_json's `float_roundtrip`), except that sonic-rs reads a negative zero (`-0.0`) as
+    /// `+0.0`: a text holding one is parsed by serde_json instead.
     pub(crate) fn parse(text: &'a str) -> serde_json::Result<Json<'a>> {
+        if has_negative_zero(text.as_bytes()) {
+            return serde_json::from_str(text);
+        }
         match sonic_rs::from_str(text) {
             Ok(value) => Ok(value),
             Err(_) => serde_json::from_str(text),
         }
     }
+}
+
+/// Whether `text` may hold a JSON number that is a negative zero (`-0`, `-0.00`, `-0e5`, …).
+/// Also true for such text inside a string, which only costs the slower parser.
+fn has_negative_zero(text: &[u8]) -> bool {
+    memchr::memmem::find_iter(text, b"-0").any(|at| {
+        let mantissa = text[at + 1..]
+            .iter()
+            .take_while(|b| b.is_ascii_digit() || **b == b'.');
+        let mut zero = true;
+        for b in mantissa {
+            zero &= matches!(b, b'0' | b'.');
+        }
+        zero
+    })
 }
 
 /// A string that borrows from the input when the parser allows it (no escapes).
@@ -280,5 +302,50 @@ mod tests {
         );
         let keys: Vec<&str> = object.iter().map(|(k, _)| k).collect();
         assert_eq!(keys, vec!["a", "b\n", "n"]);
+    }
+
+    #[test]
+    fn every_number_parses_bit_exactly() {
+        let hard = [
+            "121.62421300000001",
+            "-0.0",
+            "-0",
+            "-0.000e-5",
+            "5e-324",
+            "4.9406564584124654e-324",
+            "2.2250738585072011e-308",
+            "2.2250738585072014e-308",
+            "1.7976931348623157e308",
+            "0.30000000000000004",
+            "9007199254740993.0",
+            "1e23",
+            "8.98846567431158e307",
+            "0.1",
+            "0.10000000000000002",
+            "-0.5",
+            "-1.0e-300",
+        ];
+        for text in hard {
+            let doc = format!("[{text}, {{\"x\": {text}}}]");
+            let value = Json::parse(&doc).unwrap();
+            let expected: f64 = text.parse().unwrap();
+            let items = value.as_array().unwrap();
+            for got in [&items[0], items[1].get("x").unwrap()] {
+                let got = match got {
+                    Json::Int(n) => *n as f64,
+                    other => other.as_f64().unwrap(),
+                };
+                // `-0` is an integer literal; JSON parsers give it as the double -0.0.
+                assert_eq!(got.to_bits(), expected.to_bits(), "{text}");
+            }
+        }
+    }
+
+    #[test]
+    fn negative_zero_detection_looks_at_the_whole_mantissa() {
+        assert!(has_negative_zero(b"[-0]"));
+        assert!(has_negative_zero(b"[-0.000e7]"));
+        assert!(!has_negative_zero(b"[-0.5, -10, -0.0001]"));
+        assert!(!has_negative_zero(b"[1, 2]"));
     }
 }

@@ -27,8 +27,15 @@ pub struct Layer {
 /// components are dropped (`a/./b` → `a/b`), and nothing may be left empty.
 pub fn safe_relative_path(value: &str) -> Result<String> {
     let unsafe_path = || Error::Oci(format!("unsafe package path: {value}"));
-    if value.is_empty() || value.starts_with('/') || value.contains('\\') {
-        return Err(unsafe_path());
+    if value.is_empty()
+        || value.starts_with('/')
+        || value.contains('\\')
+        || value.chars().any(char::is_control)
+    {
+        return Err(Error::Oci(format!(
+            "unsafe package path: {}",
+            value.escape_default()
+        )));
     }
     let parts: Vec<&str> = value
         .split('/')
@@ -80,15 +87,26 @@ pub fn package_layers(
         };
         if meta.is_dir() && name == ASSETS_DIR {
             for file in package.files_under(ASSETS_DIR)? {
+                package.check_inside(&file.full_path)?;
                 planned.push((ASSET_MEDIA_TYPE.into(), file.path(), file.full_path));
             }
         } else if meta.is_dir() {
             let title = safe_relative_path(&name)?;
             let archive = scratch.join(format!("{}.zip", planned.len()));
-            super::zip::write(&package.files_under(&name)?, &archive)?;
+            let files = package.files_under(&name)?;
+            for file in &files {
+                package.check_inside(&file.full_path)?;
+            }
+            super::zip::write(&files, &archive)?;
             planned.push((FILES_ZIP_MEDIA_TYPE.into(), title, archive));
         } else if meta.is_file() {
             planned.push((media_types.of_layer(&name), name, path));
+        }
+    }
+    // The tables too: a link to a table elsewhere would push that table.
+    for (media_type, _, path) in &planned {
+        if media_type != FILES_ZIP_MEDIA_TYPE {
+            package.check_inside(path)?;
         }
     }
     for (_, title, _) in &mut planned {

@@ -320,6 +320,8 @@ pub fn pull(
             )));
         }
     }
+    // Blobs carry no file times; the lock records those of the packaged assets.
+    crate::package::set_recorded_times(&root)?;
     let replaced = staging.commit()?;
     Ok(PullReport {
         digest,

@@ -22,10 +22,12 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::SystemTime;
 
-use arrow_array::BooleanArray;
-use arrow_array::cast::AsArray;
+use std::sync::atomic::{AtomicU64, Ordering};
 
-use super::{ASSETS_DIR, ITEMS_FILE, LOCK_FILE, Staging};
+use arrow_array::cast::AsArray;
+use arrow_array::{BooleanArray, RecordBatch};
+
+use super::{ASSETS_DIR, ITEMS_FILE, LOCK_FILE, Staging, parse_time};
 use crate::asset_lock::plan::{Layout, PlanOptions};
 use crate::asset_lock::{
     self, CHUNK_ROWS, DeriveOptions, Destination, LockRow, RelocateOptions, RelocateReport,
@@ -40,6 +42,9 @@ use crate::{StreamKind, items};
 
 /// Name of the pre-copy lock inside the build directory (removed before the rename).
 const SOURCE_LOCK: &str = ".stacpkg-source.lock.parquet";
+/// Name of the selected items as given (signed hrefs and all), spooled inside the build
+/// directory for probing when the lock is derived (removed before the rename).
+const SOURCE_ITEMS: &str = ".stacpkg-source.items.arrow";
 
 /// How to build.
 #[derive(Debug, Clone)]
@@ -93,6 +98,10 @@ pub struct BuildReport {
     pub copied_assets: u64,
     /// Query strings (possible signatures) left out of lock locations.
     pub queries_dropped: u64,
+    /// Credentials (`user:password@`) left out of lock locations and endpoints.
+    pub credentials_dropped: u64,
+    /// Asset hrefs of `items.parquet` whose query string or credentials were left out.
+    pub item_hrefs_stripped: u64,
     /// The existing package that was replaced (`force`).
     pub replaced: bool,
 }
@@ -118,11 +127,16 @@ pub fn build(items: BatchReader, output: &Path, options: BuildOptions) -> Result
     let filter = options.derive.filter.clone();
     let selected = (explicit_lock.is_some() && !filter.is_empty())
         .then(|| Arc::new(Mutex::new(HashSet::new())));
+    // Probes need the hrefs as given (a signed URL's signature opens the object), which the
+    // package's items do not keep: the selected items are spooled as they are for the derive.
+    let spool = (explicit_lock.is_none() && options.derive.probe).then(|| dir.join(SOURCE_ITEMS));
+    let stripped = Arc::new(AtomicU64::new(0));
     let written = items::geoparquet::write(
-        select_items(items, filter, selected.clone()),
+        select_items(items, filter, selected.clone(), spool.as_deref(), &stripped)?,
         &dir.join(ITEMS_FILE),
     )?;
     report.items = written.rows;
+    report.item_hrefs_stripped = stripped.load(Ordering::Relaxed);
 
     let mut derived = None;
     let lock = match explicit_lock {
@@ -131,8 +145,18 @@ pub fn build(items: BatchReader, output: &Path, options: BuildOptions) -> Result
             None => lock,
         },
         None => {
-            let items =
-                items::geoparquet::read(&dir.join(ITEMS_FILE), CHUNK_ROWS, ItemFilter::default())?;
+            let items = match &spool {
+                Some(spool) => {
+                    let file = File::open(spool)
+                        .map_err(|e| Error::io("failed to open", spool.display().to_string(), e))?;
+                    crate::ipc::read_stream(file, "the spooled items", StreamKind::Items)?
+                }
+                None => items::geoparquet::read(
+                    &dir.join(ITEMS_FILE),
+                    CHUNK_ROWS,
+                    ItemFilter::default(),
+                )?,
+            };
             let derive = DeriveOptions {
                 filter: ItemFilter::default(),
                 asset_keys: HashSet::new(),
@@ -147,7 +171,9 @@ pub fn build(items: BatchReader, output: &Path, options: BuildOptions) -> Result
     let lock_path = dir.join(LOCK_FILE);
     if options.include_assets {
         let source = dir.join(SOURCE_LOCK);
-        report.queries_dropped += asset_lock::write_parquet(lock, &source)?.queries_dropped as u64;
+        let summary = asset_lock::write_parquet(lock, &source)?;
+        report.queries_dropped += summary.queries_dropped as u64;
+        report.credentials_dropped += summary.credentials_dropped as u64;
         let (packaged, copies) = package_assets(&source, dir, &options)?;
         report.assets = asset_lock::write_parquet(packaged, &lock_path)?.rows;
         report.copied_assets = copies.copied.load(std::sync::atomic::Ordering::Relaxed);
@@ -157,10 +183,16 @@ pub fn build(items: BatchReader, output: &Path, options: BuildOptions) -> Result
         let summary = asset_lock::write_parquet(lock, &lock_path)?;
         report.assets = summary.rows;
         report.queries_dropped += summary.queries_dropped as u64;
+        report.credentials_dropped += summary.credentials_dropped as u64;
     }
 
     if let Some(derived) = derived {
         report.queries_dropped += derived.queries_dropped();
+        report.credentials_dropped += derived.credentials_dropped();
+    }
+    if let Some(spool) = &spool {
+        std::fs::remove_file(spool)
+            .map_err(|e| Error::io("failed to remove", spool.display().to_string(), e))?;
     }
 
     for (include, name) in &includes {
@@ -171,26 +203,64 @@ pub fn build(items: BatchReader, output: &Path, options: BuildOptions) -> Result
     Ok(report)
 }
 
-/// The items that go into the package; when `selected` is given, their ids are noted in it.
+/// The items that go into the package, with signed URLs and credentials stripped from their
+/// asset hrefs (counted in `stripped`); when `selected` is given, their ids are noted in it, and
+/// when `spool` is, the selected items as given are written there as an Arrow IPC stream.
 fn select_items(
     items: BatchReader,
     filter: ItemFilter,
     selected: Option<Arc<Mutex<HashSet<String>>>>,
-) -> BatchReader {
+    spool: Option<&Path>,
+    stripped: &Arc<AtomicU64>,
+) -> Result<BatchReader> {
     let schema = items.schema();
-    let batches = items.map(move |batch| {
-        let batch = filter
-            .apply(batch?)
-            .map_err(|e| Error::arrow("failed to filter the items stream", e))?;
-        if let (Some(selected), Some(ids)) = (&selected, batch.column_by_name(ID)) {
-            let ids = arrow_cast::cast(ids, &arrow_schema::DataType::Utf8)
-                .map_err(|e| Error::arrow("failed to read item ids", e))?;
-            let mut selected = selected.lock().expect("selected ids");
-            selected.extend(ids.as_string::<i32>().iter().flatten().map(str::to_string));
+    let mut spool = match spool {
+        Some(path) => {
+            let shown = path.display().to_string();
+            let file = File::create(path).map_err(|e| Error::io("failed to create", &shown, e))?;
+            let writer = arrow_ipc::writer::StreamWriter::try_new(
+                std::io::BufWriter::with_capacity(1 << 20, file),
+                &schema,
+            )
+            .map_err(|e| Error::arrow(format!("failed to write `{shown}`"), e))?;
+            Some((writer, shown))
         }
-        Ok(batch)
+        None => None,
+    };
+    let stripped = Arc::clone(stripped);
+    let mut batches = items;
+    let selected_items = std::iter::from_fn(move || {
+        let Some(batch) = batches.next() else {
+            // The end of the input: the spool gets its end-of-stream marker.
+            if let Some((mut writer, shown)) = spool.take()
+                && let Err(e) = writer.finish()
+            {
+                return Some(Err(Error::arrow(format!("failed to write `{shown}`"), e)));
+            }
+            return None;
+        };
+        let select = || -> Result<RecordBatch> {
+            let batch = filter
+                .apply(batch?)
+                .map_err(|e| Error::arrow("failed to filter the items stream", e))?;
+            if let (Some(selected), Some(ids)) = (&selected, batch.column_by_name(ID)) {
+                let ids = arrow_cast::cast(ids, &arrow_schema::DataType::Utf8)
+                    .map_err(|e| Error::arrow("failed to read item ids", e))?;
+                let mut selected = selected.lock().expect("selected ids");
+                selected.extend(ids.as_string::<i32>().iter().flatten().map(str::to_string));
+            }
+            if let Some((writer, shown)) = &mut spool {
+                writer
+                    .write(&batch)
+                    .map_err(|e| Error::arrow(format!("failed to write `{shown}`"), e))?;
+            }
+            let (batch, count) = items::href::strip_secrets(&batch)?;
+            stripped.fetch_add(count, Ordering::Relaxed);
+            Ok(batch)
+        };
+        Some(select())
     });
-    BatchReader::new(schema, batches)
+    Ok(BatchReader::new(schema, selected_items))
 }
 
 /// Lock rows of the selected items only, as the original does when items were filtered.
@@ -327,15 +397,6 @@ fn packaged_row(root: &Path, source: LockRow, copy: LockRow) -> Result<LockRow> 
     })
 }
 
-/// A lock's last-modified text as a UTC time, truncated to microseconds (what the lock keeps).
-fn parse_time(text: &str) -> Option<chrono::DateTime<chrono::Utc>> {
-    let time = chrono::DateTime::parse_from_rfc3339(text)
-        .ok()?
-        .with_timezone(&chrono::Utc);
-    let micros = time.timestamp_micros();
-    chrono::DateTime::from_timestamp_micros(micros)
-}
-
 /// Includes by their package name; an include that is missing, has no name, would replace a
 /// table or `assets/`, or shares its name with another include is refused.
 fn check_includes(includes: &[PathBuf]) -> Result<Vec<(PathBuf, String)>> {
@@ -368,15 +429,36 @@ fn check_includes(includes: &[PathBuf]) -> Result<Vec<(PathBuf, String)>> {
     Ok(named)
 }
 
-/// Copy an include: files with their permissions and mtime, directories recursively (links
-/// followed, as the original's `copytree`; a directory that contains itself is refused).
+/// Copy an include: files with their permissions and mtime, directories recursively. Links
+/// inside an included directory are followed (as the original's `copytree`) when they resolve
+/// inside it; a link to anything outside would put a file the user did not name into the
+/// package, and is refused, as is a directory that contains itself.
 fn copy_include(from: &Path, to: &Path) -> Result<()> {
+    let root = from
+        .canonicalize()
+        .map_err(|e| Error::io("cannot include", from.display().to_string(), e))?;
     let mut ancestors = Vec::new();
-    copy_tree(from, to, &mut ancestors)
+    copy_tree(from, to, &root, &mut ancestors)
 }
 
-fn copy_tree(from: &Path, to: &Path, ancestors: &mut Vec<PathBuf>) -> Result<()> {
+fn copy_tree(from: &Path, to: &Path, root: &Path, ancestors: &mut Vec<PathBuf>) -> Result<()> {
     let shown = from.display().to_string();
+    let link = std::fs::symlink_metadata(from)
+        .map_err(|e| Error::io("cannot include", &shown, e))?
+        .file_type()
+        .is_symlink();
+    if link && !ancestors.is_empty() {
+        let target = from
+            .canonicalize()
+            .map_err(|e| Error::io("cannot include", &shown, e))?;
+        if !target.starts_with(root) {
+            return Err(Error::UnsafeLink {
+                path: shown,
+                target: target.display().to_string(),
+                root: root.display().to_string(),
+            });
+        }
+    }
     let meta = std::fs::metadata(from).map_err(|e| Error::io("cannot include", &shown, e))?;
     if !meta.is_dir() {
         std::fs::copy(from, to).map_err(|e| Error::io("failed to copy", &shown, e))?;
@@ -412,7 +494,7 @@ fn copy_tree(from: &Path, to: &Path, ancestors: &mut Vec<PathBuf>) -> Result<()>
     entries.sort_by_key(|e| e.file_name());
     ancestors.push(real);
     for entry in entries {
-        copy_tree(&entry.path(), &to.join(entry.file_name()), ancestors)?;
+        copy_tree(&entry.path(), &to.join(entry.file_name()), root, ancestors)?;
     }
     ancestors.pop();
     Ok(())

@@ -67,6 +67,26 @@ impl Package {
         self.dir.join(LOCK_FILE)
     }
 
+    /// Fail unless `path` (a file of this package) is inside the package once symbolic links
+    /// are resolved: a link to a file elsewhere would put that file into an artifact.
+    pub fn check_inside(&self, path: &Path) -> Result<()> {
+        let root = self
+            .dir
+            .canonicalize()
+            .map_err(|e| Error::io("failed to open", self.dir.display().to_string(), e))?;
+        let real = path
+            .canonicalize()
+            .map_err(|e| Error::io("failed to open", path.display().to_string(), e))?;
+        if real.starts_with(&root) {
+            return Ok(());
+        }
+        Err(Error::UnsafeLink {
+            path: path.display().to_string(),
+            target: real.display().to_string(),
+            root: self.dir.display().to_string(),
+        })
+    }
+
     /// Every regular file below `dir/sub` (components start with `sub`), sorted like [`files`](Self::files).
     pub fn files_under(&self, sub: &str) -> Result<Vec<PackageFile>> {
         let mut files = Vec::new();
@@ -234,6 +254,63 @@ fn check_output(output: &Path, force: bool) -> Result<bool> {
         )));
     }
     Ok(true)
+}
+
+/// Give every file of the package that a lock row points at (a `file` row with a
+/// package-relative key) the modification time the row records, so that the lock validates
+/// against the package's files as it did where the package was built (a pulled file gets the
+/// time of the pull otherwise). Rows pointing elsewhere are left alone. Returns the files set.
+pub fn set_recorded_times(dir: &Path) -> Result<u64> {
+    let mut set = 0;
+    for batch in
+        crate::asset_lock::read_parquet(&dir.join(LOCK_FILE), crate::asset_lock::CHUNK_ROWS)?
+    {
+        for row in crate::asset_lock::from_batch(&batch?) {
+            if row.location.store_type.as_deref() != Some("file") {
+                continue;
+            }
+            let (Some(key), Some(time)) = (
+                row.location.key.as_deref(),
+                row.facts.last_modified.as_deref().and_then(parse_time),
+            ) else {
+                continue;
+            };
+            let Some(relative) = package_relative(key) else {
+                continue;
+            };
+            let path = dir.join(relative);
+            let Ok(file) = std::fs::File::options().write(true).open(&path) else {
+                continue;
+            };
+            file.set_modified(std::time::SystemTime::from(time))
+                .map_err(|e| Error::io("failed to set the modification time of", key, e))?;
+            set += 1;
+        }
+    }
+    Ok(set)
+}
+
+/// A key naming a file inside a package (relative, only normal components), as a path.
+fn package_relative(key: &str) -> Option<PathBuf> {
+    let path = Path::new(key);
+    path.components()
+        .all(|c| {
+            matches!(
+                c,
+                std::path::Component::Normal(_) | std::path::Component::CurDir
+            )
+        })
+        .then(|| path.to_path_buf())
+        .filter(|p| p.components().next().is_some())
+}
+
+/// A lock's last-modified text as a UTC time, truncated to microseconds (what the lock keeps).
+pub(crate) fn parse_time(text: &str) -> Option<chrono::DateTime<chrono::Utc>> {
+    let time = chrono::DateTime::parse_from_rfc3339(text)
+        .ok()?
+        .with_timezone(&chrono::Utc);
+    let micros = time.timestamp_micros();
+    chrono::DateTime::from_timestamp_micros(micros)
 }
 
 /// One file of a package.

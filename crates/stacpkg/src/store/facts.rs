@@ -104,8 +104,8 @@ pub(crate) fn short_reason(error: &(dyn std::error::Error + 'static)) -> String 
     out
 }
 
-/// Remove the query string (and fragment) of every URL in a text: signed URLs carry their
-/// signature there.
+/// Remove the credentials (`user:password@`), query string and fragment of every URL in a
+/// text: signed URLs carry their signature in the query, and URLs may carry a password.
 pub fn redact(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     let mut rest = text;
@@ -116,7 +116,16 @@ pub fn redact(text: &str) -> String {
             .find(|c: char| c.is_whitespace() || matches!(c, '"' | '\'' | '`' | ')' | '>'))
             .unwrap_or(after.len());
         let url = &after[..end];
-        out.push_str(&url[..url.find(['?', '#']).unwrap_or(url.len())]);
+        let url = &url[..url.find(['?', '#']).unwrap_or(url.len())];
+        // `url` starts with `://`; the authority runs to the next `/`.
+        let authority_end = url[3..].find('/').map_or(url.len(), |i| i + 3);
+        match url[..authority_end].rfind('@') {
+            Some(at_sign) => {
+                out.push_str("://");
+                out.push_str(&url[at_sign + 1..]);
+            }
+            None => out.push_str(url),
+        }
         rest = &after[end..];
     }
     out.push_str(rest);
@@ -143,6 +152,11 @@ mod tests {
             "error for url (https://h/c/x.tif) and s3://b/k"
         );
         assert_eq!(redact("no url here"), "no url here");
+        assert_eq!(
+            redact("cannot reach `http://alice:PASSWORD@h:1/x.bin?s=1`: refused"),
+            "cannot reach `http://h:1/x.bin`: refused"
+        );
+        assert_eq!(redact("https://h/a@b"), "https://h/a@b");
     }
 
     #[test]

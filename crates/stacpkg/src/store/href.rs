@@ -1,8 +1,9 @@
 //! Asset hrefs ↔ structured lock locations (ref §5.2, §5.3, SPEC §4).
 //!
 //! Pure string work: no store is built here. Departures from the original, on purpose:
-//! an http(s) href with a query string (a signed URL) locates as its origin and path, and the
-//! caller is told that a query was dropped, so no signature reaches a lock; `scheme://` is what
+//! an http(s) href with a query string (a signed URL) locates as its origin and path, and
+//! credentials in a URL (`user:password@host`) are left out of every location, and the caller is
+//! told that either was dropped, so no signature or password reaches a lock; `scheme://` is what
 //! makes an href a URL, so a relative path with a colon stays a file path.
 
 /// Store types of the lock, as obstore names them.
@@ -26,6 +27,64 @@ pub struct Located {
     pub location: Location,
     /// Whether a query string (for example a URL signature) was left out of the location.
     pub query_dropped: bool,
+    /// Whether credentials (`user:password@`) were left out of the location.
+    pub userinfo_dropped: bool,
+}
+
+/// Split `user:password@` off a URL authority (`netloc`); says whether there was one.
+fn without_userinfo(netloc: &str) -> (&str, bool) {
+    match netloc.rfind('@') {
+        Some(at) => (&netloc[at + 1..], true),
+        None => (netloc, false),
+    }
+}
+
+/// Azure URLs name `container@account` where other URLs have credentials.
+fn names_account(scheme: &str) -> bool {
+    matches!(
+        scheme.to_ascii_lowercase().as_str(),
+        "az" | "abfs" | "abfss" | "wasb" | "wasbs"
+    )
+}
+
+/// Whether a URL carries credentials in its authority (`scheme://user:password@host/…`).
+pub fn has_userinfo(url: &str) -> bool {
+    url.split_once("://")
+        .filter(|(scheme, _)| is_scheme(scheme))
+        .is_some_and(|(_, rest)| {
+            let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+            rest[..end].contains('@')
+        })
+}
+
+/// An href without what must not be stored: credentials of any URL (`user:password@`), and the
+/// query string of an http(s) URL (a signed URL's signature). `None` when there is nothing to
+/// remove. The fragment and everything else stay as they are.
+pub fn strip_secrets(href: &str) -> Option<String> {
+    let (scheme, rest) = href.split_once("://").filter(|(s, _)| is_scheme(s))?;
+    let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    let (netloc, tail) = rest.split_at(authority_end);
+    let (host, userinfo) = if names_account(scheme) {
+        (netloc, false)
+    } else {
+        without_userinfo(netloc)
+    };
+    let web = matches!(normalize_store_type(scheme), Some("http" | "https"));
+    let (path, query, fragment) = match tail.find(['?', '#']) {
+        Some(i) if tail.as_bytes()[i] == b'?' => {
+            let after = &tail[i..];
+            let hash = after.find('#').unwrap_or(after.len());
+            (&tail[..i], &after[..hash], &after[hash..])
+        }
+        Some(i) => (&tail[..i], "", &tail[i..]),
+        None => (tail, "", ""),
+    };
+    let drop_query = web && query.len() > 1;
+    if !userinfo && !drop_query {
+        return None;
+    }
+    let query = if drop_query { "" } else { query };
+    Some(format!("{scheme}://{host}{path}{query}{fragment}"))
 }
 
 /// The store type for a scheme or store-type alias, lower-cased; `None` when unknown.
@@ -42,17 +101,31 @@ pub fn normalize_store_type(name: &str) -> Option<&'static str> {
 }
 
 /// Normalise an endpoint URL: trimmed, no trailing `/`, `https://` added when there is no
-/// scheme — including for bare `host:port`, which the original left as it was. Empty → `None`.
+/// scheme — including for bare `host:port`, which the original left as it was — and credentials
+/// (`user:password@`) left out ([`has_userinfo`] tells whether there were any). Empty → `None`.
 pub fn normalize_endpoint(endpoint: &str) -> Option<String> {
     let trimmed = endpoint.trim().trim_end_matches('/');
     if trimmed.is_empty() {
         return None;
     }
-    Some(if trimmed.contains("://") {
+    let url = if trimmed.contains("://") {
         trimmed.to_string()
     } else {
         format!("https://{trimmed}")
-    })
+    };
+    Some(strip_userinfo(&url))
+}
+
+/// A URL without `user:password@` in its authority.
+fn strip_userinfo(url: &str) -> String {
+    match url.split_once("://") {
+        Some((scheme, rest)) => {
+            let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+            let (host, _) = without_userinfo(&rest[..end]);
+            format!("{scheme}://{host}{}", &rest[end..])
+        }
+        None => url.to_string(),
+    }
 }
 
 /// Where an href points (ref §5.2).
@@ -60,6 +133,7 @@ pub fn locate(href: &str) -> Located {
     let none = Located {
         location: Location::default(),
         query_dropped: false,
+        userinfo_dropped: false,
     };
     if href.is_empty() {
         return none;
@@ -72,11 +146,17 @@ pub fn locate(href: &str) -> Located {
                 key: Some(href.to_string()),
             },
             query_dropped: false,
+            userinfo_dropped: false,
         };
     };
     let (netloc, path) = match rest.find('/') {
         Some(i) => (&rest[..i], &rest[i..]),
         None => (rest, ""),
+    };
+    let (netloc, userinfo_dropped) = if names_account(scheme) {
+        (netloc, false)
+    } else {
+        without_userinfo(netloc)
     };
     let scheme_lower = scheme.to_ascii_lowercase();
     match normalize_store_type(&scheme_lower) {
@@ -87,6 +167,7 @@ pub fn locate(href: &str) -> Located {
                 key: Some(strip_query_fragment(path).0.to_string()),
             },
             query_dropped: false,
+            userinfo_dropped,
         },
         Some(kind @ ("http" | "https")) => {
             let (netloc, _) = strip_query_fragment(netloc);
@@ -98,6 +179,7 @@ pub fn locate(href: &str) -> Located {
                     key: Some(path.trim_start_matches('/').to_string()),
                 },
                 query_dropped: query,
+                userinfo_dropped,
             }
         }
         Some(kind) => Located {
@@ -107,14 +189,16 @@ pub fn locate(href: &str) -> Located {
                 key: Some(path.trim_start_matches('/').to_string()),
             },
             query_dropped: false,
+            userinfo_dropped,
         },
         None => Located {
             location: Location {
                 store_type: Some(scheme_lower),
                 store_container: (!netloc.is_empty()).then(|| netloc.to_string()),
-                key: Some(href.to_string()),
+                key: Some(strip_secrets(href).unwrap_or_else(|| href.to_string())),
             },
             query_dropped: false,
+            userinfo_dropped,
         },
     }
 }
@@ -273,6 +357,46 @@ mod tests {
             assert_eq!(located.location, expected, "{href}");
             assert!(!located.query_dropped, "{href}");
         }
+    }
+
+    #[test]
+    fn credentials_never_reach_a_location() {
+        let located = locate("http://alice:PASSWORD@h:8080/x.bin");
+        assert_eq!(
+            located.location,
+            loc("http", Some("http://h:8080"), "x.bin")
+        );
+        assert!(located.userinfo_dropped);
+        assert!(!located.query_dropped);
+        let located = locate("s3://key:SECRET@bucket/k");
+        assert_eq!(located.location, loc("s3", Some("bucket"), "k"));
+        assert!(located.userinfo_dropped);
+        assert_eq!(
+            normalize_endpoint("http://ak:PASSWORD@127.0.0.1:9000/").as_deref(),
+            Some("http://127.0.0.1:9000")
+        );
+        assert!(has_userinfo("http://ak:PASSWORD@127.0.0.1:9000"));
+        assert!(!has_userinfo("http://127.0.0.1:9000/a@b"));
+    }
+
+    #[test]
+    fn secrets_are_stripped_from_hrefs_and_nothing_else() {
+        assert_eq!(
+            strip_secrets("https://u:p@h/a/b.tif?sig=S&se=1#frag").as_deref(),
+            Some("https://h/a/b.tif#frag")
+        );
+        assert_eq!(
+            strip_secrets("https://h/a.tif?X-Amz-Signature=S").as_deref(),
+            Some("https://h/a.tif")
+        );
+        assert_eq!(
+            strip_secrets("s3://u:p@b/k?versionId=3").as_deref(),
+            Some("s3://b/k?versionId=3")
+        );
+        assert_eq!(strip_secrets("https://h/a.tif"), None);
+        assert_eq!(strip_secrets("s3://b/k?versionId=3"), None);
+        assert_eq!(strip_secrets("./a@b.tif"), None);
+        assert_eq!(strip_secrets("abfss://c@acct.dfs.core.windows.net/x"), None);
     }
 
     #[test]

@@ -30,7 +30,8 @@ use object_store::{ObjectStore, ObjectStoreExt};
 pub use copy::{Budget, Copied, CopyOptions, CopyProgress, S3_MIN_PART};
 pub use facts::{ObjectFacts, StoreError, iso_time, redact};
 pub use href::{
-    Located, Location, href_of, locate, normalize_endpoint, normalize_store_type, resolve_href,
+    Located, Location, has_userinfo, href_of, locate, normalize_endpoint, normalize_store_type,
+    resolve_href, strip_secrets,
 };
 
 /// Retries after the first attempt of a request that failed transiently (connection errors,
@@ -49,8 +50,8 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 const READ_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// What to probe: a location (plus the endpoint its row names) and, for an http(s) href that
-/// carried a query string, the full URL to send. The full URL never appears in Debug output,
-/// in [`Target::display`] or in errors.
+/// carried a query string or credentials, the full URL to send. The full URL never appears in
+/// Debug output, in [`Target::display`] or in errors.
 #[derive(Clone, PartialEq, Eq)]
 pub struct Target {
     /// Where the object lives.
@@ -81,10 +82,11 @@ impl Target {
     }
 
     /// A target for an href: its location, and the full URL when it is an http(s) URL with a
-    /// query string (probed as is, stored without the query).
-    pub fn from_href(href: &str, endpoint: Option<String>) -> (Self, bool) {
+    /// query string or credentials (probed as is, stored without them). Also says what
+    /// [`locate`] left out of the location.
+    pub fn from_href(href: &str, endpoint: Option<String>) -> (Self, Located) {
         let located = locate(href);
-        let signed_url = (located.query_dropped
+        let signed_url = ((located.query_dropped || located.userinfo_dropped)
             && matches!(
                 located.location.store_type.as_deref(),
                 Some("http" | "https")
@@ -92,11 +94,11 @@ impl Target {
         .then(|| href.to_string());
         (
             Target {
-                location: located.location,
+                location: located.location.clone(),
                 endpoint,
                 signed_url,
             },
-            located.query_dropped,
+            located,
         )
     }
 
@@ -492,7 +494,7 @@ mod tests {
     #[test]
     fn signed_targets_show_no_query() {
         let (target, dropped) = Target::from_href("https://h/c/x.tif?sig=SECRET", None);
-        assert!(dropped);
+        assert!(dropped.query_dropped);
         assert_eq!(target.display(), "https://h/c/x.tif");
         assert!(!format!("{target:?}").contains("SECRET"));
     }
