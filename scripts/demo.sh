@@ -3,7 +3,8 @@
 # (examples/demo): STAC JSON → items.parquet, a look at it, the asset lock derived by probing the
 # local asset files, validation against it, a package built from both, and its inspection; then
 # a self-contained package that carries the asset bytes, pushed to and pulled from an OCI image
-# layout. No network, no registry needed.
+# layout (the pulled package validates like the pushed one), and its items written back out as
+# STAC NDJSON and JSON. No network, no registry needed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -69,8 +70,19 @@ echo "==> stacpkg pull oci-layout:$out/oci:v1 --output-dir $out/pulled.pkg"
 "$stacpkg" pull "oci-layout:$out/oci:v1" --output-dir "$out/pulled.pkg"
 diff -r "$out/demo-with-assets.pkg" "$out/pulled.pkg"
 echo "    the pulled package is identical to the pushed one"
+echo "==> cd $out/pulled.pkg && stacpkg asset-lock from-parquet assets.lock.parquet | stacpkg asset-lock validate"
+(cd "$out/pulled.pkg" && "$stacpkg" asset-lock from-parquet assets.lock.parquet | "$stacpkg" asset-lock validate)
+
+# The package's items as STAC again: NDJSON for loaders (pgstac, stac-fastapi), one
+# ItemCollection for pystac and friends.
+echo "==> stacpkg items from-parquet $out/pulled.pkg/items.parquet | stacpkg items to-ndjson $out/items.ndjson"
+"$stacpkg" items from-parquet "$out/pulled.pkg/items.parquet" | "$stacpkg" items to-ndjson "$out/items.ndjson"
+echo "    wrote $out/items.ndjson ($(wc -l < "$out/items.ndjson") items)"
+echo "==> stacpkg items from-parquet $out/pulled.pkg/items.parquet | stacpkg items to-json $out/items.json"
+"$stacpkg" items from-parquet "$out/pulled.pkg/items.parquet" | "$stacpkg" items to-json "$out/items.json"
 
 echo
 echo "The package is at $out/demo.pkg (tables only: the lock points at examples/demo/);"
 echo "$out/demo-with-assets.pkg also carries the asset bytes under assets/, and"
-echo "$out/pulled.pkg is that package pushed to and pulled from the OCI layout $out/oci."
+echo "$out/pulled.pkg is that package pushed to and pulled from the OCI layout $out/oci;"
+echo "$out/items.ndjson and $out/items.json are its items as STAC again."

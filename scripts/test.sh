@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Runs the whole test suite. Needs the Rust toolchain, Python 3 (for the pyarrow/DuckDB/ORAS
-# interop tests, installed here into .venv-test on first use) and the test servers (nginx, s3s-fs,
+# Runs the whole test suite. Needs the Rust toolchain, Python 3 (for the interop tests with
+# pyarrow, DuckDB, ORAS, stac-geoparquet, pystac and geopandas, installed here into .venv-test
+# on first use) and the test servers (nginx, s3s-fs,
 # Azurite, docker-registry: installed by scripts/services.sh on first use, started here, stopped
 # on exit).
 # `.ci/run` calls this script.
@@ -8,10 +9,12 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 venv=.venv-test
-if [ ! -x "$venv/bin/python" ] || ! "$venv/bin/python" -c 'import pyarrow, duckdb, oras.client' 2>/dev/null; then
-  echo "==> installing pyarrow, duckdb and oras into $venv (interop tests)"
+# Readers and clients that are not stacpkg: pyarrow and DuckDB read our files, oras exchanges
+# packages, and stac-geoparquet, pystac and geopandas consume the items we write.
+if [ ! -x "$venv/bin/python" ] || ! "$venv/bin/python" -c 'import pyarrow, duckdb, oras.client, stac_geoparquet, pystac, geopandas, shapely' 2>/dev/null; then
+  echo "==> installing pyarrow, duckdb, oras, stac-geoparquet, pystac and geopandas into $venv (interop tests)"
   python3 -m venv "$venv"
-  "$venv/bin/pip" install --quiet --disable-pip-version-check pyarrow duckdb oras
+  "$venv/bin/pip" install --quiet --disable-pip-version-check pyarrow duckdb oras stac-geoparquet pystac geopandas
 fi
 export STACPKG_TEST_PYTHON="$PWD/$venv/bin/python"
 

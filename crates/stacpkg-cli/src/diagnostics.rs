@@ -1,4 +1,7 @@
 //! The one error line of SPEC §2: `stacpkg: error: <what>: <why>: <why>`.
+//!
+//! Every line goes through [`stacpkg::store::redact`] on its way out: whatever a message quotes,
+//! no URL in it keeps credentials or a query string (a signed URL's signature).
 
 use std::io::Write;
 
@@ -15,12 +18,20 @@ pub(crate) fn warn(error: &(dyn std::error::Error + 'static)) {
 
 /// Print a one-line note (something worth knowing that is not a problem).
 pub(crate) fn note(text: &str) {
-    let _ = writeln!(std::io::stderr().lock(), "stacpkg: note: {text}");
+    let _ = writeln!(std::io::stderr().lock(), "stacpkg: note: {}", redact(text));
 }
 
 /// Print a one-line warning.
 pub(crate) fn warn_line(text: &str) {
-    let _ = writeln!(std::io::stderr().lock(), "stacpkg: warning: {text}");
+    let _ = writeln!(
+        std::io::stderr().lock(),
+        "stacpkg: warning: {}",
+        redact(text)
+    );
+}
+
+fn redact(text: &str) -> String {
+    stacpkg::store::redact(text)
 }
 
 fn print_line<'a>(level: &str, chain: impl Iterator<Item = &'a (dyn std::error::Error + 'static)>) {
@@ -40,7 +51,7 @@ fn print_line<'a>(level: &str, chain: impl Iterator<Item = &'a (dyn std::error::
         previous = text;
         first = false;
     }
-    let line: String = line
+    let line: String = redact(&line)
         .chars()
         .map(|c| if c.is_control() { ' ' } else { c })
         .collect();
@@ -71,7 +82,11 @@ pub(crate) fn report_usage(error: &clap::Error) {
         .find(|l| !l.trim().is_empty())
         .unwrap_or("invalid arguments");
     let message = first.strip_prefix("error: ").unwrap_or(first);
-    let _ = writeln!(std::io::stderr().lock(), "stacpkg: error: {message}");
+    let _ = writeln!(
+        std::io::stderr().lock(),
+        "stacpkg: error: {}",
+        redact(message)
+    );
 }
 
 /// True when the error is a closed stdout pipe (the reader went away): a quiet, successful end.

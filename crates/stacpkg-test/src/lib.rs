@@ -214,6 +214,20 @@ pub fn read_parquet(path: &Path) -> (SchemaRef, Vec<RecordBatch>, usize) {
     (schema, batches, row_groups)
 }
 
+/// The columns of `batch` cast to the types of `like` (same names and order), so that two tables
+/// that differ only in how list elements are named (`item` in streams, `element` in Parquet)
+/// compare by value.
+pub fn columns_as(batch: &RecordBatch, like: &SchemaRef) -> Vec<arrow_array::ArrayRef> {
+    batch
+        .columns()
+        .iter()
+        .zip(like.fields())
+        .map(|(column, field)| {
+            arrow_cast::cast(column, field.data_type()).expect("same values, other list names")
+        })
+        .collect()
+}
+
 /// All rows of `batches` as one batch.
 pub fn concat(schema: &SchemaRef, batches: &[RecordBatch]) -> RecordBatch {
     arrow_select_concat(schema, batches)

@@ -199,6 +199,17 @@ pub(crate) fn relocate(args: RelocateArgs) -> anyhow::Result<ExitStatus> {
     let emitted = stdio::emit(lock);
     progress.finish();
     emitted?;
+    let load =
+        |count: &std::sync::atomic::AtomicU64| count.load(std::sync::atomic::Ordering::Relaxed);
+    warn_dropped_queries(load(&report.queries_dropped), "the relocated lock");
+    let endpoint_credentials = args
+        .store_endpoint_url
+        .as_deref()
+        .is_some_and(stacpkg::store::has_userinfo);
+    warn_dropped_credentials(
+        load(&report.credentials_dropped) + u64::from(endpoint_credentials),
+        "the relocated lock",
+    );
     let failed = report.failed.load(std::sync::atomic::Ordering::Relaxed);
     if failed > 0 {
         diagnostics::warn_line(&format!(

@@ -13,15 +13,19 @@
 //! - `package`: `build` and `inspect`.
 //! - `oci`: `push` and `pull` against real registries (open, Basic, bearer token), ORAS and OCI
 //!   image layouts.
+//! - `items_out`: `items to-ndjson / to-json`: STAC Items back out, exact round trips, consumers.
+//! - `regression`: one test per defect of an issue, named `issue_<n>_<what>`.
 
 mod asset_lock;
 mod errors;
 mod items;
+mod items_out;
 mod oci;
 mod package;
 mod parquet;
 mod pipeline;
 mod project;
+mod regression;
 mod relocate;
 mod stores;
 mod terminal;

@@ -248,6 +248,12 @@ fn unsafe_titles_and_zip_members_are_refused_before_anything_is_written() {
             ("note.txt", "text/plain", "docs\\\\x.txt"),
             "unsafe package path: docs\\x.txt",
         ),
+        // Issue 11, defect 5: a title with control characters (here ESC, a terminal escape).
+        (
+            "control",
+            ("note.txt", "text/plain", "evil\\u001b[2J.txt"),
+            "unsafe package path (control characters): evil\\u{1b}[2J.txt",
+        ),
         (
             "zip",
             ("evil.zip", "application/vnd.stacpkg.files.v1+zip", "docs"),

@@ -358,6 +358,7 @@ pub fn derive(
             chunks,
             engine::Threads::One,
             options.max_workers,
+            None,
             |planned: Planned| {
                 let stores = Arc::clone(&stores);
                 async move {

@@ -12,6 +12,7 @@ use std::future::Future;
 
 use futures::future::BoxFuture;
 use futures::{FutureExt, StreamExt};
+use tokio_util::sync::CancellationToken;
 
 use std::sync::mpsc::{SyncSender, sync_channel};
 
@@ -73,10 +74,15 @@ fn runtime(threads: Threads) -> Result<tokio::runtime::Runtime> {
 
 /// Run `work` over every row from `source` with at most `max_workers` rows in flight, and give
 /// `sink` the results in input order. A source error or a sink error stops the run.
+///
+/// With `stop`, a run that stops early cancels it, takes no new rows, and waits for the rows in
+/// flight to end (work that watches `stop` cleans up after itself, removing what it had
+/// started) before it returns; without, rows in flight are abandoned.
 pub(crate) fn run_ordered<I, O, W, F>(
     source: impl Iterator<Item = Result<Vec<I>>> + Send + 'static,
     threads: Threads,
     max_workers: usize,
+    stop: Option<&CancellationToken>,
     work: W,
     mut sink: impl FnMut(Event<O>) -> Result<()>,
 ) -> Result<()>
@@ -103,18 +109,24 @@ where
         .map_err(|e| Error::io("failed to start", "the row reader", e))?;
 
     let result = runtime.block_on(async {
+        let stopped = stop.cloned();
         let chunks = futures::stream::unfold(rx, |mut rx| async move {
             rx.recv().await.map(|chunk| (chunk, rx))
         });
-        let slots = chunks.flat_map(|chunk| match chunk {
-            Ok(rows) => futures::stream::iter(
-                rows.into_iter()
-                    .map(Slot::Row)
-                    .chain(std::iter::once(Slot::End)),
-            )
-            .left_stream(),
-            Err(e) => futures::stream::iter(std::iter::once(Slot::Failed(e))).right_stream(),
-        });
+        let slots = chunks
+            .flat_map(|chunk| match chunk {
+                Ok(rows) => futures::stream::iter(
+                    rows.into_iter()
+                        .map(Slot::Row)
+                        .chain(std::iter::once(Slot::End)),
+                )
+                .left_stream(),
+                Err(e) => futures::stream::iter(std::iter::once(Slot::Failed(e))).right_stream(),
+            })
+            // A stopped run takes no new rows.
+            .take_while(move |_| {
+                futures::future::ready(stopped.as_ref().is_none_or(|s| !s.is_cancelled()))
+            });
         let done = slots
             .map(|slot| -> BoxFuture<'static, Done<O>> {
                 match slot {
@@ -137,21 +149,34 @@ where
             })
             .buffered(max_workers.max(1));
         let mut done = std::pin::pin!(done);
-        loop {
+        let outcome = loop {
             let next = match done.next().now_or_never() {
                 Some(next) => next,
                 None => {
-                    sink(Event::Idle)?;
+                    if let Err(e) = sink(Event::Idle) {
+                        break Err(e);
+                    }
                     done.next().await
                 }
             };
-            match next {
-                None => return Ok(()),
-                Some(Done::Row(out)) => sink(Event::Row(out))?,
-                Some(Done::End) => sink(Event::ChunkEnd)?,
-                Some(Done::Failed(e)) => return Err(e),
+            let delivered = match next {
+                None => break Ok(()),
+                Some(Done::Row(out)) => sink(Event::Row(out)),
+                Some(Done::End) => sink(Event::ChunkEnd),
+                Some(Done::Failed(e)) => Err(e),
+            };
+            if let Err(e) = delivered {
+                break Err(e);
             }
+        };
+        if outcome.is_err()
+            && let Some(stop) = stop
+        {
+            stop.cancel();
+            // The rows in flight end (cleaning up); their results no longer matter.
+            while done.next().await.is_some() {}
         }
+        outcome
     });
     // Tasks still running after a failure are abandoned, not awaited.
     runtime.shutdown_background();
@@ -260,6 +285,7 @@ mod tests {
             source,
             Threads::All,
             16,
+            None,
             |n: u64| async move {
                 // Later rows finish first.
                 tokio::time::sleep(Duration::from_micros(300 - n)).await;
@@ -294,6 +320,7 @@ mod tests {
             source,
             Threads::One,
             4,
+            None,
             |n: i32| async move { n },
             |event| {
                 if let Event::Row(n) = event {

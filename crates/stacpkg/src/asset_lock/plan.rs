@@ -1,7 +1,11 @@
 //! Relocation planning (ref §5.6, SPEC §6): where each source row goes under `--store-type`.
 //!
-//! Pure string work over lock rows. Departure from the original, on purpose: two different
-//! sources that map to one destination are an error naming both, instead of a silent overwrite.
+//! Pure string work over lock rows. Departures from the original, on purpose: two different
+//! sources that map to one destination are an error naming both, instead of a silent overwrite;
+//! and every destination stays under the destination prefix. The path below the prefix is
+//! normalised (empty and `.` segments dropped, `a/../b` is `b`, a leading `/` is dropped), and a
+//! path whose `..` would climb above the prefix (`../shared/x.tif`, `/../../etc/x`) is an error
+//! naming the row — for plans, dry runs and copies alike, since all of them are planned here.
 
 use std::collections::HashMap;
 
@@ -117,6 +121,22 @@ fn item_asset_path(row: &SourceRow<'_>, source_href: &str) -> String {
     format!("{item}/{asset}")
 }
 
+/// A key as a path below a prefix: a leading `/`, empty and `.` segments dropped and `..`
+/// resolved; `None` when a `..` would climb above the prefix.
+fn below_prefix(key: &str) -> Option<String> {
+    let mut segments: Vec<&str> = Vec::new();
+    for segment in key.split('/') {
+        match segment {
+            "" | "." => {}
+            ".." => {
+                segments.pop()?;
+            }
+            other => segments.push(other),
+        }
+    }
+    Some(segments.join("/"))
+}
+
 /// Plans destinations row by row and remembers where each went, to refuse collisions.
 #[derive(Debug)]
 pub struct Planner {
@@ -170,15 +190,22 @@ impl Planner {
             Layout::ItemAsset => item_asset_path(row, &source_href),
             Layout::SourceKey => {
                 let key = row.location.key.as_deref().unwrap_or("");
-                let key = key.trim_start_matches('/');
-                if !key.is_empty() {
-                    key.to_string()
+                let key = if key.trim_start_matches('/').is_empty() {
+                    href_path(&source_href)
                 } else {
-                    let path = href_path(&source_href).trim_start_matches('/');
-                    if path.is_empty() {
-                        item_asset_path(row, &source_href)
-                    } else {
-                        path.to_string()
+                    key
+                };
+                match below_prefix(key) {
+                    Some(path) if path.is_empty() => item_asset_path(row, &source_href),
+                    Some(path) => path,
+                    None => {
+                        return Err(format!(
+                            "item `{}` asset `{}`: source key `{}` would leave the destination prefix `{}`; the item-asset layout keeps every asset inside it",
+                            row.item_id,
+                            row.asset_key,
+                            crate::store::redact(key),
+                            self.options.key_prefix
+                        ));
                     }
                 }
             }
@@ -293,6 +320,41 @@ mod tests {
         };
         assert_eq!(key(planner.plan(&row(&inside)).unwrap()), "data/x/a.tif");
         assert_eq!(planner.plan(&row(&outside)).unwrap(), Planned::Unmapped);
+    }
+
+    #[test]
+    fn source_keys_stay_below_the_prefix_or_are_refused() {
+        let mut opts = options("file", None, "mirror/");
+        opts.layout = Layout::SourceKey;
+        let mut planner = Planner::new(opts);
+        fn row(location: &Location) -> SourceRow<'_> {
+            SourceRow {
+                item_id: "i",
+                asset_key: "a",
+                location,
+            }
+        }
+        let inside = loc("file", None, "/data/./x/../y.tif");
+        assert_eq!(
+            key(planner.plan(&row(&inside)).unwrap()),
+            "mirror/data/y.tif"
+        );
+        for escaping in ["../shared/x.tif", "/../../etc/x", "a/../../b"] {
+            let source = loc("file", None, escaping);
+            let err = planner.plan(&row(&source)).unwrap_err();
+            assert_eq!(
+                err,
+                format!(
+                    "item `i` asset `a`: source key `{escaping}` would leave the destination prefix `mirror/`; the item-asset layout keeps every asset inside it"
+                )
+            );
+        }
+        let url = loc("https", Some("https://h"), "");
+        assert_eq!(
+            key(planner.plan(&row(&url)).unwrap()),
+            "mirror/i/a",
+            "no key and no path: the item-asset path"
+        );
     }
 
     #[test]

@@ -15,6 +15,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::mpsc::SyncSender;
 
 use arrow_array::RecordBatch;
+use tokio_util::sync::CancellationToken;
 
 use super::engine::{self, Event, Threads};
 use super::plan::{PlanOptions, Planned, Planner, SourceRow};
@@ -22,7 +23,7 @@ use super::{LockRow, from_batch, normalized, read_parquet, row_chunks, schema, t
 use crate::batch::BatchReader;
 use crate::error::{Error, Result};
 use crate::store::{
-    Budget, Copied, CopyOptions, CopyProgress, ObjectFacts, Stores, Target, href_of,
+    Budget, Copied, CopyOptions, CopyProgress, ObjectFacts, StoreError, Stores, Target, href_of,
 };
 
 /// Default parallel copies (SPEC §1; the original used 4).
@@ -79,6 +80,10 @@ pub struct RelocateReport {
     pub failed: AtomicU64,
     /// Bytes written.
     pub progress: CopyProgress,
+    /// Rows whose location carried a query string (a possible signature), left out.
+    pub queries_dropped: AtomicU64,
+    /// Rows whose location or endpoint carried credentials (`user:password@`), left out.
+    pub credentials_dropped: AtomicU64,
 }
 
 /// What `relocate` reports while it runs.
@@ -118,10 +123,25 @@ fn copy_of(source: Option<&LockRow>, destination: &LockRow) -> Option<(Target, T
         .then(|| (target(source), target(destination)))
 }
 
+/// Rows of a lock stream; query strings and credentials left out of their locations are
+/// counted in `report`.
 fn normalized_rows(
     reader: impl Iterator<Item = Result<RecordBatch>> + Send + 'static,
+    report: &Arc<RelocateReport>,
 ) -> impl Iterator<Item = Result<Vec<LockRow>>> + Send + 'static {
-    normalized(reader).map(|n| n.map(|n| from_batch(&n.batch)))
+    let report = Arc::clone(report);
+    normalized(reader).map(move |n| {
+        n.map(|n| {
+            let dropped = |count: usize| count as u64;
+            report
+                .queries_dropped
+                .fetch_add(dropped(n.queries_dropped), Ordering::Relaxed);
+            report
+                .credentials_dropped
+                .fetch_add(dropped(n.credentials_dropped), Ordering::Relaxed);
+            from_batch(&n.batch)
+        })
+    })
 }
 
 /// `rows`, then a mark in the report that the input is read to its end (progress totals final).
@@ -180,22 +200,32 @@ pub fn relocate(
         };
         let budget = Budget::new(options.memory_limit);
         let copy_options = options.copy;
+        // A failure stops the copies in flight, which remove what they had started.
+        let stop = CancellationToken::new();
         let mut done: Vec<LockRow> = Vec::with_capacity(engine::CHUNK_ROWS);
         engine::run_ordered(
             jobs,
             Threads::All,
             options.max_workers,
+            Some(&stop),
             |job: Job| {
                 let stores = stores.clone();
                 let budget = budget.clone();
                 let report = Arc::clone(&thread_report);
+                let stop = stop.clone();
+                let keep_going = options.keep_going;
                 async move {
                     let (Some(stores), Some((from, to))) = (stores, &job.copy) else {
                         return (job, Ok(None));
                     };
                     let copied = stores
-                        .copy(from, to, &copy_options, &budget, &report.progress)
+                        .copy(from, to, &copy_options, &budget, &report.progress, &stop)
                         .await;
+                    if !keep_going && matches!(&copied, Err(e) if *e != StoreError::Cancelled) {
+                        // The run ends with this failure: the copies in flight stop now, not
+                        // when the rows before this one are done.
+                        stop.cancel();
+                    }
                     (job, copied.map(Some))
                 }
             },
@@ -222,6 +252,8 @@ pub fn relocate(
                             job.output.facts = facts;
                             done.push(job.output);
                         }
+                        // Stopped because another copy failed; that failure ends the run.
+                        Err(StoreError::Cancelled) => {}
                         Err(source) => {
                             let (from, to) = job.copy.as_ref().expect("only copies fail");
                             let error = Error::Copy {
@@ -278,7 +310,7 @@ fn jobs(
         Destination::Plan(plan) => {
             let mut planner = Planner::new(plan.clone());
             let endpoint = planner.endpoint().map(str::to_string);
-            let rows = until_done(normalized_rows(source), &report);
+            let rows = until_done(normalized_rows(source, &report), &report);
             Ok(Box::new(row_chunks(rows, move |row| {
                 let planned = planner
                     .plan(&SourceRow {
@@ -318,14 +350,14 @@ fn jobs(
         }
         Destination::Lock(path) => {
             let mut sources: HashMap<(String, String), LockRow> = HashMap::new();
-            for rows in normalized_rows(source) {
+            for rows in normalized_rows(source, &report) {
                 for row in rows? {
                     // The last duplicate wins, as in the original.
                     sources.insert((row.item_id.clone(), row.asset_key.clone()), row);
                 }
             }
             let destinations = read_parquet(path, engine::CHUNK_ROWS)?;
-            let rows = until_done(normalized_rows(destinations), &report);
+            let rows = until_done(normalized_rows(destinations, &report), &report);
             Ok(Box::new(row_chunks(rows, move |row| {
                 let source = sources.get(&(row.item_id.clone(), row.asset_key.clone()));
                 let copy = if dry_run { None } else { copy_of(source, row) };

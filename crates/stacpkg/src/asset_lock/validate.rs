@@ -256,6 +256,7 @@ pub fn validate(
         chunks,
         engine::Threads::One,
         options.max_workers,
+        None,
         |mut check: Check| {
             let stores = Arc::clone(&stores);
             async move {

@@ -374,13 +374,15 @@ impl BatchBuilder {
                         Some(maxs[2]),
                     ]
                 } else {
+                    // A 2D bbox in a table with 3D ones has no z: NaN, the "no value" of WKB
+                    // coordinates too. Not null: stac-geoparquet cannot read null z extents.
                     [
                         Some(mins[0]),
                         Some(mins[1]),
                         Some(maxs[0]),
                         Some(maxs[1]),
-                        None,
-                        None,
+                        Some(f64::NAN),
+                        Some(f64::NAN),
                     ]
                 };
                 if values.len() == 6 && !self.bbox_z {

@@ -350,7 +350,9 @@ fn write_bbox(column: &Encoder, row: usize, out: &mut Vec<u8>) -> Result<(), Str
     ) else {
         return Err("a bbox needs xmin, ymin, xmax and ymax".into());
     };
-    let order: Vec<&Encoder> = match (member("zmin"), member("zmax")) {
+    // A 2D bbox in a table of 3D ones has NaN (or null) z extents.
+    let z = |name: &str| member(name).filter(|e| !e.is_nan(row));
+    let order: Vec<&Encoder> = match (z("zmin"), z("zmax")) {
         (Some(zmin), Some(zmax)) => vec![xmin, ymin, zmin, xmax, ymax, zmax],
         _ => vec![xmin, ymin, xmax, ymax],
     };
@@ -510,6 +512,15 @@ impl Encoder {
             Encoder::List { nulls, .. } | Encoder::Struct { nulls, .. } => {
                 nulls.as_ref().is_some_and(|n| n.is_null(row))
             }
+        }
+    }
+
+    /// Whether the value at `row` is a floating-point NaN.
+    fn is_nan(&self, row: usize) -> bool {
+        match self {
+            Encoder::Float(a) => a.value(row).is_nan(),
+            Encoder::Float32(a) => a.value(row).is_nan(),
+            _ => false,
         }
     }
 
@@ -685,7 +696,7 @@ mod tests {
             1.7976931348623157e308,
             121.62421300000001,
             0.30000000000000004,
-            2.2250738585072011e-308,
+            2.225_073_858_507_201e-308,
             1.0,
         ] {
             let mut out = Vec::new();

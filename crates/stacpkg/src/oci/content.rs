@@ -27,15 +27,15 @@ pub struct Layer {
 /// components are dropped (`a/./b` → `a/b`), and nothing may be left empty.
 pub fn safe_relative_path(value: &str) -> Result<String> {
     let unsafe_path = || Error::Oci(format!("unsafe package path: {value}"));
-    if value.is_empty()
-        || value.starts_with('/')
-        || value.contains('\\')
-        || value.chars().any(char::is_control)
-    {
+    if value.chars().any(char::is_control) {
+        // Shown escaped: the raw characters could rewrite the user's terminal.
         return Err(Error::Oci(format!(
-            "unsafe package path: {}",
+            "unsafe package path (control characters): {}",
             value.escape_default()
         )));
+    }
+    if value.is_empty() || value.starts_with('/') || value.contains('\\') {
+        return Err(unsafe_path());
     }
     let parts: Vec<&str> = value
         .split('/')

@@ -15,6 +15,7 @@ use super::{
     ARTIFACT_TYPE, Descriptor, INDEX_MEDIA_TYPE, MANIFEST_MEDIA_TYPE, Verifier, digest_of,
 };
 use crate::error::{Error, Result};
+use crate::output::user_file_mode;
 
 const LAYOUT_FILE: &str = "oci-layout";
 const LAYOUT_VERSION: &str = "{\"imageLayoutVersion\": \"1.0.0\"}";
@@ -183,10 +184,7 @@ fn copy_verified(
     let shown = from.display().to_string();
     let mut source = File::open(from).map_err(|e| Error::io("failed to open", &shown, e))?;
     let dir = to.parent().unwrap_or(Path::new("."));
-    let mut temp = tempfile::Builder::new()
-        .prefix(".stacpkg-blob-")
-        .permissions(permissions())
-        .tempfile_in(dir)
+    let mut temp = crate::output::temp_file(dir, ".stacpkg-blob-", "", Some(user_file_mode()))
         .map_err(|e| Error::io("failed to create a file in", dir.display().to_string(), e))?;
     let mut verifier = Verifier::new(descriptor);
     let mut buffer = vec![0u8; 1024 * 1024];
@@ -215,25 +213,9 @@ fn copy_verified(
     Ok(())
 }
 
-fn permissions() -> std::fs::Permissions {
-    #[cfg(unix)]
-    {
-        std::os::unix::fs::PermissionsExt::from_mode(0o666)
-    }
-    #[cfg(not(unix))]
-    {
-        std::fs::metadata(".")
-            .map(|m| m.permissions())
-            .expect("metadata of .")
-    }
-}
-
 fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
     let dir = path.parent().unwrap_or(Path::new("."));
-    let mut temp = tempfile::Builder::new()
-        .prefix(".stacpkg-")
-        .permissions(permissions())
-        .tempfile_in(dir)
+    let mut temp = crate::output::temp_file(dir, ".stacpkg-", ".tmp", Some(user_file_mode()))
         .map_err(|e| Error::io("failed to create a file in", dir.display().to_string(), e))?;
     temp.write_all(bytes)
         .map_err(|e| Error::io("failed to write", path.display().to_string(), e))?;

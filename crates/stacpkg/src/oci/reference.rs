@@ -115,6 +115,15 @@ impl std::str::FromStr for Target {
 
     fn from_str(text: &str) -> Result<Self, Self::Err> {
         let bad = |why: String| format!("invalid target `{text}`: {why}");
+        // An `@` before the first `/` is userinfo (a digest `@sha256:…` follows the repository).
+        let host = text.split_once('/').map_or("", |(host, _)| host);
+        if !text.starts_with(LAYOUT_PREFIX) && host.contains('@') {
+            // `user:password@registry/…`: the reference is not shown, it holds a password.
+            let registry = &host[host.rfind('@').map_or(0, |i| i + 1)..];
+            return Err(format!(
+                "invalid target for registry `{registry}`: a reference cannot carry credentials; they come from ORAS_USER and ORAS_PASS or the Docker config"
+            ));
+        }
         if let Some(rest) = text.strip_prefix(LAYOUT_PREFIX) {
             let (path, reference) = split_reference(rest).map_err(bad)?;
             if path.is_empty() {
@@ -151,6 +160,15 @@ impl std::str::FromStr for Target {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn credentials_in_a_reference_are_refused_without_showing_them() {
+        let err = "user:PASSWORD@127.0.0.1:5000/r:t"
+            .parse::<Target>()
+            .unwrap_err();
+        assert!(!err.contains("PASSWORD"), "{err}");
+        assert!(err.contains("`127.0.0.1:5000`"), "{err}");
+    }
 
     fn registry(text: &str) -> Reference {
         match text.parse::<Target>().unwrap() {

@@ -203,9 +203,7 @@ pub fn push(
     progress: &Progress,
 ) -> Result<PushReport> {
     let package = Package::open(package_dir)?;
-    let scratch = tempfile::Builder::new()
-        .prefix("stacpkg-push-")
-        .tempdir()
+    let (scratch, _held) = crate::output::temp_dir(&std::env::temp_dir(), "stacpkg-push-", None)
         .map_err(|e| {
             Error::io(
                 "failed to create a temporary directory in",

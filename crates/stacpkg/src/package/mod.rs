@@ -21,6 +21,9 @@ pub const LOCK_FILE: &str = "assets.lock.parquet";
 /// Where copied asset bytes live in a package.
 pub const ASSETS_DIR: &str = "assets";
 
+/// Name prefix of the scratch directories next to a package output.
+const SCRATCH_PREFIX: &str = ".stacpkg-scratch-";
+
 /// A directory that holds both package tables.
 #[derive(Debug, Clone)]
 pub struct Package {
@@ -110,8 +113,25 @@ impl Package {
 #[derive(Debug)]
 pub struct Staging {
     dir: tempfile::TempDir,
+    /// Held while the directory is in use, so a later run can tell a killed run's directory
+    /// from a live one (see [`crate::output::sweep`]).
+    _held: std::fs::File,
     output: PathBuf,
     replace: bool,
+}
+
+/// Scratch space next to a package output: a hidden directory, removed when dropped.
+#[derive(Debug)]
+pub struct Scratch {
+    dir: tempfile::TempDir,
+    _held: std::fs::File,
+}
+
+impl Scratch {
+    /// The directory.
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
 }
 
 impl Staging {
@@ -134,12 +154,14 @@ impl Staging {
             .to_string_lossy()
             .into_owned();
         let prefix = format!(".{name}.stacpkg-");
-        let mut builder = tempfile::Builder::new();
-        builder.prefix(&prefix);
         // The finished directory should get the mode any directory the user makes gets.
         #[cfg(unix)]
-        builder.permissions(std::os::unix::fs::PermissionsExt::from_mode(0o777));
-        let dir = builder.tempdir_in(&parent).map_err(|e| {
+        let mode = Some(std::os::unix::fs::PermissionsExt::from_mode(0o777));
+        #[cfg(not(unix))]
+        let mode = None;
+        // Killed builds and pulls of this output left their staging and scratch directories.
+        crate::output::sweep(&parent, SCRATCH_PREFIX, "");
+        let (dir, held) = crate::output::temp_dir(&parent, &prefix, mode).map_err(|e| {
             Error::io(
                 "failed to create a temporary directory in",
                 parent.display().to_string(),
@@ -148,6 +170,7 @@ impl Staging {
         })?;
         Ok(Staging {
             dir,
+            _held: held,
             output: output.to_path_buf(),
             replace,
         })
@@ -159,24 +182,23 @@ impl Staging {
     }
 
     /// Scratch space next to the output (same filesystem), removed when dropped.
-    pub fn scratch(&self) -> Result<tempfile::TempDir> {
+    pub fn scratch(&self) -> Result<Scratch> {
         let parent = self.dir.path().parent().unwrap_or(Path::new("."));
-        tempfile::Builder::new()
-            .prefix(".stacpkg-scratch-")
-            .tempdir_in(parent)
-            .map_err(|e| {
-                Error::io(
-                    "failed to create a temporary directory in",
-                    parent.display().to_string(),
-                    e,
-                )
-            })
+        let (dir, held) = crate::output::temp_dir(parent, SCRATCH_PREFIX, None).map_err(|e| {
+            Error::io(
+                "failed to create a temporary directory in",
+                parent.display().to_string(),
+                e,
+            )
+        })?;
+        Ok(Scratch { dir, _held: held })
     }
 
     /// Move the finished directory into place (true when it replaced one): an empty directory is replaced by a rename; an existing
     /// package is moved aside first and removed once the new one is in place.
     pub fn commit(self) -> Result<bool> {
         let (staging, output, replace) = (self.dir, self.output.as_path(), self.replace);
+        let _held = self._held;
         let shown = output.display().to_string();
         let aside = if replace
             && std::fs::read_dir(output)

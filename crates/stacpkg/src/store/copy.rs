@@ -11,8 +11,10 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use futures::StreamExt;
+use futures::future::Either;
 use object_store::{ObjectStoreExt, PutMode, PutOptions, PutPayload, WriteMultipart};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use tokio_util::sync::CancellationToken;
 
 use super::facts::{ObjectFacts, StoreError};
 use super::{Stores, Target};
@@ -102,8 +104,25 @@ pub enum Copied {
     Kept(ObjectFacts),
 }
 
+/// `work`, unless `stop` is cancelled first (then [`StoreError::Cancelled`]; `work` is dropped).
+async fn unless_stopped<T>(
+    stop: &CancellationToken,
+    work: impl std::future::Future<Output = Result<T, StoreError>>,
+) -> Result<T, StoreError> {
+    let work = std::pin::pin!(work);
+    let stopped = std::pin::pin!(stop.cancelled());
+    match futures::future::select(work, stopped).await {
+        Either::Left((result, _)) => result,
+        Either::Right(_) => Err(StoreError::Cancelled),
+    }
+}
+
 impl Stores {
     /// Copy one object from `source` to `destination`, then HEAD the destination.
+    ///
+    /// When `stop` is cancelled the copy ends early with [`StoreError::Cancelled`], and leaves
+    /// nothing it started behind: a multipart upload is aborted (a local file's staging file is
+    /// removed, an S3 upload's parts are discarded).
     pub async fn copy(
         &self,
         source: &Target,
@@ -111,6 +130,7 @@ impl Stores {
         options: &CopyOptions,
         budget: &Budget,
         progress: &CopyProgress,
+        stop: &CancellationToken,
     ) -> Result<Copied, StoreError> {
         let (src_store, src_path) =
             self.object_store(&source.location, source.endpoint.as_deref())?;
@@ -136,7 +156,10 @@ impl Stores {
                 Err(e) => return Err(e),
             }
         }
-        let got = src_store.get(&src_path).await.map_err(store_error)?;
+        let got = unless_stopped(stop, async {
+            src_store.get(&src_path).await.map_err(store_error)
+        })
+        .await?;
         let size = got.meta.size;
         let to_file = destination.location.store_type.as_deref() == Some("file");
         // Local files stream in small parts, so reading and writing one object overlap (the
@@ -148,8 +171,9 @@ impl Stores {
             options.chunk_size
         };
         if size <= part as u64 {
-            let _permit = budget.reserve(size).await;
-            let bytes = got.bytes().await.map_err(store_error)?;
+            let _permit = unless_stopped(stop, async { Ok(budget.reserve(size).await) }).await?;
+            let bytes =
+                unless_stopped(stop, async { got.bytes().await.map_err(store_error) }).await?;
             // Without overwrite the destination was checked above; for local files, Create also
             // guards the race with another writer. Remote stores get a plain PUT: conditional
             // writes are not supported by every S3-compatible server.
@@ -181,24 +205,30 @@ impl Stores {
             }
             let _stream = if to_file {
                 Some(
-                    Arc::clone(&budget.local_streams)
-                        .acquire_owned()
-                        .await
-                        .expect("the stream semaphore is never closed"),
+                    unless_stopped(stop, async {
+                        Ok(Arc::clone(&budget.local_streams)
+                            .acquire_owned()
+                            .await
+                            .expect("the stream semaphore is never closed"))
+                    })
+                    .await?,
                 )
             } else {
                 None
             };
-            let _permit = budget
-                .reserve(part as u64 * (options.put_max_concurrency as u64 + 1))
-                .await;
+            let _permit = unless_stopped(stop, async {
+                Ok(budget
+                    .reserve(part as u64 * (options.put_max_concurrency as u64 + 1))
+                    .await)
+            })
+            .await?;
             let upload = dst_store
                 .put_multipart(&dst_path)
                 .await
                 .map_err(store_error)?;
             let mut writer = WriteMultipart::new_with_chunk_size(upload, part);
             let mut body = got.into_stream();
-            let copied: Result<(), StoreError> = async {
+            let copied = unless_stopped(stop, async {
                 while let Some(bytes) = body.next().await {
                     let bytes = bytes.map_err(store_error)?;
                     // At most `put_max_concurrency` parts in flight while the next one fills:
@@ -216,14 +246,15 @@ impl Stores {
                     progress.bytes.fetch_add(length, Ordering::Relaxed);
                 }
                 Ok(())
-            }
+            })
             .await;
             match copied {
                 Ok(()) => {
                     writer.finish().await.map_err(store_error)?;
                 }
                 Err(e) => {
-                    // Leave no half-written object behind.
+                    // Leave no half-written object behind: the staging file of a local
+                    // destination, the uploaded parts of an S3 one.
                     let _ = writer.abort().await;
                     return Err(e);
                 }

@@ -50,6 +50,9 @@ pub enum StoreError {
     /// The destination exists and may not be replaced.
     #[error("{0}")]
     Exists(String),
+    /// The work was stopped before it finished (another copy of the run failed).
+    #[error("stopped")]
+    Cancelled,
     /// Anything else, after retries.
     #[error("{0}")]
     Failed(String),
