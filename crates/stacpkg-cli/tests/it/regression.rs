@@ -127,9 +127,9 @@ fn lock_stream(key: &str) -> Vec<u8> {
     stacpkg_test::write_ipc(&schema, &[batch])
 }
 
-/// A local HTTP server (Python) whose objects `/objNN.bin` are 4 MiB, sent in about a second;
-/// `/objNN-broken.bin` stops after 1.5 MiB of its 4 MiB and closes the connection. Killed when
-/// dropped.
+/// A local HTTP server (Python) whose objects `/objNN.bin` are 6 MiB, sent in about 1.5 s
+/// (`/objNN-fast.bin` at once); `/objNN-broken.bin` stops after 2.25 MiB and closes the
+/// connection. Killed when dropped.
 struct FlakyServer {
     child: Child,
     url: String,
@@ -139,7 +139,7 @@ impl FlakyServer {
     fn start() -> FlakyServer {
         let script = r#"
 import http.server, socketserver, sys, time
-SIZE = 4 * 1024 * 1024
+SIZE = 6 * 1024 * 1024
 class H(http.server.BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     def log_message(self, *a): pass
@@ -163,7 +163,8 @@ class H(http.server.BaseHTTPRequestHandler):
                 self.wfile.write(chunk)
                 self.wfile.flush()
                 sent += len(chunk)
-                time.sleep(0.03)
+                if "-fast" not in self.path:
+                    time.sleep(0.03)
         except OSError:
             pass
 class S(socketserver.ThreadingMixIn, http.server.HTTPServer):
@@ -189,11 +190,16 @@ s.serve_forever()
         }
     }
 
-    /// Items whose assets are `obj00`…`obj07`, the second one broken.
+    /// Items whose assets are `obj00`…`obj07`: the first one fast, the second one broken, so
+    /// that the failure comes while the copies after it are half done.
     fn items(&self, ctx: &TestContext) {
         let mut assets = serde_json::Map::new();
         for i in 0..8 {
-            let suffix = if i == 1 { "-broken" } else { "" };
+            let suffix = match i {
+                0 => "-fast",
+                1 => "-broken",
+                _ => "",
+            };
             assets.insert(
                 format!("a{i:02}"),
                 json!({"href": format!("{}/obj{i:02}{suffix}.bin", self.url)}),
@@ -232,10 +238,18 @@ fn issue_11_a_failed_relocation_leaves_no_staging_files() {
     for file in &left {
         assert_eq!(
             std::fs::metadata(ctx.path("dst").join(file)).unwrap().len(),
-            4 * 1024 * 1024,
+            6 * 1024 * 1024,
             "{file}"
         );
     }
+    // A killed run's staging file goes when the next run writes that object.
+    ctx.write("dst/it/a00.bin#3", "half an object");
+    ctx.sh(
+        "$STACPKG items from-json items.json | $STACPKG asset-lock derive --asset-keys a00 \
+         | $STACPKG asset-lock relocate --store-type file --key dst > /dev/null",
+    )
+    .success();
+    assert!(!files(&ctx.path("dst/it")).contains(&"a00.bin#3".to_string()));
 }
 
 // 2. …and an S3 destination keeps no incomplete multipart upload of the failed run.
