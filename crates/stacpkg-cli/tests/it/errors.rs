@@ -243,14 +243,29 @@ fn version_and_help_succeed() {
 }
 
 #[test]
-fn an_object_column_without_members_is_named_instead_of_a_parquet_error() {
+fn an_object_column_without_members_is_named_where_parquet_cannot_store_it() {
     let ctx = ctx();
-    let run = ctx.sh(
-        r#"echo '{"type":"Feature","id":"a","assets":{"x":{"href":"h"}},"properties":{"extra":{}}}' | $STACPKG items from-ndjson | $STACPKG items to-parquet out.parquet"#,
-    );
-    assert_eq!(
-        run.error_line(1),
-        "stacpkg: error: cannot write `out.parquet`: column `extra` is an object without members in every item, and Parquet cannot store an empty struct"
-    );
-    assert!(!ctx.path("out.parquet").exists());
+    // Inside another column, and at the top level next to items that lack it.
+    for (items, column) in [
+        (
+            r#"{"type":"Feature","id":"a","assets":{"x":{"href":"h"}},"properties":{"extra":{"inner":{}}}}"#,
+            "extra.inner",
+        ),
+        (
+            r#"{"type":"Feature","id":"a","assets":{"x":{"href":"h"}},"properties":{"extra":{}}}
+{"type":"Feature","id":"b","assets":{"x":{"href":"h"}},"properties":{}}"#,
+            "extra",
+        ),
+    ] {
+        ctx.write("in.ndjson", items);
+        let run =
+            ctx.sh("$STACPKG items from-ndjson in.ndjson | $STACPKG items to-parquet out.parquet");
+        assert_eq!(
+            run.error_line(1),
+            format!(
+                "stacpkg: error: cannot write `out.parquet`: column `{column}` is an object without members in every item, which Parquet can only store as a top-level column that no item leaves out"
+            )
+        );
+        assert!(!ctx.path("out.parquet").exists());
+    }
 }

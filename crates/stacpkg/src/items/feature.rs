@@ -79,7 +79,7 @@ pub fn write(
     output: &str,
 ) -> Result<WriteSummary> {
     let schema = reader.schema();
-    let plan = Arc::new(Plan::new(schema.fields())?);
+    let plan = Plan::new(schema.fields())?;
     let mut out = std::io::BufWriter::with_capacity(1 << 20, out);
     let written = |e| Error::write_failed(output, e);
     if layout == Layout::Collection {
@@ -220,7 +220,9 @@ impl Plan {
             .columns()
             .iter()
             .enumerate()
-            .map(|(i, c)| Encoder::new(c).map_err(|problem| self.column_error(i, problem)))
+            .map(|(i, c)| {
+                Encoder::new(c).map_err(|problem| self.column_error(i, first_item + 1, problem))
+            })
             .collect::<Result<_>>()?;
         let ids = self.id.map(|i| batch.column(i).as_string_opt::<i32>());
         let mut out = Vec::with_capacity(batch.num_rows() * 4096);
@@ -248,11 +250,13 @@ impl Plan {
         Ok(out)
     }
 
-    fn column_error(&self, column: usize, problem: String) -> Error {
+    /// A column that cannot be written at all, reported at the first item it would be written
+    /// for.
+    fn column_error(&self, column: usize, item: u64, problem: String) -> Error {
         Error::InvalidItem {
             location: Box::new(ItemLocation {
                 input: "the items stream".into(),
-                index: 0,
+                index: item,
                 line: None,
                 id: None,
             }),
