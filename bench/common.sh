@@ -27,26 +27,34 @@ bench_setup() {
   mkdir -p "$out"
 }
 
+# best_of RUNS CLEANUP CMD [SYNC]: run CLEANUP then CMD (bash -c strings) RUNS times; sets
+# BEST_SECS and BEST_RSS (KB) of the fastest run. With SYNC=1 the clock stops after `sync`.
+best_of() {
+  local runs=$1 cleanup=$2 cmd=$3 sync=${4:-0} start end secs
+  BEST_SECS="" BEST_RSS=0
+  for _ in $(seq 1 "$runs"); do
+    bash -c "$cleanup"
+    [ "$sync" = 1 ] && sync
+    start=$(date +%s.%N)
+    /usr/bin/time -o "$out/time" -f "%M" bash -c "$cmd"
+    [ "$sync" = 1 ] && sync
+    end=$(date +%s.%N)
+    secs=$(echo "$end - $start" | bc -l)
+    if [ -z "$BEST_SECS" ] || [ "$(echo "$secs < $BEST_SECS" | bc -l)" = 1 ]; then
+      BEST_SECS=$secs
+      BEST_RSS=$(tail -1 "$out/time")
+    fi
+  done
+}
+
 # timed LABEL BYTES CLEANUP CMD [RUNS]: the best of RUNS (default 3) runs of CMD (a bash -c
 # string), CLEANUP run before each: one line with MB/s and peak RSS. The clock stops after `sync`:
 # this VM caches only ~2 GB, so without it a run is timed into the page cache and the next one pays
 # for its writeback; with it every tool is timed until its bytes are on disk, like dd with
 # conv=fdatasync. The disk is noisy, hence best of three.
 timed() {
-  local label=$1 bytes=$2 cleanup=$3 cmd=$4 runs=${5:-3} best="" rss=0 start end secs
-  for _ in $(seq 1 "$runs"); do
-    bash -c "$cleanup"
-    sync
-    start=$(date +%s.%N)
-    /usr/bin/time -o "$out/time" -f "%M" bash -c "$cmd"
-    sync
-    end=$(date +%s.%N)
-    secs=$(echo "$end - $start" | bc -l)
-    if [ -z "$best" ] || [ "$(echo "$secs < $best" | bc -l)" = 1 ]; then
-      best=$secs
-      rss=$(tail -1 "$out/time")
-    fi
-  done
-  printf "%-44s %8.2f s %8.1f MB/s  peak RSS %5d MB\n" "$label" "$best" \
-    "$(echo "$bytes / 1000000 / $best" | bc -l)" "$((rss / 1024))"
+  local label=$1 bytes=$2 cleanup=$3 cmd=$4 runs=${5:-3}
+  best_of "$runs" "$cleanup" "$cmd" 1
+  printf "%-44s %8.2f s %8.1f MB/s  peak RSS %5d MB\n" "$label" "$BEST_SECS" \
+    "$(echo "$bytes / 1000000 / $BEST_SECS" | bc -l)" "$((BEST_RSS / 1024))"
 }

@@ -31,22 +31,12 @@ fi
 "$ours" items from-ndjson "$in" > "$out/items.arrow"
 "$ours" items from-ndjson "$in" | "$ours" items to-parquet "$out/items.parquet"
 
-# rate LABEL CMD: best of three runs of CMD; one line with seconds, items/s and peak RSS.
+# rate LABEL CMD: best of three runs of CMD, inputs in the page cache; one line with seconds,
+# items/s and peak RSS.
 rate() {
-  local label=$1 cmd=$2 best="" rss=0 start end secs
-  for _ in 1 2 3; do
-    cat "$in" "$out/items.arrow" > /dev/null
-    start=$(date +%s.%N)
-    /usr/bin/time -o "$out/time" -f "%M" bash -c "$cmd"
-    end=$(date +%s.%N)
-    secs=$(echo "$end - $start" | bc -l)
-    if [ -z "$best" ] || [ "$(echo "$secs < $best" | bc -l)" = 1 ]; then
-      best=$secs
-      rss=$(tail -1 "$out/time")
-    fi
-  done
-  printf "%-34s %8.2f s %10.0f items/s  peak RSS %5d MB\n" "$label" "$best" \
-    "$(echo "$count / $best" | bc -l)" "$((rss / 1024))"
+  best_of 3 "cat '$in' '$out/items.arrow' > /dev/null" "$2"
+  printf "%-34s %8.2f s %10.0f items/s  peak RSS %5d MB\n" "$1" "$BEST_SECS" \
+    "$(echo "$count / $BEST_SECS" | bc -l)" "$((BEST_RSS / 1024))"
 }
 
 echo "machine: $(nproc) cores; stacpkg $($ours --version | cut -d' ' -f2); $count items ($(( $(stat -c %s "$in") / 1000000 )) MB NDJSON)"

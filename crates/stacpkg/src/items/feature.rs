@@ -306,24 +306,22 @@ impl Plan {
             Some(i) => columns[i].write(row, out).map_err(|e| (i, e))?,
             None => out.extend_from_slice(b"null"),
         }
-        for (i, key) in &self.properties {
-            if valid(*i) {
-                out.push(b',');
-                out.extend_from_slice(key);
-                columns[*i].write(row, out).map_err(|e| (*i, e))?;
+        let keyed = |out: &mut Vec<u8>, keyed: &[(usize, Vec<u8>)]| {
+            for (i, key) in keyed {
+                if valid(*i) {
+                    out.push(b',');
+                    out.extend_from_slice(key);
+                    columns[*i].write(row, out).map_err(|e| (*i, e))?;
+                }
             }
-        }
+            Ok::<(), (usize, String)>(())
+        };
+        keyed(out, &self.properties)?;
         out.push(b'}');
         member(out, LINKS, self.links)?;
         member(out, ASSETS, self.assets)?;
         member(out, COLLECTION, self.collection)?;
-        for (i, key) in &self.top_level {
-            if valid(*i) {
-                out.push(b',');
-                out.extend_from_slice(key);
-                columns[*i].write(row, out).map_err(|e| (*i, e))?;
-            }
-        }
+        keyed(out, &self.top_level)?;
         out.push(b'}');
         Ok(())
     }
