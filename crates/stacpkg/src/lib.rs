@@ -31,11 +31,13 @@ pub mod batch;
 mod error;
 pub mod ipc;
 pub mod items;
+pub mod net;
 pub mod oci;
 mod output;
 pub mod package;
 pub mod preview;
 mod pyjson;
+pub mod runtime;
 pub mod store;
 
 pub use batch::BatchReader;

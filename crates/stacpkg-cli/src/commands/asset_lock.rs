@@ -7,6 +7,7 @@ use stacpkg::asset_lock::{
     DeriveOptions, Destination, RelocateEvent, RelocateOptions, RelocateReport, ValidateEvent,
     ValidateOptions,
 };
+use stacpkg::runtime::Runtime;
 use stacpkg::store::CopyOptions;
 
 use super::UsageError;
@@ -54,8 +55,11 @@ pub(crate) fn derive(args: DeriveArgs) -> anyhow::Result<ExitStatus> {
         include_metadata_assets: args.include_metadata_assets,
         keep_going: args.keep_going,
         max_workers: args.max_workers,
+        runtime: Runtime::Own,
     };
-    let (lock, report) = asset_lock::derive(items, options, |error| diagnostics::warn(error))?;
+    let stores = super::stores(options.probe)?;
+    let (lock, report) =
+        asset_lock::derive(items, &stores, options, |error| diagnostics::warn(error))?;
     stdio::emit(lock)?;
     warn_dropped_queries(report.queries_dropped(), "the lock");
     warn_dropped_credentials(report.credentials_dropped(), "the lock");
@@ -79,9 +83,11 @@ pub(crate) fn validate(args: ValidateArgs) -> anyhow::Result<ExitStatus> {
         asset_keys: args.asset_keys.into_iter().collect(),
         keep_going: args.keep_going,
         max_workers: args.max_workers,
+        runtime: Runtime::Own,
     };
-    let mut out = std::io::BufWriter::with_capacity(1 << 16, std::io::stdout().lock());
-    let result = asset_lock::validate(lock, options, |event| {
+    let stores = super::stores(true)?;
+    let mut out = std::io::BufWriter::with_capacity(1 << 16, std::io::stdout());
+    let result = asset_lock::validate(lock, &stores, options, |event| {
         let written = match event {
             ValidateEvent::Result(result) => out
                 .write_all(result.to_json_line().as_bytes())
@@ -176,13 +182,15 @@ pub(crate) fn relocate(args: RelocateArgs) -> anyhow::Result<ExitStatus> {
         memory_limit: args.memory_limit_bytes,
         max_workers: args.max_workers,
         keep_going: args.keep_going,
+        runtime: Runtime::Own,
     };
     stdio::require_piped_stdin("an asset-lock Arrow IPC stream")?;
     let source = stacpkg::ipc::read_stream(std::io::stdin(), "stdin", StreamKind::AssetLock)?;
     let show_progress = !args.dry_run && std::io::stderr().is_terminal();
     let progress = progress::Bar::new(show_progress);
     let bar = progress.clone();
-    let (lock, report) = asset_lock::relocate(source, options, move |event| {
+    let stores = super::stores(!options.dry_run)?;
+    let (lock, report) = asset_lock::relocate(source, &stores, options, move |event| {
         bar.message(|| match event {
             RelocateEvent::Failed(error) => diagnostics::warn(error),
             RelocateEvent::Kept {

@@ -43,6 +43,18 @@ impl std::fmt::Display for UsageError {
 
 impl std::error::Error for UsageError {}
 
+/// The object stores a command uses: from the environment when it `needs` them (as the README's
+/// "Stores and credentials" says), else none at all, so that settings a command does not use
+/// cannot fail it.
+pub(crate) fn stores(needs: bool) -> anyhow::Result<stacpkg::store::Stores> {
+    let stores = if needs {
+        stacpkg::store::Stores::from_env()
+    } else {
+        stacpkg::store::Stores::builder().build()
+    };
+    Ok(stores.map_err(stacpkg::Error::StoreSettings)?)
+}
+
 pub(crate) fn dispatch(command: Command) -> anyhow::Result<ExitStatus> {
     match command {
         Command::Build(args) => package::build(args),

@@ -37,7 +37,10 @@ pub(crate) fn build(args: BuildArgs) -> anyhow::Result<ExitStatus> {
         force: args.force,
         ..BuildOptions::default()
     };
-    let report = build_package(items, &args.output_dir, options)?;
+    let stores = super::stores(
+        options.asset_lock.is_none() && options.derive.probe || options.include_assets,
+    )?;
+    let report = build_package(items, &args.output_dir, &stores, options)?;
     let lock = format!(
         "`{}`",
         args.output_dir.join(stacpkg::package::LOCK_FILE).display()

@@ -26,6 +26,7 @@ use crate::batch::BatchReader;
 use crate::error::{Error, Result};
 use crate::items::ItemFilter;
 use crate::items::schema::{ASSETS, ID, LINKS};
+use crate::runtime::{Runtime, Threads};
 use crate::store::{ObjectFacts, Stores, Target, has_userinfo, normalize_endpoint, resolve_href};
 
 /// Asset member holding the object's size.
@@ -53,6 +54,8 @@ pub struct DeriveOptions {
     pub keep_going: bool,
     /// Concurrent probes, at least 1.
     pub max_workers: usize,
+    /// Where the probes run.
+    pub runtime: Runtime,
 }
 
 impl Default for DeriveOptions {
@@ -64,6 +67,7 @@ impl Default for DeriveOptions {
             include_metadata_assets: false,
             keep_going: false,
             max_workers: DEFAULT_MAX_WORKERS,
+            runtime: Runtime::Own,
         }
     }
 }
@@ -313,19 +317,16 @@ fn lock_batch(rows: &[(Planned, Option<ObjectFacts>)]) -> Result<RecordBatch> {
 }
 
 /// Derive a lock from an items stream: the returned reader yields lock batches (v1 schema) as
-/// they are ready, in input order, while the items are still being read. `on_failure` hears of
-/// every row whose probe failed under `keep_going`; without it, the first failure ends the
-/// stream with that error.
+/// they are ready, in input order, while the items are still being read. Objects are probed
+/// through `stores` (unless `options.probe` is off). `on_failure` hears of every row whose probe
+/// failed under `keep_going`; without it, the first failure ends the stream with that error.
 pub fn derive(
     items: BatchReader,
+    stores: &Stores,
     options: DeriveOptions,
     mut on_failure: impl FnMut(&Error) + Send + 'static,
 ) -> Result<(BatchReader, Arc<DeriveReport>)> {
-    let stores = if options.probe {
-        Some(Arc::new(Stores::from_env().map_err(Error::StoreSettings)?))
-    } else {
-        None
-    };
+    let stores = options.probe.then(|| stores.clone());
     let report = Arc::new(DeriveReport::default());
     let thread_report = Arc::clone(&report);
     let run = move |tx: &SyncSender<Result<RecordBatch>>| -> Result<()> {
@@ -356,11 +357,12 @@ pub fn derive(
         let mut done = Vec::with_capacity(engine::CHUNK_ROWS);
         engine::run_ordered(
             chunks,
-            engine::Threads::One,
+            &options.runtime,
+            Threads::One,
             options.max_workers,
             None,
             |planned: Planned| {
-                let stores = Arc::clone(&stores);
+                let stores = stores.clone();
                 async move {
                     let facts = stores.head(&planned.target).await;
                     (planned, facts)

@@ -1,8 +1,8 @@
 //! Ordered concurrent row work: the engine under `derive` and `validate`.
 //!
 //! Rows arrive in chunks from a synchronous source read on its own thread; the work of up to
-//! `max_workers` rows runs concurrently on a single-threaded tokio runtime; results come back in
-//! input order, each as soon as it and every row before it are done.
+//! `max_workers` rows runs concurrently on the caller's choice of [`Runtime`]; results come back
+//! in input order, each as soon as it and every row before it are done.
 //!
 //! Memory bound: at most [`CHUNKS_IN_FLIGHT`] chunks of at most [`CHUNK_ROWS`] rows wait between
 //! the source and the workers, plus one chunk being consumed and `max_workers` rows in flight —
@@ -20,6 +20,7 @@ use arrow_array::RecordBatch;
 
 use crate::batch::BatchReader;
 use crate::error::{Error, Result};
+use crate::runtime::{Runtime, Threads};
 
 /// Rows per chunk (and so the largest output batch of `derive`).
 pub const CHUNK_ROWS: usize = 4096;
@@ -49,50 +50,28 @@ enum Done<O> {
     Failed(Error),
 }
 
-/// How a run uses threads.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Threads {
-    /// One thread, rows polled in place: probing is many small requests, and on a multi-threaded
-    /// runtime every response woke another thread (futex wake-ups were a fifth of all CPU time);
-    /// one thread kept 57k HEAD/s against 40k with two workers (BENCHMARKS.md).
-    One,
-    /// A task per row on every core: copies hash and sign their payloads.
-    All,
-}
-
-fn runtime(threads: Threads) -> Result<tokio::runtime::Runtime> {
-    let mut builder = match threads {
-        Threads::One => tokio::runtime::Builder::new_current_thread(),
-        Threads::All => tokio::runtime::Builder::new_multi_thread(),
-    };
-    builder
-        .enable_all()
-        .thread_name("stacpkg-io")
-        .build()
-        .map_err(|e| Error::io("failed to start", "the I/O runtime", e))
-}
-
 /// Run `work` over every row from `source` with at most `max_workers` rows in flight, and give
 /// `sink` the results in input order. A source error or a sink error stops the run.
 ///
 /// With `stop`, a run that stops early cancels it, takes no new rows, and waits for the rows in
 /// flight to end (work that watches `stop` cleans up after itself, removing what it had
 /// started) before it returns; without, rows in flight are abandoned.
+#[allow(clippy::too_many_arguments)] // the run's shape: where, how wide, what, and the sink
 pub(crate) fn run_ordered<I, O, W, F>(
     source: impl Iterator<Item = Result<Vec<I>>> + Send + 'static,
+    runtime: &Runtime,
     threads: Threads,
     max_workers: usize,
     stop: Option<&CancellationToken>,
     work: W,
-    mut sink: impl FnMut(Event<O>) -> Result<()>,
+    mut sink: impl FnMut(Event<O>) -> Result<()> + Send,
 ) -> Result<()>
 where
     I: Send + 'static,
     O: Send + 'static,
-    W: Fn(I) -> F,
+    W: Fn(I) -> F + Send + Sync,
     F: Future<Output = O> + Send + 'static,
 {
-    let runtime = runtime(threads)?;
     let (tx, rx) = tokio::sync::mpsc::channel::<Result<Vec<I>>>(CHUNKS_IN_FLIGHT);
     // The source (an Arrow stream on stdin, say) blocks; it gets its own thread. When the run
     // stops early the channel closes and this thread ends at its next send.
@@ -108,7 +87,7 @@ where
         })
         .map_err(|e| Error::io("failed to start", "the row reader", e))?;
 
-    let result = runtime.block_on(async {
+    runtime.block_on(threads, async {
         let stopped = stop.cloned();
         let chunks = futures::stream::unfold(rx, |mut rx| async move {
             rx.recv().await.map(|chunk| (chunk, rx))
@@ -177,10 +156,7 @@ where
             while done.next().await.is_some() {}
         }
         outcome
-    });
-    // Tasks still running after a failure are abandoned, not awaited.
-    runtime.shutdown_background();
-    result
+    })?
 }
 
 /// A batch stream produced on its own thread by `run`, which sends each batch as it is ready;
@@ -283,6 +259,7 @@ mod tests {
         let mut chunk_ends = 0;
         run_ordered(
             source,
+            &Runtime::Own,
             Threads::All,
             16,
             None,
@@ -318,6 +295,7 @@ mod tests {
         let mut seen = Vec::new();
         let err = run_ordered(
             source,
+            &Runtime::Own,
             Threads::One,
             4,
             None,

@@ -17,11 +17,12 @@ use std::sync::mpsc::SyncSender;
 use arrow_array::RecordBatch;
 use tokio_util::sync::CancellationToken;
 
-use super::engine::{self, Event, Threads};
+use super::engine::{self, Event};
 use super::plan::{PlanOptions, Planned, Planner, SourceRow};
 use super::{LockRow, from_batch, normalized, read_parquet, row_chunks, schema, to_batch};
 use crate::batch::BatchReader;
 use crate::error::{Error, Result};
+use crate::runtime::{Runtime, Threads};
 use crate::store::{
     Budget, Copied, CopyOptions, CopyProgress, ObjectFacts, StoreError, Stores, Target, href_of,
 };
@@ -57,6 +58,8 @@ pub struct RelocateOptions {
     pub max_workers: usize,
     /// A failed copy keeps its planned row (no facts) and is reported instead of stopping.
     pub keep_going: bool,
+    /// Where the copies run.
+    pub runtime: Runtime,
 }
 
 /// Live counts of a relocation (for progress reports), final when its reader is exhausted.
@@ -156,11 +159,12 @@ fn until_done(
     }))
 }
 
-/// Relocate the objects of a lock stream; the returned reader yields the destination lock in
-/// batches as copies finish. `on_event` hears of failures under `keep_going` and of kept
-/// destinations.
+/// Relocate the objects of a lock stream through `stores`; the returned reader yields the
+/// destination lock in batches as copies finish. `on_event` hears of failures under
+/// `keep_going` and of kept destinations.
 pub fn relocate(
     source: BatchReader,
+    stores: &Stores,
     options: RelocateOptions,
     mut on_event: impl FnMut(RelocateEvent<'_>) + Send + 'static,
 ) -> Result<(BatchReader, Arc<RelocateReport>)> {
@@ -182,11 +186,7 @@ pub fn relocate(
             crate::store::S3_MIN_PART
         )));
     }
-    let stores = if options.dry_run {
-        None
-    } else {
-        Some(Arc::new(Stores::from_env().map_err(Error::StoreSettings)?))
-    };
+    let stores = (!options.dry_run).then(|| stores.clone());
     let report = Arc::new(RelocateReport::default());
     let thread_report = Arc::clone(&report);
     let run = move |tx: &SyncSender<Result<RecordBatch>>| -> Result<()> {
@@ -205,6 +205,7 @@ pub fn relocate(
         let mut done: Vec<LockRow> = Vec::with_capacity(engine::CHUNK_ROWS);
         engine::run_ordered(
             jobs,
+            &options.runtime,
             Threads::All,
             options.max_workers,
             Some(&stop),

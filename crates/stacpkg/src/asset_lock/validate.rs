@@ -18,6 +18,7 @@ use super::{
 use crate::batch::BatchReader;
 use crate::error::{Error, Result};
 use crate::pyjson::string;
+use crate::runtime::{Runtime, Threads};
 use crate::store::{ObjectFacts, Stores, Target};
 
 /// Which rows to check and how.
@@ -31,6 +32,8 @@ pub struct ValidateOptions {
     pub keep_going: bool,
     /// Concurrent probes, at least 1.
     pub max_workers: usize,
+    /// Where the probes run.
+    pub runtime: Runtime,
 }
 
 impl Default for ValidateOptions {
@@ -40,6 +43,7 @@ impl Default for ValidateOptions {
             asset_keys: HashSet::new(),
             keep_going: false,
             max_workers: super::DEFAULT_MAX_WORKERS,
+            runtime: Runtime::Own,
         }
     }
 }
@@ -232,15 +236,17 @@ fn check_of(row: &LockRow, options: &ValidateOptions) -> Option<Check> {
     })
 }
 
-/// Validate a lock stream: every selected row's object is probed and compared with the lock.
-/// `on_event` gets each result in input order as soon as it is known. Without `keep_going`, the
-/// first failed probe ends the run with its error (after every earlier result was delivered).
+/// Validate a lock stream: every selected row's object is probed through `stores` and compared
+/// with the lock. `on_event` gets each result in input order as soon as it is known. Without
+/// `keep_going`, the first failed probe ends the run with its error (after every earlier result
+/// was delivered).
 pub fn validate(
     lock: BatchReader,
+    stores: &Stores,
     options: ValidateOptions,
-    mut on_event: impl FnMut(ValidateEvent<'_>) -> Result<()>,
+    mut on_event: impl FnMut(ValidateEvent<'_>) -> Result<()> + Send,
 ) -> Result<ValidateSummary> {
-    let stores = Arc::new(Stores::from_env().map_err(Error::StoreSettings)?);
+    let stores = stores.clone();
     let dropped = Arc::new([AtomicU64::new(0), AtomicU64::new(0)]);
     let batch_dropped = Arc::clone(&dropped);
     let rows = normalized(lock).map(move |normalized| {
@@ -254,11 +260,12 @@ pub fn validate(
     let mut summary = ValidateSummary::default();
     engine::run_ordered(
         chunks,
-        engine::Threads::One,
+        &options.runtime,
+        Threads::One,
         options.max_workers,
         None,
         |mut check: Check| {
-            let stores = Arc::clone(&stores);
+            let stores = stores.clone();
             async move {
                 let Some(expected) = &check.expected else {
                     return (check, None);

@@ -37,7 +37,7 @@ use crate::batch::BatchReader;
 use crate::error::{Error, Result};
 use crate::items::ItemFilter;
 use crate::items::schema::ID;
-use crate::store::{CopyOptions, href_of, iso_time};
+use crate::store::{CopyOptions, Stores, href_of, iso_time};
 use crate::{StreamKind, items};
 
 /// Name of the pre-copy lock inside the build directory (removed before the rename).
@@ -106,8 +106,14 @@ pub struct BuildReport {
     pub replaced: bool,
 }
 
-/// Build the package `output` from `items`.
-pub fn build(items: BatchReader, output: &Path, options: BuildOptions) -> Result<BuildReport> {
+/// Build the package `output` from `items`; assets are probed (and with `include_assets`
+/// copied) through `stores`.
+pub fn build(
+    items: BatchReader,
+    output: &Path,
+    stores: &Stores,
+    options: BuildOptions,
+) -> Result<BuildReport> {
     let includes = check_includes(&options.includes)?;
     let staging = Staging::new(output, options.force)?;
     // Opened before anything is written, so a lock that is not a lock stream fails early.
@@ -163,7 +169,7 @@ pub fn build(items: BatchReader, output: &Path, options: BuildOptions) -> Result
                 keep_going: false,
                 ..options.derive.clone()
             };
-            let (lock, report) = asset_lock::derive(items, derive, |_| {})?;
+            let (lock, report) = asset_lock::derive(items, stores, derive, |_| {})?;
             derived = Some(report);
             lock
         }
@@ -174,7 +180,7 @@ pub fn build(items: BatchReader, output: &Path, options: BuildOptions) -> Result
         let summary = asset_lock::write_parquet(lock, &source)?;
         report.queries_dropped += summary.queries_dropped as u64;
         report.credentials_dropped += summary.credentials_dropped as u64;
-        let (packaged, copies) = package_assets(&source, dir, &options)?;
+        let (packaged, copies) = package_assets(&source, dir, stores, &options)?;
         report.assets = asset_lock::write_parquet(packaged, &lock_path)?.rows;
         report.copied_assets = copies.copied.load(std::sync::atomic::Ordering::Relaxed);
         std::fs::remove_file(&source)
@@ -290,6 +296,7 @@ fn lock_of_items(lock: BatchReader, ids: Arc<Mutex<HashSet<String>>>) -> BatchRe
 fn package_assets(
     source: &Path,
     dir: &Path,
+    stores: &Stores,
     options: &BuildOptions,
 ) -> Result<(BatchReader, Arc<RelocateReport>)> {
     let plan = PlanOptions {
@@ -307,9 +314,12 @@ fn package_assets(
         memory_limit: options.memory_limit,
         max_workers: options.copy_workers,
         keep_going: false,
+        runtime: options.derive.runtime.clone(),
     };
+    // The package is a directory on disk, whatever store the caller gave for local files.
     let (copies, report) = asset_lock::relocate(
         asset_lock::read_parquet(source, CHUNK_ROWS)?,
+        &stores.with_local_files().map_err(Error::StoreSettings)?,
         relocate,
         |_| {},
     )?;

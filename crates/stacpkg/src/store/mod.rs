@@ -17,15 +17,20 @@ pub mod config;
 pub mod copy;
 pub mod facts;
 pub mod href;
+mod settings;
 
 use std::collections::HashMap;
 use std::path::{Component, PathBuf};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
+use object_store::ClientOptions;
 use object_store::path::Path as ObjectPath;
-use object_store::{BackoffConfig, ClientOptions, RetryConfig};
 use object_store::{ObjectStore, ObjectStoreExt};
+
+use crate::net::{RetryPolicy, Timeouts};
+use settings::{Environment, Settings};
+pub use settings::{LocationOptions, StoresBuilder};
 
 pub use copy::{Budget, Copied, CopyOptions, CopyProgress, S3_MIN_PART};
 pub use facts::{ObjectFacts, StoreError, iso_time, redact};
@@ -34,20 +39,9 @@ pub use href::{
     resolve_href, strip_secrets,
 };
 
-/// Retries after the first attempt of a request that failed transiently (connection errors,
-/// timeouts, HTTP 408/429/5xx); override with this environment variable.
+/// Retries of a failed request, read by [`Stores::from_env`] (default
+/// [`RetryPolicy::default`]'s 3).
 pub const MAX_RETRIES_VAR: &str = "STACPKG_MAX_RETRIES";
-/// Default for [`MAX_RETRIES_VAR`].
-pub const DEFAULT_MAX_RETRIES: usize = 3;
-/// First backoff; doubles per retry up to [`MAX_BACKOFF`].
-const FIRST_BACKOFF: Duration = Duration::from_millis(100);
-const MAX_BACKOFF: Duration = Duration::from_secs(5);
-/// No retry starts after this long since the first attempt.
-const RETRY_TIMEOUT: Duration = Duration::from_secs(60);
-const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
-/// A stalled response (no bytes for this long) fails the attempt; total time is not capped so
-/// large objects can stream.
-const READ_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// What to probe: a location (plus the endpoint its row names) and, for an http(s) href that
 /// carried a query string or credentials, the full URL to send. The full URL never appears in
@@ -118,27 +112,36 @@ struct StoreKey {
     endpoint: Option<String>,
 }
 
-/// Builds, caches and uses object stores; cheap to share behind an `Arc` across tasks.
+/// Access to object stores: builds, caches and uses one store per (type, container, endpoint),
+/// from settings the caller gives (see [`StoresBuilder`]) or the environment
+/// ([`Stores::from_env`]). Cheap to clone; clones share the cache.
+#[derive(Clone)]
 pub struct Stores {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
     cache: Mutex<HashMap<StoreKey, Arc<dyn ObjectStore>>>,
+    settings: Settings,
     http: reqwest::Client,
-    cwd: PathBuf,
-    max_retries: usize,
 }
 
 impl std::fmt::Debug for Stores {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Stores")
-            .field("cwd", &self.cwd)
-            .field("max_retries", &self.max_retries)
+            .field("settings", &self.inner.settings)
             .finish_non_exhaustive()
     }
 }
 
-/// Retries of a failed request: `STACPKG_MAX_RETRIES`, else [`DEFAULT_MAX_RETRIES`].
+/// Retries of a failed request: `STACPKG_MAX_RETRIES`, else [`RetryPolicy::default`]'s.
 pub fn max_retries_from_env() -> Result<usize, StoreError> {
-    match env_var(MAX_RETRIES_VAR) {
-        None => Ok(DEFAULT_MAX_RETRIES),
+    max_retries(&Environment::capture())
+}
+
+fn max_retries(env: &Environment) -> Result<usize, StoreError> {
+    match env.get(MAX_RETRIES_VAR) {
+        None => Ok(RetryPolicy::default().max_retries as usize),
         Some(text) => text.trim().parse().map_err(|_| {
             StoreError::Config(format!(
                 "{MAX_RETRIES_VAR} must be a whole number, not `{text}`"
@@ -147,57 +150,72 @@ pub fn max_retries_from_env() -> Result<usize, StoreError> {
     }
 }
 
-fn env_var(name: &str) -> Option<String> {
-    std::env::var(name).ok()
-}
-
 impl Stores {
-    /// Stores configured from the process environment; relative file keys resolve against the
-    /// current working directory.
+    /// Stores configured by the process environment, by the rules of the README ("Stores and
+    /// credentials"): `STACPKG_S3_*` per bucket, the standard `AWS_*`, `GOOGLE_*` and `AZURE_*`
+    /// variables, `STACPKG_MAX_RETRIES`; relative file keys resolve against the working
+    /// directory. The environment is read once, here.
     pub fn from_env() -> Result<Self, StoreError> {
-        // Several crates (reqwest, object_store) use the process-wide rustls provider.
-        let _ = rustls::crypto::ring::default_provider().install_default();
-        let max_retries = max_retries_from_env()?;
-        let http = reqwest::Client::builder()
-            .user_agent(concat!("stacpkg/", env!("CARGO_PKG_VERSION")))
-            .connect_timeout(CONNECT_TIMEOUT)
-            .read_timeout(READ_TIMEOUT)
-            .build()
-            .map_err(|e| StoreError::Config(facts::short_reason(&e)))?;
+        let env = Environment::capture();
+        let retries = max_retries(&env)?;
         let cwd = std::env::current_dir()
             .map_err(|e| StoreError::Config(format!("cannot read the working directory: {e}")))?;
+        Stores::builder()
+            .environment(env)
+            .working_dir(cwd)
+            .retry(RetryPolicy {
+                max_retries: u32::try_from(retries).unwrap_or(u32::MAX),
+                ..RetryPolicy::default()
+            })
+            .build()
+    }
+
+    /// Stores configured in code only: nothing is read from the environment.
+    pub fn builder() -> StoresBuilder {
+        StoresBuilder::default()
+    }
+
+    pub(crate) fn from_settings(settings: Settings) -> Result<Self, StoreError> {
+        // Several crates (reqwest, object_store) use the process-wide rustls provider.
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let http = reqwest::Client::builder()
+            .user_agent(concat!("stacpkg/", env!("CARGO_PKG_VERSION")))
+            .connect_timeout(Timeouts::STORES.connect)
+            .read_timeout(Timeouts::STORES.read)
+            .build()
+            .map_err(|e| StoreError::Config(facts::short_reason(&e)))?;
         Ok(Stores {
-            cache: Mutex::new(HashMap::new()),
-            http,
-            cwd,
-            max_retries,
+            inner: Arc::new(Inner {
+                cache: Mutex::new(HashMap::new()),
+                settings,
+                http,
+            }),
         })
     }
 
-    fn retry_config(&self) -> RetryConfig {
-        RetryConfig {
-            backoff: BackoffConfig {
-                init_backoff: FIRST_BACKOFF,
-                max_backoff: MAX_BACKOFF,
-                base: 2.0,
-            },
-            max_retries: self.max_retries,
-            retry_timeout: RETRY_TIMEOUT,
-        }
+    fn settings(&self) -> &Settings {
+        &self.inner.settings
+    }
+
+    /// Stores like these, but with local files on disk even where a store was registered for
+    /// them (a package directory is a directory).
+    pub(crate) fn with_local_files(&self) -> Result<Stores, StoreError> {
+        Stores::from_settings(self.settings().without_registered("file"))
     }
 
     fn client_options(&self, allow_http: bool) -> ClientOptions {
         ClientOptions::new()
             .with_allow_http(allow_http)
-            .with_connect_timeout(CONNECT_TIMEOUT)
+            .with_connect_timeout(Timeouts::STORES.connect)
             .with_timeout_disabled()
-            .with_read_timeout(READ_TIMEOUT)
+            .with_read_timeout(Timeouts::STORES.read)
     }
 
     /// Observe an object's facts with one HEAD request (retried when transient).
     pub async fn head(&self, target: &Target) -> Result<ObjectFacts, StoreError> {
+        let registered = self.registered(&target.location).is_some();
         match target.location.store_type.as_deref() {
-            Some("http" | "https") => {
+            Some("http" | "https") if !registered => {
                 let url = match &target.signed_url {
                     Some(url) => url.clone(),
                     None => href_of(&target.location).ok_or_else(|| {
@@ -229,21 +247,19 @@ impl Stores {
     }
 
     async fn head_http(&self, url: &str) -> Result<ObjectFacts, StoreError> {
+        let policy = self.settings().retry;
         let started = Instant::now();
-        let mut attempt = 0usize;
+        let mut attempt = 0;
         loop {
-            let result = self.http.head(url).send().await;
+            let result = self.inner.http.head(url).send().await;
             let transient = match &result {
-                Ok(response) => {
-                    let status = response.status().as_u16();
-                    status >= 500 || status == 408 || status == 429
-                }
+                Ok(response) => RetryPolicy::is_transient_status(response.status().as_u16()),
                 Err(e) => {
                     (e.is_connect() || e.is_timeout() || e.is_request()) && !is_tls_rejection(e)
                 }
             };
-            if transient && attempt < self.max_retries && started.elapsed() < RETRY_TIMEOUT {
-                tokio::time::sleep(backoff(attempt)).await;
+            if policy.may_retry(transient, attempt, started) {
+                tokio::time::sleep(policy.backoff(attempt)).await;
                 attempt += 1;
                 continue;
             }
@@ -284,9 +300,17 @@ impl Stores {
                 ));
             }
             let path = self.file_path(key);
+            if path.is_relative() {
+                return Err(StoreError::BadLocation(format!(
+                    "`{key}` is a relative file key and no working directory is set"
+                )));
+            }
             let path = ObjectPath::from_absolute_path(&path).map_err(|_| {
                 StoreError::BadLocation(format!("`{}` is not a usable file path", path.display()))
             })?;
+            if let Some(store) = self.registered(location) {
+                return Ok((store, path));
+            }
             return Ok((self.cached(kind, "", None, build_file)?, path));
         }
         if container.is_empty() {
@@ -300,6 +324,9 @@ impl Stores {
             ObjectPath::parse(key.trim_start_matches('/'))
         }
         .map_err(|_| StoreError::BadLocation(format!("`{key}` is not a usable object key")))?;
+        if let Some(store) = self.registered(location) {
+            return Ok((store, path));
+        }
         let endpoint = endpoint.and_then(normalize_endpoint);
         let store = self.cached(
             kind,
@@ -322,7 +349,7 @@ impl Stores {
             container: container.to_string(),
             endpoint: endpoint.map(str::to_string),
         };
-        let mut cache = self.cache.lock().unwrap_or_else(|p| p.into_inner());
+        let mut cache = self.inner.cache.lock().unwrap_or_else(|p| p.into_inner());
         if let Some(store) = cache.get(&key) {
             return Ok(Arc::clone(store));
         }
@@ -331,23 +358,57 @@ impl Stores {
         Ok(store)
     }
 
+    /// The store registered for a location's type and container, if any.
+    fn registered(&self, location: &Location) -> Option<Arc<dyn ObjectStore>> {
+        let kind = location
+            .store_type
+            .as_deref()
+            .and_then(normalize_store_type)?;
+        let container = location.store_container.as_deref().unwrap_or("");
+        self.settings().registered(kind, container)
+    }
+
     fn build(
         &self,
         kind: &'static str,
         container: &str,
         endpoint: Option<&str>,
     ) -> Result<Arc<dyn ObjectStore>, StoreError> {
+        let settings = self.settings();
         let failed = |e: object_store::Error| StoreError::Config(facts::short_reason(&e));
+        let explicit = settings.location(kind, container);
+        let env = settings.environment.as_ref();
+        let retry = settings.retry.object_store();
         let store: Arc<dyn ObjectStore> = match kind {
             "s3" => {
-                let bucket =
-                    config::s3_bucket(container, endpoint, &env_var).map_err(StoreError::Config)?;
-                let mut builder = object_store::aws::AmazonS3Builder::from_env()
-                    .with_bucket_name(container)
-                    .with_retry(self.retry_config());
-                let mut allow_http = false;
+                let mut builder = object_store::aws::AmazonS3Builder::new();
+                if let Some(env) = env {
+                    for (key, value) in env.with_prefix("AWS_") {
+                        if let Ok(config) = key.to_ascii_lowercase().parse() {
+                            builder = builder.with_config(config, value);
+                        }
+                    }
+                }
+                builder = builder.with_bucket_name(container).with_retry(retry);
+                let bucket = match explicit {
+                    Some(options) => config::S3Bucket {
+                        endpoint: endpoint
+                            .map(str::to_string)
+                            .or_else(|| options.endpoint.clone())
+                            .and_then(|e| normalize_endpoint(&e)),
+                        access_key_id: options.access_key_id.clone(),
+                        secret_access_key: options.secret_access_key.clone(),
+                        session_token: options.session_token.clone(),
+                        region: options.region.clone(),
+                    },
+                    None => config::s3_bucket(container, endpoint, &|name| {
+                        env.and_then(|env| env.get(name).map(str::to_string))
+                    })
+                    .map_err(StoreError::Config)?,
+                };
+                let mut allow_http = explicit.is_some_and(|o| o.allow_http);
                 if let Some(endpoint) = &bucket.endpoint {
-                    allow_http = endpoint.starts_with("http://");
+                    allow_http |= endpoint.starts_with("http://");
                     builder = builder.with_endpoint(endpoint).with_allow_http(allow_http);
                 }
                 if let (Some(id), Some(secret)) = (&bucket.access_key_id, &bucket.secret_access_key)
@@ -362,8 +423,17 @@ impl Stores {
                 if let Some(region) = &bucket.region {
                     builder = builder.with_region(region);
                 }
-                let allow_http =
-                    allow_http || env_var("AWS_ALLOW_HTTP").is_some_and(|v| truthy(&v));
+                if let Some(options) = explicit {
+                    builder = builder.with_skip_signature(options.anonymous);
+                    for (key, value) in &options.config {
+                        let key = key.parse().map_err(failed)?;
+                        builder = builder.with_config(key, value);
+                    }
+                }
+                let allow_http = allow_http
+                    || env
+                        .and_then(|env| env.get("AWS_ALLOW_HTTP"))
+                        .is_some_and(truthy);
                 Arc::new(
                     builder
                         .with_client_options(self.client_options(allow_http))
@@ -371,32 +441,89 @@ impl Stores {
                         .map_err(failed)?,
                 )
             }
-            "gs" => Arc::new(
-                object_store::gcp::GoogleCloudStorageBuilder::from_env()
-                    .with_bucket_name(container)
-                    .with_retry(self.retry_config())
-                    .with_client_options(self.client_options(false))
-                    .build()
-                    .map_err(failed)?,
-            ),
+            "gs" => {
+                let mut builder = object_store::gcp::GoogleCloudStorageBuilder::new();
+                if let Some(env) = env {
+                    if let Some(path) = env.get("SERVICE_ACCOUNT") {
+                        builder = builder.with_service_account_path(path);
+                    }
+                    for (key, value) in env.with_prefix("GOOGLE_") {
+                        if let Ok(config) = key.to_ascii_lowercase().parse() {
+                            builder = builder.with_config(config, value);
+                        }
+                    }
+                }
+                let mut allow_http = false;
+                if let Some(options) = explicit {
+                    allow_http = options.allow_http;
+                    if options.anonymous {
+                        builder = builder.with_skip_signature(true);
+                    }
+                    if let Some(endpoint) = &options.endpoint {
+                        builder = builder.with_url(endpoint.clone());
+                    }
+                    for (key, value) in &options.config {
+                        let key = key.parse().map_err(failed)?;
+                        builder = builder.with_config(key, value);
+                    }
+                }
+                Arc::new(
+                    builder
+                        .with_bucket_name(container)
+                        .with_retry(retry)
+                        .with_client_options(self.client_options(allow_http))
+                        .build()
+                        .map_err(failed)?,
+                )
+            }
             "az" => {
                 // `container@account.dfs.core.windows.net` (abfs URLs) names the account too.
                 let (name, account) = match container.split_once('@') {
                     Some((name, host)) => (name, host.split('.').next()),
                     None => (container, None),
                 };
-                let mut builder = object_store::azure::MicrosoftAzureBuilder::from_env()
-                    .with_container_name(name)
-                    .with_retry(self.retry_config());
+                let mut builder = object_store::azure::MicrosoftAzureBuilder::new();
+                let mut allow_http = false;
+                if let Some(env) = env {
+                    for (key, value) in env.with_prefix("AZURE_") {
+                        if let Ok(config) = key.to_ascii_lowercase().parse() {
+                            builder = builder.with_config(config, value);
+                        }
+                    }
+                    if let Some(msi) = env.get("MSI_ENDPOINT") {
+                        builder = builder.with_msi_endpoint(msi);
+                    }
+                    allow_http = env
+                        .get("AZURE_STORAGE_USE_EMULATOR")
+                        .or_else(|| env.get("AZURE_ALLOW_HTTP"))
+                        .is_some_and(truthy);
+                }
+                builder = builder.with_container_name(name).with_retry(retry);
                 if let Some(account) = account.filter(|a| !a.is_empty()) {
                     builder = builder.with_account(account);
                 }
-                let mut allow_http = env_var("AZURE_STORAGE_USE_EMULATOR")
-                    .or_else(|| env_var("AZURE_ALLOW_HTTP"))
-                    .is_some_and(|v| truthy(&v));
+                let endpoint = endpoint
+                    .map(str::to_string)
+                    .or_else(|| explicit.and_then(|o| o.endpoint.clone()));
+                if let Some(options) = explicit {
+                    allow_http |= options.allow_http;
+                    if let Some(account) = &options.access_key_id {
+                        builder = builder.with_account(account);
+                    }
+                    if let Some(key) = &options.secret_access_key {
+                        builder = builder.with_access_key(key);
+                    }
+                    if options.anonymous {
+                        builder = builder.with_skip_signature(true);
+                    }
+                    for (key, value) in &options.config {
+                        let key = key.parse().map_err(failed)?;
+                        builder = builder.with_config(key, value);
+                    }
+                }
                 if let Some(endpoint) = endpoint {
                     allow_http |= endpoint.starts_with("http://");
-                    builder = builder.with_endpoint(endpoint.to_string());
+                    builder = builder.with_endpoint(endpoint);
                 }
                 Arc::new(
                     builder
@@ -408,7 +535,7 @@ impl Stores {
             _ => Arc::new(
                 object_store::http::HttpBuilder::new()
                     .with_url(container)
-                    .with_retry(self.retry_config())
+                    .with_retry(retry)
                     .with_client_options(self.client_options(container.starts_with("http://")))
                     .build()
                     .map_err(failed)?,
@@ -420,7 +547,7 @@ impl Stores {
     /// A file key as an absolute path: relative keys resolve against the working directory,
     /// `.` and `..` segments are resolved lexically.
     fn file_path(&self, key: &str) -> PathBuf {
-        let joined = self.cwd.join(key);
+        let joined = self.settings().working_dir.join(key);
         let mut out = PathBuf::new();
         for component in joined.components() {
             match component {
@@ -448,12 +575,6 @@ fn truthy(value: &str) -> bool {
         value.trim().to_ascii_lowercase().as_str(),
         "1" | "true" | "yes" | "on"
     )
-}
-
-fn backoff(attempt: usize) -> Duration {
-    FIRST_BACKOFF
-        .saturating_mul(1u32 << attempt.min(16))
-        .min(MAX_BACKOFF)
 }
 
 /// A TLS handshake the client refused (an untrusted or invalid certificate) fails the same way
