@@ -34,12 +34,66 @@ fn redact(text: &str) -> String {
     stacpkg::store::redact(text)
 }
 
+/// The command line's words for a library error: the library never names a flag or an
+/// environment variable of this program, so the hints that do are added here.
+fn cli_text(cause: &(dyn std::error::Error + 'static)) -> String {
+    use stacpkg::Error;
+    if let Some(error) = cause.downcast_ref::<Error>() {
+        match error {
+            Error::OutputNotEmpty { .. } => {
+                return format!("{error} (use --force to replace the package in it)");
+            }
+            Error::StreamMisfit { .. } => {
+                return format!(
+                    "{error} (--stream); run without --stream to scan the whole input first"
+                );
+            }
+            Error::ChunkTooSmall {
+                chunk_size,
+                minimum,
+            } => {
+                return format!(
+                    "--chunk-size-bytes {chunk_size} is below S3's smallest multipart part ({minimum} bytes, 5 MiB)"
+                );
+            }
+            Error::RegistryUnavailable {
+                plain_http_likely: true,
+                ..
+            } => {
+                return format!("{error} (the registry may speak plain HTTP: try --plain-http)");
+            }
+            Error::CredentialsNeeded { host } => {
+                return format!(
+                    "{error}: set ORAS_USER and ORAS_PASS, or log in with `docker login {host}`"
+                );
+            }
+            Error::TokenDenied {
+                realm,
+                repository,
+                origin: None,
+                status,
+            } => {
+                return format!(
+                    "the token service {realm} refused access to `{repository}` without credentials (set ORAS_USER and ORAS_PASS) ({status})"
+                );
+            }
+            _ => {}
+        }
+    }
+    if let Some(error @ stacpkg::store::StoreError::PartTooSmall { .. }) =
+        cause.downcast_ref::<stacpkg::store::StoreError>()
+    {
+        return format!("{error}; raise --chunk-size-bytes");
+    }
+    cause.to_string()
+}
+
 fn print_line<'a>(level: &str, chain: impl Iterator<Item = &'a (dyn std::error::Error + 'static)>) {
     let mut line = format!("stacpkg: {level}: ");
     let mut first = true;
     let mut previous = String::new();
     for cause in chain {
-        let text = cause.to_string();
+        let text = cli_text(cause);
         // Some sources repeat their child's text; say it once.
         if text.is_empty() || previous.ends_with(&text) {
             continue;

@@ -68,6 +68,22 @@ impl fmt::Display for StreamKind {
     }
 }
 
+/// Why an include cannot go into a package.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum IncludeProblem {
+    /// Its path names no file or directory (`/`, `..`).
+    #[error("it names no file or directory")]
+    Unnamed,
+    /// Its name is one of the package's own (`items.parquet`, `assets.lock.parquet`,
+    /// `assets`).
+    #[error("it would replace the package's `{0}`")]
+    ReplacesPackageFile(String),
+    /// A link makes a directory contain itself.
+    #[error("a link makes the directory contain itself")]
+    Cycle,
+}
+
 /// Everything that can go wrong in the library.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -137,10 +153,9 @@ pub enum Error {
         expected: &'static str,
     },
 
-    /// Under `--stream`, an item does not fit the schema fixed by the first batch.
-    #[error(
-        "{location}: field `{field}` {problem} the schema fixed by the first batch (--stream); run without --stream to scan the whole input first"
-    )]
+    /// In streaming mode ([`ReadOptions::stream`](crate::items::ReadOptions::stream)), an item
+    /// does not fit the schema fixed by the first batch.
+    #[error("{location}: field `{field}` {problem} the schema fixed by the first batch")]
     StreamMisfit {
         /// The item.
         location: Box<ItemLocation>,
@@ -250,10 +265,71 @@ pub enum Error {
         source: crate::store::StoreError,
     },
 
-    /// A relocation cannot be planned or run as asked (colliding destinations, a memory limit
-    /// below one copy's budget).
-    #[error("{0}")]
-    Relocate(String),
+    /// Two different sources would be relocated to one destination.
+    #[error(
+        "item `{item_id}` asset `{asset_key}` (`{source_href}`) and item `{other_item_id}` asset `{other_asset_key}` (`{other_href}`) would both be relocated to `{destination}`"
+    )]
+    DestinationCollision {
+        /// The later row's item.
+        item_id: String,
+        /// The later row's asset.
+        asset_key: String,
+        /// The later row's source, without any query string.
+        source_href: String,
+        /// The earlier row's item.
+        other_item_id: String,
+        /// The earlier row's asset.
+        other_asset_key: String,
+        /// The earlier row's source.
+        other_href: String,
+        /// Where both would go.
+        destination: String,
+    },
+
+    /// A source key would leave the destination prefix (`..` above it) under the source-key
+    /// layout.
+    #[error(
+        "item `{item_id}` asset `{asset_key}`: source key `{key}` would leave the destination prefix `{prefix}`; the item-asset layout keeps every asset inside it"
+    )]
+    KeyEscapesPrefix {
+        /// The row's item.
+        item_id: String,
+        /// The row's asset.
+        asset_key: String,
+        /// The source key.
+        key: String,
+        /// The destination prefix.
+        prefix: String,
+    },
+
+    /// A relocation destination lacks what its store type needs.
+    #[error("{field} is required when store_type is {store_type}")]
+    IncompleteDestination {
+        /// What is missing (`store_container`, `key`).
+        field: &'static str,
+        /// The destination store type.
+        store_type: String,
+    },
+
+    /// The copy memory limit cannot hold even one copy.
+    #[error("copy memory limit is smaller than one streaming copy budget ({limit} < {needed})")]
+    MemoryLimitTooSmall {
+        /// The limit in bytes.
+        limit: u64,
+        /// What one copy needs.
+        needed: u64,
+    },
+
+    /// Multipart parts for S3 must be at least 5 MiB.
+    #[error(
+        "chunk size {chunk_size} is below S3's smallest multipart part ({minimum} bytes, 5 MiB)"
+    )]
+    ChunkTooSmall {
+        /// The chunk size asked for.
+        chunk_size: usize,
+        /// S3's minimum.
+        minimum: usize,
+    },
 
     /// The object-store settings in the environment are unusable.
     #[error("invalid object store settings")]
@@ -283,17 +359,366 @@ pub enum Error {
         root: String,
     },
 
-    /// A path is not a stacpkg package (or not a directory at all).
-    #[error("{0}")]
-    NotPackage(String),
+    /// A path is not a directory.
+    #[error("`{path}` is not a directory")]
+    NotADirectory {
+        /// The path.
+        path: String,
+    },
 
-    /// A package could not be built as asked (includes, output directory, packaged assets).
-    #[error("{0}")]
-    Build(String),
+    /// A directory is not a stacpkg package: it lacks one or both tables.
+    #[error("not a stacpkg package directory: {path} missing {}", .missing.join(", "))]
+    NotPackage {
+        /// The directory.
+        path: String,
+        /// The tables it lacks.
+        missing: Vec<&'static str>,
+    },
 
-    /// Pushing or pulling a package failed (registry answers, unsafe paths, digest mismatches).
-    #[error("{0}")]
-    Oci(String),
+    /// A package output exists as something other than a directory.
+    #[error("output `{path}` exists and is not a directory")]
+    OutputNotDirectory {
+        /// The output.
+        path: String,
+    },
+
+    /// A package output is a non-empty directory and replacing was not asked for.
+    #[error("output directory `{path}` exists and is not empty")]
+    OutputNotEmpty {
+        /// The output.
+        path: String,
+    },
+
+    /// A non-empty output directory was to be replaced, but it is not a package.
+    #[error("refusing to replace `{path}`: it is not a stacpkg package")]
+    NotPackageToReplace {
+        /// The output.
+        path: String,
+    },
+
+    /// An output path names no directory (`/`, `..`).
+    #[error("`{path}` names no directory")]
+    OutputUnnamed {
+        /// The output.
+        path: String,
+    },
+
+    /// An include cannot go into a package.
+    #[error("cannot include `{include}`: {problem}")]
+    Include {
+        /// The include.
+        include: String,
+        /// Why.
+        problem: IncludeProblem,
+    },
+
+    /// Two includes would get the same name in the package.
+    #[error(
+        "cannot include both `{first}` and `{second}`: both would become `{name}` in the package"
+    )]
+    IncludeCollision {
+        /// The earlier include.
+        first: String,
+        /// The later include.
+        second: String,
+        /// The name both would take.
+        name: String,
+    },
+
+    /// An asset to be copied into a package has no location.
+    #[error("item `{item_id}` asset `{asset_key}` has no location to copy into the package")]
+    AssetWithoutLocation {
+        /// The item.
+        item_id: String,
+        /// The asset.
+        asset_key: String,
+    },
+
+    /// A copied asset would land outside the package directory.
+    #[error(
+        "item `{item_id}` asset `{asset_key}`: packaged asset escapes package directory: {key}"
+    )]
+    AssetEscapesPackage {
+        /// The item.
+        item_id: String,
+        /// The asset.
+        asset_key: String,
+        /// Where it would land.
+        key: String,
+    },
+
+    /// A path from an artifact (a layer title, a ZIP member) could write outside the package.
+    #[error("unsafe package path{}: {}", if *.control { " (control characters)" } else { "" }, .path)]
+    UnsafePath {
+        /// The path; escaped when it holds control characters (the raw ones could rewrite a
+        /// terminal).
+        path: String,
+        /// It was refused for its control characters.
+        control: bool,
+    },
+
+    /// Two layers of an artifact would write the same file.
+    #[error("OCI layer {index} writes `{path}`, which an earlier layer already writes")]
+    LayerConflict {
+        /// The later layer's position.
+        index: usize,
+        /// The file.
+        path: String,
+    },
+
+    /// A ZIP member would overwrite a file another layer wrote.
+    #[error("{layer}: ZIP member `{member}` would overwrite a file another layer wrote")]
+    ZipMemberConflict {
+        /// The layer.
+        layer: String,
+        /// The member.
+        member: String,
+    },
+
+    /// An asset layer has no title, so it names no file.
+    #[error("OCI layer {index} is missing org.opencontainers.image.title")]
+    UntitledLayer {
+        /// The layer's position.
+        index: usize,
+    },
+
+    /// A layer's media type is not one a package has.
+    #[error("unsupported OCI package layer media type: {media_type}")]
+    UnsupportedLayer {
+        /// The media type.
+        media_type: String,
+    },
+
+    /// A digest is not `sha256:` and 64 lowercase hex digits.
+    #[error("{}", if *.unsupported { format!("unsupported digest `{}` (only sha256 is supported)", .digest) } else { format!("malformed digest `{}`", .digest) })]
+    BadDigest {
+        /// The digest.
+        digest: String,
+        /// Another algorithm than sha256 (else malformed).
+        unsupported: bool,
+    },
+
+    /// A blob's bytes are not those of its descriptor.
+    #[error(
+        "`{what}` does not match its digest: expected {expected} ({expected_size} bytes), got {actual} ({actual_size} bytes)"
+    )]
+    DigestMismatch {
+        /// The blob (its title or digest).
+        what: String,
+        /// The descriptor's digest.
+        expected: String,
+        /// The descriptor's size.
+        expected_size: u64,
+        /// The digest of the bytes.
+        actual: String,
+        /// The size of the bytes.
+        actual_size: u64,
+    },
+
+    /// A blob has more bytes than its descriptor says (found while streaming).
+    #[error("`{what}` is larger than its descriptor's {size} bytes")]
+    BlobTooLarge {
+        /// The blob.
+        what: String,
+        /// The descriptor's size.
+        size: u64,
+    },
+
+    /// A manifest is not where its reference says.
+    #[error("{} has no manifest `{reference}`{}", .place, .place.repository_suffix())]
+    ManifestNotFound {
+        /// The registry or layout.
+        place: crate::oci::Place,
+        /// Tag or digest.
+        reference: String,
+    },
+
+    /// A manifest's bytes do not match the digest it was asked for by.
+    #[error("{}", .place.manifest_mismatch(.reference))]
+    ManifestDigestMismatch {
+        /// The registry or layout.
+        place: crate::oci::Place,
+        /// The digest asked for.
+        reference: String,
+    },
+
+    /// A manifest is larger than any package manifest can be.
+    #[error("{}: the manifest `{reference}` is larger than {limit} bytes", .place)]
+    ManifestTooLarge {
+        /// The registry or layout.
+        place: crate::oci::Place,
+        /// Tag or digest.
+        reference: String,
+        /// The cap.
+        limit: usize,
+    },
+
+    /// A manifest is not a package manifest stacpkg can read.
+    #[error("{}", .problem.describe(.artifact))]
+    UnsupportedManifest {
+        /// The artifact.
+        artifact: String,
+        /// What is wrong.
+        problem: crate::oci::ManifestProblem,
+    },
+
+    /// An artifact lacks one of the package tables.
+    #[error("OCI artifact {artifact} did not contain {table}")]
+    IncompleteArtifact {
+        /// The artifact.
+        artifact: String,
+        /// The missing table.
+        table: &'static str,
+    },
+
+    /// Fetching one layer of an artifact failed.
+    #[error("OCI layer {index} from {artifact}")]
+    Layer {
+        /// The layer's position.
+        index: usize,
+        /// The artifact.
+        artifact: String,
+        /// Why.
+        #[source]
+        source: Box<Error>,
+    },
+
+    /// A target does not hold a blob its manifest lists.
+    #[error("{place} has no blob `{what}`")]
+    BlobMissing {
+        /// The blob (its title or digest).
+        what: String,
+        /// The target.
+        place: crate::oci::Place,
+    },
+
+    /// A directory is not an OCI image layout.
+    #[error("`{path}` is not an OCI image layout (no `oci-layout` file)")]
+    NotImageLayout {
+        /// The directory.
+        path: String,
+    },
+
+    /// An image layout's `index.json` cannot be used.
+    #[error("`{path}` {problem}")]
+    BadLayoutIndex {
+        /// The index file.
+        path: String,
+        /// What is wrong (`is not valid JSON: …`, `has no manifests list`).
+        problem: String,
+    },
+
+    /// A registry refused a request with the credentials it was given (or without any).
+    #[error("registry {host} refused {what} for `{repository}` with {}", crate::oci::with_credentials(.origin))]
+    RegistryDenied {
+        /// The registry.
+        host: String,
+        /// What was asked (`checking a blob`, `uploading the manifest`, …).
+        what: String,
+        /// The repository.
+        repository: String,
+        /// Where the credentials came from; `None` for anonymous access.
+        origin: Option<crate::oci::CredentialOrigin>,
+    },
+
+    /// A registry wants credentials and none were found.
+    #[error("registry {host} needs credentials")]
+    CredentialsNeeded {
+        /// The registry.
+        host: String,
+    },
+
+    /// A registry refused access without saying how to authenticate.
+    #[error("registry {host} refused access to `{repository}` without saying how to authenticate")]
+    NoChallenge {
+        /// The registry.
+        host: String,
+        /// The repository.
+        repository: String,
+    },
+
+    /// A registry's token service refused a token.
+    #[error("the token service {realm} refused access to `{repository}`{} ({status})", crate::oci::token_credentials(.origin))]
+    TokenDenied {
+        /// The token service (without any query).
+        realm: String,
+        /// The repository.
+        repository: String,
+        /// Where the credentials came from; `None` for anonymous access.
+        origin: Option<crate::oci::CredentialOrigin>,
+        /// The HTTP status (`401 Unauthorized`).
+        status: String,
+    },
+
+    /// A registry's token service could not be used.
+    #[error("{problem}")]
+    TokenService {
+        /// What went wrong, naming the service (without any query).
+        problem: String,
+    },
+
+    /// A registry request failed with an answer stacpkg cannot use.
+    #[error("registry {host}: {what} in `{repository}` failed: {status}{}", .detail.as_ref().map(|d| format!(" ({d})")).unwrap_or_default())]
+    RegistryRequest {
+        /// The registry.
+        host: String,
+        /// What was asked.
+        what: String,
+        /// The repository.
+        repository: String,
+        /// The HTTP status.
+        status: String,
+        /// The registry's own error code and message, when it sent one.
+        detail: Option<String>,
+    },
+
+    /// A registry request failed after every retry (or at once, when not transient).
+    #[error("registry {host}: {what} failed: {reason}")]
+    RegistryUnavailable {
+        /// The registry.
+        host: String,
+        /// What was asked.
+        what: String,
+        /// The last failure.
+        reason: String,
+        /// The failure looks like a TLS client talking to a plain-HTTP server.
+        plain_http_likely: bool,
+    },
+
+    /// A registry answered against the distribution protocol.
+    #[error("registry {host} {problem}")]
+    RegistryProtocol {
+        /// The registry.
+        host: String,
+        /// What it did (`started an upload without a Location`).
+        problem: &'static str,
+    },
+
+    /// Registry credentials could not be looked up.
+    #[error(transparent)]
+    Credentials(#[from] crate::oci::CredentialError),
+
+    /// The HTTP client could not be set up.
+    #[error("cannot set up HTTP")]
+    HttpClient(#[source] reqwest::Error),
+
+    /// A ZIP archive could not be read or written.
+    #[error("{context}")]
+    Zip {
+        /// What was being done, naming the archive or layer.
+        context: String,
+        /// The ZIP library's reason.
+        #[source]
+        source: zip::result::ZipError,
+    },
+
+    /// Something the library relies on did not hold (a bug, reported instead of a panic).
+    #[error("internal error: {0}")]
+    Internal(&'static str),
+
+    /// A worker thread or task of the library failed.
+    #[error("a transfer thread failed")]
+    Task(#[source] tokio::task::JoinError),
 
     /// Parquet failed while reading or writing a file.
     #[error("{context}")]

@@ -166,7 +166,7 @@ pub(crate) fn relocate(args: RelocateArgs) -> anyhow::Result<ExitStatus> {
                     LayoutArg::SourceKey => Layout::SourceKey,
                 },
             };
-            plan.check().map_err(UsageError)?;
+            plan.check().map_err(|e| UsageError(e.to_string()))?;
             Destination::Plan(plan)
         }
         (None, None) => unreachable!("clap requires one destination"),

@@ -72,16 +72,21 @@ pub(crate) fn inspect(args: InspectArgs) -> anyhow::Result<ExitStatus> {
     Ok(ExitStatus::Success)
 }
 
-fn transport(args: &TransportArgs) -> anyhow::Result<stacpkg::oci::TransportOptions> {
-    Ok(stacpkg::oci::TransportOptions {
+/// How to reach a registry: the flags, and credentials from the environment.
+fn registry(args: &TransportArgs) -> anyhow::Result<stacpkg::oci::RegistryOptions> {
+    Ok(stacpkg::oci::RegistryOptions {
         plain_http: args.plain_http,
         insecure: args.insecure,
         basic_auth: args.auth_backend == AuthBackend::Basic,
-        max_retries: u32::try_from(stacpkg::store::max_retries_from_env()?).unwrap_or(u32::MAX),
+        retry: stacpkg::net::RetryPolicy {
+            max_retries: u32::try_from(stacpkg::store::max_retries_from_env()?).unwrap_or(u32::MAX),
+            ..stacpkg::net::RetryPolicy::default()
+        },
+        credentials: std::sync::Arc::new(stacpkg::oci::EnvCredentials::from_env()),
     })
 }
 
-fn target(text: &str) -> anyhow::Result<stacpkg::oci::Target> {
+fn target(text: &str) -> anyhow::Result<stacpkg::oci::ArtifactRef> {
     text.parse()
         .map_err(|e: String| anyhow::Error::new(super::UsageError(e)))
 }
@@ -107,7 +112,8 @@ fn transfer_bar(verb: &'static str, progress: &stacpkg::oci::Progress) -> progre
 pub(crate) fn push(args: PushArgs) -> anyhow::Result<ExitStatus> {
     let target = target(&args.target)?;
     let options = stacpkg::oci::PushOptions {
-        transport: transport(&args.transport)?,
+        registry: registry(&args.transport)?,
+        ..stacpkg::oci::PushOptions::default()
     };
     let progress = stacpkg::oci::Progress::default();
     let bar = transfer_bar("pushing", &progress);
@@ -127,8 +133,9 @@ pub(crate) fn push(args: PushArgs) -> anyhow::Result<ExitStatus> {
 pub(crate) fn pull(args: PullArgs) -> anyhow::Result<ExitStatus> {
     let source = target(&args.source)?;
     let options = stacpkg::oci::PullOptions {
-        transport: transport(&args.transport)?,
+        registry: registry(&args.transport)?,
         force: args.force,
+        ..stacpkg::oci::PullOptions::default()
     };
     let progress = stacpkg::oci::Progress::default();
     let bar = transfer_bar("pulling", &progress);

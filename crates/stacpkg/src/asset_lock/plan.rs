@@ -9,6 +9,7 @@
 
 use std::collections::HashMap;
 
+use crate::error::{Error, Result};
 use crate::store::{Location, href_of, normalize_endpoint};
 
 /// How destination keys are laid out under the prefix.
@@ -41,16 +42,17 @@ pub struct PlanOptions {
 impl PlanOptions {
     /// The reference's checks, made before any input is read: a container for every store type
     /// but `file`, a key prefix for `file`.
-    pub fn check(&self) -> Result<(), String> {
+    pub fn check(&self) -> Result<()> {
         let blank = |v: &Option<String>| v.as_deref().is_none_or(|s| s.trim().is_empty());
+        let missing = |field| Error::IncompleteDestination {
+            field,
+            store_type: self.store_type.clone(),
+        };
         if self.store_type != "file" && blank(&self.store_container) {
-            return Err(format!(
-                "store_container is required when store_type is {}",
-                self.store_type
-            ));
+            return Err(missing("store_container"));
         }
         if self.store_type == "file" && self.key_prefix.trim().is_empty() {
-            return Err("key is required when store_type is file".into());
+            return Err(missing("key"));
         }
         Ok(())
     }
@@ -175,7 +177,7 @@ impl Planner {
 
     /// Where `row` goes; an error names both rows when another source already maps to the same
     /// destination.
-    pub fn plan(&mut self, row: &SourceRow<'_>) -> Result<Planned, String> {
+    pub fn plan(&mut self, row: &SourceRow<'_>) -> Result<Planned> {
         let source_href = href_of(row.location).unwrap_or_default();
         if let Some(prefix) = &self.options.source_prefix {
             let prefix = prefix.trim_end_matches('/');
@@ -199,13 +201,12 @@ impl Planner {
                     Some(path) if path.is_empty() => item_asset_path(row, &source_href),
                     Some(path) => path,
                     None => {
-                        return Err(format!(
-                            "item `{}` asset `{}`: source key `{}` would leave the destination prefix `{}`; the item-asset layout keeps every asset inside it",
-                            row.item_id,
-                            row.asset_key,
-                            crate::store::redact(key),
-                            self.options.key_prefix
-                        ));
+                        return Err(Error::KeyEscapesPrefix {
+                            item_id: row.item_id.to_string(),
+                            asset_key: row.asset_key.to_string(),
+                            key: crate::store::redact(key),
+                            prefix: self.options.key_prefix.clone(),
+                        });
                     }
                 }
             }
@@ -224,12 +225,15 @@ impl Planner {
         let destination = href_of(&location).unwrap_or_default();
         match self.claimed.get(&destination) {
             Some((item, asset, earlier)) if *earlier != source_href => {
-                return Err(format!(
-                    "item `{}` asset `{}` (`{}`) and item `{item}` asset `{asset}` (`{earlier}`) would both be relocated to `{destination}`",
-                    row.item_id,
-                    row.asset_key,
-                    crate::store::redact(&source_href),
-                ));
+                return Err(Error::DestinationCollision {
+                    item_id: row.item_id.to_string(),
+                    asset_key: row.asset_key.to_string(),
+                    source_href: crate::store::redact(&source_href),
+                    other_item_id: item.clone(),
+                    other_asset_key: asset.clone(),
+                    other_href: earlier.clone(),
+                    destination,
+                });
             }
             Some(_) => {}
             None => {
@@ -341,7 +345,7 @@ mod tests {
         );
         for escaping in ["../shared/x.tif", "/../../etc/x", "a/../../b"] {
             let source = loc("file", None, escaping);
-            let err = planner.plan(&row(&source)).unwrap_err();
+            let err = planner.plan(&row(&source)).unwrap_err().to_string();
             assert_eq!(
                 err,
                 format!(
@@ -377,7 +381,8 @@ mod tests {
                 asset_key: "b",
                 location: &b,
             })
-            .unwrap_err();
+            .unwrap_err()
+            .to_string();
         assert_eq!(
             err,
             "item `y` asset `b` (`az://two/item-b/data.tif`) and item `x` asset `a` (`s3://one/item-b/data.tif`) would both be relocated to `file:///mirror/item-b/data.tif`"
@@ -387,11 +392,11 @@ mod tests {
     #[test]
     fn destination_options_are_checked_like_the_original() {
         assert_eq!(
-            options("s3", None, "").check().unwrap_err(),
+            options("s3", None, "").check().unwrap_err().to_string(),
             "store_container is required when store_type is s3"
         );
         assert_eq!(
-            options("file", None, " ").check().unwrap_err(),
+            options("file", None, " ").check().unwrap_err().to_string(),
             "key is required when store_type is file"
         );
         assert!(options("file", None, "out").check().is_ok());

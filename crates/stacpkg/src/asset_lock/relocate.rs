@@ -169,22 +169,20 @@ pub fn relocate(
     mut on_event: impl FnMut(RelocateEvent<'_>) + Send + 'static,
 ) -> Result<(BatchReader, Arc<RelocateReport>)> {
     if !options.dry_run && options.copy.per_copy_bytes() > options.memory_limit {
-        return Err(Error::Relocate(format!(
-            "copy memory limit is smaller than one streaming copy budget ({} < {})",
-            options.memory_limit,
-            options.copy.per_copy_bytes()
-        )));
+        return Err(Error::MemoryLimitTooSmall {
+            limit: options.memory_limit,
+            needed: options.copy.per_copy_bytes(),
+        });
     }
     if let Destination::Plan(plan) = &options.destination
         && plan.store_type == "s3"
         && !options.dry_run
         && options.copy.chunk_size < crate::store::S3_MIN_PART
     {
-        return Err(Error::Relocate(format!(
-            "--chunk-size-bytes {} is below S3's smallest multipart part ({} bytes, 5 MiB)",
-            options.copy.chunk_size,
-            crate::store::S3_MIN_PART
-        )));
+        return Err(Error::ChunkTooSmall {
+            chunk_size: options.copy.chunk_size,
+            minimum: crate::store::S3_MIN_PART,
+        });
     }
     let stores = (!options.dry_run).then(|| stores.clone());
     let report = Arc::new(RelocateReport::default());
@@ -313,13 +311,11 @@ fn jobs(
             let endpoint = planner.endpoint().map(str::to_string);
             let rows = until_done(normalized_rows(source, &report), &report);
             Ok(Box::new(row_chunks(rows, move |row| {
-                let planned = planner
-                    .plan(&SourceRow {
-                        item_id: &row.item_id,
-                        asset_key: &row.asset_key,
-                        location: &row.location,
-                    })
-                    .map_err(Error::Relocate)?;
+                let planned = planner.plan(&SourceRow {
+                    item_id: &row.item_id,
+                    asset_key: &row.asset_key,
+                    location: &row.location,
+                })?;
                 let job = match planned {
                     Planned::Unmapped => Job {
                         output: row.clone(),

@@ -1,9 +1,11 @@
 //! Registry credentials and authentication challenges.
 //!
-//! Credentials come from the environment only: `ORAS_USER`/`ORAS_PASS`, then the Docker config
-//! (`$DOCKER_CONFIG/config.json`, else `~/.docker/config.json`): `credHelpers`, `auths`, then
-//! `credsStore`. They are never printed: [`Credentials`]' `Debug` hides them and no message
-//! includes them.
+//! Credentials are values the caller hands over as a [`CredentialSource`]:
+//! [`EnvCredentials`] follows the rules of the command line (`ORAS_USER`/`ORAS_PASS`, then the
+//! Docker config — `$DOCKER_CONFIG/config.json`, else `~/.docker/config.json` — with its
+//! `credHelpers`, `auths`, then `credsStore`), [`StaticCredentials`] gives fixed Basic
+//! credentials or a bearer token, [`NoCredentials`] none. They are never printed:
+//! [`Credentials`]' `Debug` hides them and no message includes them.
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -11,13 +13,20 @@ use std::path::PathBuf;
 use base64::Engine;
 use serde::Deserialize;
 
-/// A user name and password (or token).
+/// What a registry is shown: a user name and password (or token) for Basic authentication and
+/// token services, or a bearer token sent as it is.
 #[derive(Clone, PartialEq, Eq)]
-pub struct Credentials {
-    /// User name.
-    pub username: String,
-    /// Password or token.
-    pub password: String,
+#[non_exhaustive]
+pub enum Credentials {
+    /// HTTP Basic credentials (also what a token service is shown).
+    Basic {
+        /// User name.
+        username: String,
+        /// Password or token.
+        password: String,
+    },
+    /// A bearer token, sent with every request.
+    Bearer(String),
 }
 
 impl std::fmt::Debug for Credentials {
@@ -28,22 +37,208 @@ impl std::fmt::Debug for Credentials {
 
 /// Where credentials were found (for messages; never the credentials themselves).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Source {
+#[non_exhaustive]
+pub enum CredentialOrigin {
     /// `ORAS_USER` / `ORAS_PASS`.
     Environment,
     /// The Docker config file at this path.
     DockerConfig(PathBuf),
     /// A Docker credential helper (`docker-credential-NAME`).
     Helper(String),
+    /// Given by the program (a [`StaticCredentials`]).
+    Given,
 }
 
-impl std::fmt::Display for Source {
+impl std::fmt::Display for CredentialOrigin {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            Source::Environment => f.write_str("ORAS_USER/ORAS_PASS"),
-            Source::DockerConfig(path) => write!(f, "`{}`", path.display()),
-            Source::Helper(name) => write!(f, "docker-credential-{name}"),
+            CredentialOrigin::Environment => f.write_str("ORAS_USER/ORAS_PASS"),
+            CredentialOrigin::DockerConfig(path) => write!(f, "`{}`", path.display()),
+            CredentialOrigin::Helper(name) => write!(f, "docker-credential-{name}"),
+            CredentialOrigin::Given => f.write_str("the program"),
         }
+    }
+}
+
+/// `the credentials from X` or `anonymous access (no credentials found)`, for refusals.
+pub(crate) fn with_credentials(origin: &Option<CredentialOrigin>) -> String {
+    match origin {
+        Some(origin) => format!("the credentials from {origin}"),
+        None => "anonymous access (no credentials found)".into(),
+    }
+}
+
+/// ` with the credentials from X` or ` without credentials`, for token service refusals.
+pub(crate) fn token_credentials(origin: &Option<CredentialOrigin>) -> String {
+    match origin {
+        Some(origin) => format!(" with the credentials from {origin}"),
+        None => " without credentials".into(),
+    }
+}
+
+/// Why credentials could not be looked up.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum CredentialError {
+    /// Only one of `ORAS_USER` and `ORAS_PASS` is set.
+    #[error("ORAS_USER and ORAS_PASS must be set together")]
+    Incomplete,
+    /// The Docker config exists but cannot be read.
+    #[error("cannot read `{}`", .path.display())]
+    UnreadableConfig {
+        /// The config file.
+        path: PathBuf,
+        /// The operating system's reason.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The Docker config is not what Docker writes.
+    #[error("`{}`{}", .path.display(), .problem)]
+    InvalidConfig {
+        /// The config file.
+        path: PathBuf,
+        /// What is wrong (`: an `auth` entry is not base64`, ` is not a valid Docker config: …`).
+        problem: String,
+    },
+    /// A Docker credential helper failed.
+    #[error("{problem}")]
+    Helper {
+        /// The helper program.
+        program: String,
+        /// What went wrong, naming the helper (never its output, which may hold secrets).
+        problem: String,
+    },
+}
+
+/// Where a registry client gets its credentials from.
+pub trait CredentialSource: Send + Sync + std::fmt::Debug {
+    /// Credentials for `registry` (`host[:port]` as the user typed it; `docker.io` for Docker
+    /// Hub) and where they came from, or `None` for anonymous access.
+    fn credentials(
+        &self,
+        registry: &str,
+    ) -> Result<Option<(Credentials, CredentialOrigin)>, CredentialError>;
+}
+
+/// No credentials: anonymous access.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct NoCredentials;
+
+impl CredentialSource for NoCredentials {
+    fn credentials(
+        &self,
+        _: &str,
+    ) -> Result<Option<(Credentials, CredentialOrigin)>, CredentialError> {
+        Ok(None)
+    }
+}
+
+/// Fixed credentials for every registry (or only for those named).
+#[derive(Debug, Clone)]
+pub struct StaticCredentials {
+    credentials: Credentials,
+    registries: Vec<String>,
+}
+
+impl StaticCredentials {
+    /// Basic credentials.
+    pub fn basic(username: impl Into<String>, password: impl Into<String>) -> Self {
+        StaticCredentials {
+            credentials: Credentials::Basic {
+                username: username.into(),
+                password: password.into(),
+            },
+            registries: Vec::new(),
+        }
+    }
+
+    /// A bearer token.
+    pub fn bearer(token: impl Into<String>) -> Self {
+        StaticCredentials {
+            credentials: Credentials::Bearer(token.into()),
+            registries: Vec::new(),
+        }
+    }
+
+    /// Only for this registry (`host[:port]`); may be given several times.
+    pub fn for_registry(mut self, registry: impl Into<String>) -> Self {
+        self.registries.push(registry.into());
+        self
+    }
+}
+
+impl CredentialSource for StaticCredentials {
+    fn credentials(
+        &self,
+        registry: &str,
+    ) -> Result<Option<(Credentials, CredentialOrigin)>, CredentialError> {
+        let applies = self.registries.is_empty() || self.registries.iter().any(|r| r == registry);
+        Ok(applies.then(|| (self.credentials.clone(), CredentialOrigin::Given)))
+    }
+}
+
+/// The command line's credentials: `ORAS_USER`/`ORAS_PASS`, then the Docker config. The
+/// variables are read once, by [`EnvCredentials::from_env`]; the Docker config file and its
+/// helpers are consulted per registry.
+#[derive(Clone, Default)]
+pub struct EnvCredentials {
+    user: Option<String>,
+    pass: Option<String>,
+    docker_config: Option<PathBuf>,
+}
+
+impl std::fmt::Debug for EnvCredentials {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EnvCredentials")
+            .field("oras_user", &self.user.is_some())
+            .field("docker_config", &self.docker_config)
+            .finish()
+    }
+}
+
+impl EnvCredentials {
+    /// Read `ORAS_USER`, `ORAS_PASS`, `DOCKER_CONFIG` and `HOME` now.
+    pub fn from_env() -> Self {
+        let var = |name| std::env::var(name).ok().filter(|v: &String| !v.is_empty());
+        let docker_config = match var("DOCKER_CONFIG") {
+            Some(dir) => Some(PathBuf::from(dir).join("config.json")),
+            None => var("HOME").map(|home| PathBuf::from(home).join(".docker/config.json")),
+        };
+        EnvCredentials {
+            user: var("ORAS_USER"),
+            pass: var("ORAS_PASS"),
+            docker_config,
+        }
+    }
+
+    /// The Docker config file these credentials use.
+    pub fn docker_config_path(&self) -> Option<&std::path::Path> {
+        self.docker_config.as_deref()
+    }
+}
+
+impl CredentialSource for EnvCredentials {
+    fn credentials(
+        &self,
+        registry: &str,
+    ) -> Result<Option<(Credentials, CredentialOrigin)>, CredentialError> {
+        match (&self.user, &self.pass) {
+            (Some(username), Some(password)) => {
+                return Ok(Some((
+                    Credentials::Basic {
+                        username: username.clone(),
+                        password: password.clone(),
+                    },
+                    CredentialOrigin::Environment,
+                )));
+            }
+            (Some(_), None) | (None, Some(_)) => return Err(CredentialError::Incomplete),
+            (None, None) => {}
+        }
+        let Some(path) = &self.docker_config else {
+            return Ok(None);
+        };
+        lookup_docker_config(path, registry)
     }
 }
 
@@ -86,40 +281,27 @@ fn auths_host(key: &str) -> &str {
     key.split('/').next().unwrap_or(key)
 }
 
-/// The Docker config file this process would use.
-pub fn docker_config_path() -> Option<PathBuf> {
-    if let Some(dir) = std::env::var_os("DOCKER_CONFIG").filter(|d| !d.is_empty()) {
-        return Some(PathBuf::from(dir).join("config.json"));
-    }
-    std::env::var_os("HOME").map(|home| PathBuf::from(home).join(".docker/config.json"))
-}
-
-/// Credentials for `registry` (`host[:port]`), if any are configured.
-pub fn lookup(registry: &str) -> Result<Option<(Credentials, Source)>, String> {
-    let user = std::env::var("ORAS_USER").ok().filter(|v| !v.is_empty());
-    let pass = std::env::var("ORAS_PASS").ok().filter(|v| !v.is_empty());
-    match (user, pass) {
-        (Some(username), Some(password)) => {
-            return Ok(Some((
-                Credentials { username, password },
-                Source::Environment,
-            )));
-        }
-        (Some(_), None) | (None, Some(_)) => {
-            return Err("ORAS_USER and ORAS_PASS must be set together".into());
-        }
-        (None, None) => {}
-    }
-    let Some(path) = docker_config_path() else {
-        return Ok(None);
-    };
-    let text = match std::fs::read_to_string(&path) {
+/// Credentials for `registry` from the Docker config at `path`: `credHelpers`, `auths`, then
+/// `credsStore`.
+fn lookup_docker_config(
+    path: &std::path::Path,
+    registry: &str,
+) -> Result<Option<(Credentials, CredentialOrigin)>, CredentialError> {
+    let text = match std::fs::read_to_string(path) {
         Ok(text) => text,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-        Err(e) => return Err(format!("cannot read `{}`: {e}", path.display())),
+        Err(source) => {
+            return Err(CredentialError::UnreadableConfig {
+                path: path.to_path_buf(),
+                source,
+            });
+        }
     };
-    let config: DockerConfig = serde_json::from_str(&text)
-        .map_err(|e| format!("`{}` is not a valid Docker config: {e}", path.display()))?;
+    let config: DockerConfig =
+        serde_json::from_str(&text).map_err(|e| CredentialError::InvalidConfig {
+            path: path.to_path_buf(),
+            problem: format!(" is not a valid Docker config: {e}"),
+        })?;
     // Docker Hub's credentials are stored under its v1 index address.
     let hosts: &[&str] = if registry == "docker.io" {
         &["docker.io", "index.docker.io", "registry-1.docker.io"]
@@ -131,9 +313,15 @@ pub fn lookup(registry: &str) -> Result<Option<(Credentials, Source)>, String> {
         return helper_get(helper, registry);
     }
     if let Some((_, auth)) = config.auths.iter().find(|(key, _)| wanted(key)) {
-        let found = decode_auth(auth).map_err(|why| format!("`{}`: {why}", path.display()))?;
+        let found = decode_auth(auth).map_err(|why| CredentialError::InvalidConfig {
+            path: path.to_path_buf(),
+            problem: format!(": {why}"),
+        })?;
         if let Some(credentials) = found {
-            return Ok(Some((credentials, Source::DockerConfig(path))));
+            return Ok(Some((
+                credentials,
+                CredentialOrigin::DockerConfig(path.to_path_buf()),
+            )));
         }
     }
     match &config.creds_store {
@@ -145,7 +333,7 @@ pub fn lookup(registry: &str) -> Result<Option<(Credentials, Source)>, String> {
 fn decode_auth(auth: &DockerAuth) -> Result<Option<Credentials>, String> {
     if let Some(token) = auth.identitytoken.as_ref().filter(|t| !t.is_empty()) {
         // Docker's convention for OAuth2 refresh tokens.
-        return Ok(Some(Credentials {
+        return Ok(Some(Credentials::Basic {
             username: "<token>".into(),
             password: token.clone(),
         }));
@@ -159,13 +347,13 @@ fn decode_auth(auth: &DockerAuth) -> Result<Option<Credentials>, String> {
         let (username, password) = text
             .split_once(':')
             .ok_or_else(|| "an `auth` entry is not `user:password`".to_string())?;
-        return Ok(Some(Credentials {
+        return Ok(Some(Credentials::Basic {
             username: username.into(),
             password: password.into(),
         }));
     }
     match (&auth.username, &auth.password) {
-        (Some(username), Some(password)) => Ok(Some(Credentials {
+        (Some(username), Some(password)) => Ok(Some(Credentials::Basic {
             username: username.clone(),
             password: password.clone(),
         })),
@@ -174,22 +362,29 @@ fn decode_auth(auth: &DockerAuth) -> Result<Option<Credentials>, String> {
 }
 
 /// Ask `docker-credential-NAME get` for the registry's credentials.
-fn helper_get(name: &str, registry: &str) -> Result<Option<(Credentials, Source)>, String> {
+fn helper_get(
+    name: &str,
+    registry: &str,
+) -> Result<Option<(Credentials, CredentialOrigin)>, CredentialError> {
     use std::io::Write;
     let program = format!("docker-credential-{name}");
+    let failed = |problem: String| CredentialError::Helper {
+        program: program.clone(),
+        problem,
+    };
     let mut child = std::process::Command::new(&program)
         .arg("get")
         .stdin(std::process::Stdio::piped())
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
         .spawn()
-        .map_err(|e| format!("cannot run the credential helper `{program}`: {e}"))?;
+        .map_err(|e| failed(format!("cannot run the credential helper `{program}`: {e}")))?;
     if let Some(mut stdin) = child.stdin.take() {
         let _ = stdin.write_all(registry.as_bytes());
     }
     let output = child
         .wait_with_output()
-        .map_err(|e| format!("the credential helper `{program}` failed: {e}"))?;
+        .map_err(|e| failed(format!("the credential helper `{program}` failed: {e}")))?;
     if !output.status.success() {
         // Helpers answer "credentials not found" with a failure; anything else is an error, but
         // its text may echo secrets, so it is not repeated.
@@ -197,25 +392,28 @@ fn helper_get(name: &str, registry: &str) -> Result<Option<(Credentials, Source)
         if text.contains("not found") {
             return Ok(None);
         }
-        return Err(format!(
+        return Err(failed(format!(
             "the credential helper `{program}` failed for {registry} ({})",
             output.status
-        ));
+        )));
     }
-    let answer: HelperAnswer = serde_json::from_slice(&output.stdout)
-        .map_err(|_| format!("the credential helper `{program}` gave an unreadable answer"))?;
+    let answer: HelperAnswer = serde_json::from_slice(&output.stdout).map_err(|_| {
+        failed(format!(
+            "the credential helper `{program}` gave an unreadable answer"
+        ))
+    })?;
     Ok(Some((
-        Credentials {
+        Credentials::Basic {
             username: answer.username,
             password: answer.secret,
         },
-        Source::Helper(name.to_string()),
+        CredentialOrigin::Helper(name.to_string()),
     )))
 }
 
 /// A `WWW-Authenticate` challenge.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Challenge {
+pub(crate) enum Challenge {
     /// `Basic realm=…`.
     Basic,
     /// `Bearer realm=…,service=…,scope=…`.
@@ -230,7 +428,7 @@ pub enum Challenge {
 }
 
 /// Parse a `WWW-Authenticate` header value.
-pub fn parse_challenge(header: &str) -> Option<Challenge> {
+pub(crate) fn parse_challenge(header: &str) -> Option<Challenge> {
     let header = header.trim();
     let (scheme, rest) = header.split_once(' ').unwrap_or((header, ""));
     let params = parse_params(rest);
@@ -319,8 +517,11 @@ mod tests {
         };
         let credentials = decode_auth(&auth).unwrap().unwrap();
         assert_eq!(
-            (credentials.username.as_str(), credentials.password.as_str()),
-            ("user", "pa:ss")
+            credentials,
+            Credentials::Basic {
+                username: "user".into(),
+                password: "pa:ss".into()
+            }
         );
         assert_eq!(format!("{credentials:?}"), "Credentials(<hidden>)");
         assert_eq!(auths_host("https://index.docker.io/v1/"), "index.docker.io");

@@ -3,10 +3,12 @@
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 
-use super::{
-    ASSET_LOCK_MEDIA_TYPE, ASSET_MEDIA_TYPE, ASSET_ZIP_MEDIA_TYPE, Descriptor,
-    FILES_ZIP_MEDIA_TYPE, ITEMS_MEDIA_TYPE, TITLE_ANNOTATION,
+use super::blob::Descriptor;
+use super::media_type::{
+    ASSET_LOCK_MEDIA_TYPE, ASSET_MEDIA_TYPE, ASSET_ZIP_MEDIA_TYPE, FILES_ZIP_MEDIA_TYPE,
+    ITEMS_MEDIA_TYPE,
 };
+use super::title::safe_relative_path;
 use crate::error::{Error, Result};
 use crate::package::media_type::MediaTypes;
 use crate::package::{ASSETS_DIR, ITEMS_FILE, LOCK_FILE, Package, sha256_digests};
@@ -21,30 +23,6 @@ pub struct Layer {
     pub descriptor: Descriptor,
     /// The bytes: a package file, or a ZIP written into the scratch directory.
     pub path: PathBuf,
-}
-
-/// A package-relative path made safe: no absolute path, no backslash, no `..`; empty and `.`
-/// components are dropped (`a/./b` → `a/b`), and nothing may be left empty.
-pub fn safe_relative_path(value: &str) -> Result<String> {
-    let unsafe_path = || Error::Oci(format!("unsafe package path: {value}"));
-    if value.chars().any(char::is_control) {
-        // Shown escaped: the raw characters could rewrite the user's terminal.
-        return Err(Error::Oci(format!(
-            "unsafe package path (control characters): {}",
-            value.escape_default()
-        )));
-    }
-    if value.is_empty() || value.starts_with('/') || value.contains('\\') {
-        return Err(unsafe_path());
-    }
-    let parts: Vec<&str> = value
-        .split('/')
-        .filter(|p| !p.is_empty() && *p != ".")
-        .collect();
-    if parts.is_empty() || parts.contains(&"..") {
-        return Err(unsafe_path());
-    }
-    Ok(parts.join("/"))
 }
 
 /// The layers of `package`, in the original's order: items, lock, then the other top-level
@@ -158,23 +136,22 @@ pub fn placements(layers: &[Descriptor]) -> Result<Vec<Placement>> {
                 other => match &layer.title {
                     Some(title) => Placement::File(safe_relative_path(title)?),
                     None if other == ASSET_MEDIA_TYPE => {
-                        return Err(Error::Oci(format!(
-                            "OCI layer {index} is missing {TITLE_ANNOTATION}"
-                        )));
+                        return Err(Error::UntitledLayer { index });
                     }
                     None => {
-                        return Err(Error::Oci(format!(
-                            "unsupported OCI package layer media type: {other}"
-                        )));
+                        return Err(Error::UnsupportedLayer {
+                            media_type: other.to_string(),
+                        });
                     }
                 },
             };
             if let Placement::File(path) = &placement
                 && !seen.insert(path.clone())
             {
-                return Err(Error::Oci(format!(
-                    "OCI layer {index} writes `{path}`, which an earlier layer already writes"
-                )));
+                return Err(Error::LayerConflict {
+                    index,
+                    path: path.clone(),
+                });
             }
             Ok(placement)
         })
@@ -185,34 +162,10 @@ pub fn placements(layers: &[Descriptor]) -> Result<Vec<Placement>> {
 mod tests {
     use super::*;
 
-    #[test]
-    fn unsafe_paths_are_refused_and_harmless_dots_dropped() {
-        for bad in [
-            "",
-            "/etc/passwd",
-            "../escaped.txt",
-            "a/../../b",
-            "a\\b",
-            ".",
-            "./",
-            "a/..",
-        ] {
-            assert!(safe_relative_path(bad).is_err(), "{bad:?}");
-        }
-        assert_eq!(safe_relative_path("a/./b.txt").unwrap(), "a/b.txt");
-        assert_eq!(safe_relative_path("docs//x").unwrap(), "docs/x");
-        assert_eq!(
-            safe_relative_path("../escaped.txt")
-                .unwrap_err()
-                .to_string(),
-            "unsafe package path: ../escaped.txt"
-        );
-    }
-
     fn layer(media_type: &str, title: Option<&str>) -> Descriptor {
         Descriptor {
             media_type: media_type.into(),
-            digest: super::super::EMPTY_DIGEST.into(),
+            digest: crate::oci::media_type::EMPTY_DIGEST.into(),
             size: 2,
             title: title.map(Into::into),
         }

@@ -10,10 +10,9 @@ use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::Ordering;
 
-use super::transfer::Progress;
-use super::{
-    ARTIFACT_TYPE, Descriptor, INDEX_MEDIA_TYPE, MANIFEST_MEDIA_TYPE, Verifier, digest_of,
-};
+use super::blob::{Descriptor, Progress, Verifier, digest_of, sha256_hex};
+use super::media_type::{ARTIFACT_TYPE, INDEX_MEDIA_TYPE, MANIFEST_MEDIA_TYPE};
+use super::target::{OciTarget, Place};
 use crate::error::{Error, Result};
 use crate::output::user_file_mode;
 
@@ -24,13 +23,13 @@ const REF_NAME: &str = "org.opencontainers.image.ref.name";
 
 /// An OCI image layout directory.
 #[derive(Debug, Clone)]
-pub struct Layout {
+pub struct ImageLayout {
     root: PathBuf,
 }
 
-impl Layout {
-    /// The layout at `root`; for pushing it is created when missing.
-    pub fn open(root: &Path, create: bool) -> Result<Layout> {
+impl ImageLayout {
+    /// The layout at `root`; with `create` (for pushing) it is created when missing.
+    pub fn open(root: &Path, create: bool) -> Result<ImageLayout> {
         let shown = root.display().to_string();
         if create {
             std::fs::create_dir_all(root.join("blobs/sha256"))
@@ -40,52 +39,33 @@ impl Layout {
                 write_atomically(&marker, LAYOUT_VERSION.as_bytes())?;
             }
         } else if !root.join(LAYOUT_FILE).is_file() {
-            return Err(Error::Oci(format!(
-                "`{shown}` is not an OCI image layout (no `{LAYOUT_FILE}` file)"
-            )));
+            return Err(Error::NotImageLayout { path: shown });
         }
-        Ok(Layout {
+        Ok(ImageLayout {
             root: root.to_path_buf(),
         })
     }
 
     fn blob_path(&self, digest: &str) -> Result<PathBuf> {
-        let hex = super::sha256_hex(digest).map_err(Error::Oci)?;
-        Ok(self.root.join("blobs/sha256").join(hex))
+        Ok(self.root.join("blobs/sha256").join(sha256_hex(digest)?))
     }
 
-    /// Whether the layout holds the blob (of the right size).
-    pub fn has_blob(&self, descriptor: &Descriptor) -> Result<bool> {
-        let path = self.blob_path(&descriptor.digest)?;
-        Ok(std::fs::metadata(path).is_ok_and(|m| m.is_file() && m.len() == descriptor.size))
-    }
-
-    /// Copy a file in as the blob `descriptor`.
-    pub fn push_blob(
-        &self,
-        descriptor: &Descriptor,
-        from: &Path,
-        progress: &Progress,
-    ) -> Result<()> {
-        let to = self.blob_path(&descriptor.digest)?;
-        copy_verified(from, &to, descriptor, progress)
-    }
-
-    /// Store a small blob held in memory.
-    pub fn push_blob_bytes(&self, descriptor: &Descriptor, bytes: &[u8]) -> Result<()> {
-        write_atomically(&self.blob_path(&descriptor.digest)?, bytes)
+    fn index_error(&self, problem: String) -> Error {
+        Error::BadLayoutIndex {
+            path: self.root.join(INDEX_FILE).display().to_string(),
+            problem,
+        }
     }
 
     /// Store the manifest and tag it `reference` in `index.json` (replacing the tag's earlier
     /// manifest, keeping every other entry).
-    pub fn push_manifest(&self, reference: &str, bytes: &[u8]) -> Result<()> {
+    fn store_manifest(&self, reference: &str, bytes: &[u8]) -> Result<()> {
         let digest = digest_of(bytes);
         write_atomically(&self.blob_path(&digest)?, bytes)?;
         let index_path = self.root.join(INDEX_FILE);
         let mut index = match std::fs::read(&index_path) {
-            Ok(text) => serde_json::from_slice::<serde_json::Value>(&text).map_err(|e| {
-                Error::Oci(format!("`{}` is not valid JSON: {e}", index_path.display()))
-            })?,
+            Ok(text) => serde_json::from_slice::<serde_json::Value>(&text)
+                .map_err(|e| self.index_error(format!("is not valid JSON: {e}")))?,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => serde_json::json!({
                 "schemaVersion": 2,
                 "mediaType": INDEX_MEDIA_TYPE,
@@ -102,9 +82,7 @@ impl Layout {
         let manifests = index
             .get_mut("manifests")
             .and_then(|m| m.as_array_mut())
-            .ok_or_else(|| {
-                Error::Oci(format!("`{}` has no manifests list", index_path.display()))
-            })?;
+            .ok_or_else(|| self.index_error("has no manifests list".into()))?;
         if !reference.starts_with("sha256:") {
             manifests.retain(|m| m["annotations"][REF_NAME].as_str() != Some(reference));
         }
@@ -123,13 +101,12 @@ impl Layout {
     }
 
     /// The manifest tagged `reference` (or with that digest), checked against its digest.
-    pub fn fetch_manifest(&self, reference: &str) -> Result<(Vec<u8>, Option<String>)> {
+    fn load_manifest(&self, reference: &str) -> Result<(Vec<u8>, Option<String>)> {
         let index_path = self.root.join(INDEX_FILE);
         let text = std::fs::read(&index_path)
             .map_err(|e| Error::io("failed to read", index_path.display().to_string(), e))?;
-        let index: serde_json::Value = serde_json::from_slice(&text).map_err(|e| {
-            Error::Oci(format!("`{}` is not valid JSON: {e}", index_path.display()))
-        })?;
+        let index: serde_json::Value = serde_json::from_slice(&text)
+            .map_err(|e| self.index_error(format!("is not valid JSON: {e}")))?;
         let entry = index["manifests"]
             .as_array()
             .into_iter()
@@ -142,34 +119,76 @@ impl Layout {
                     m["annotations"][REF_NAME].as_str() == Some(reference)
                 }
             })
-            .ok_or_else(|| {
-                Error::Oci(format!(
-                    "the OCI layout `{}` has no manifest `{reference}`",
-                    self.root.display()
-                ))
+            .ok_or_else(|| Error::ManifestNotFound {
+                place: self.place(),
+                reference: reference.to_string(),
             })?;
         let digest = entry["digest"].as_str().unwrap_or_default().to_string();
         let path = self.blob_path(&digest)?;
         let bytes = std::fs::read(&path)
             .map_err(|e| Error::io("failed to read", path.display().to_string(), e))?;
         if digest_of(&bytes) != digest {
-            return Err(Error::Oci(format!(
-                "the manifest `{reference}` in `{}` does not match its digest",
-                self.root.display()
-            )));
+            return Err(Error::ManifestDigestMismatch {
+                place: self.place(),
+                reference: reference.to_string(),
+            });
         }
         Ok((bytes, entry["mediaType"].as_str().map(str::to_string)))
     }
+}
 
-    /// Copy the blob `descriptor` out into `to`, checking size and digest.
-    pub fn fetch_blob(
+/// Run blocking file work on tokio's blocking pool: blobs may be gigabytes.
+async fn blocking(work: impl FnOnce() -> Result<()> + Send + 'static) -> Result<()> {
+    tokio::task::spawn_blocking(work)
+        .await
+        .map_err(Error::Task)?
+}
+
+impl OciTarget for ImageLayout {
+    fn place(&self) -> Place {
+        Place::Layout {
+            root: self.root.clone(),
+        }
+    }
+
+    async fn has_blob(&self, descriptor: &Descriptor) -> Result<bool> {
+        let path = self.blob_path(&descriptor.digest)?;
+        Ok(std::fs::metadata(path).is_ok_and(|m| m.is_file() && m.len() == descriptor.size))
+    }
+
+    async fn push_blob(
+        &self,
+        descriptor: &Descriptor,
+        from: &Path,
+        progress: &Progress,
+    ) -> Result<()> {
+        let to = self.blob_path(&descriptor.digest)?;
+        let (descriptor, from, progress) =
+            (descriptor.clone(), from.to_path_buf(), progress.clone());
+        blocking(move || copy_verified(&from, &to, &descriptor, &progress)).await
+    }
+
+    async fn push_blob_bytes(&self, descriptor: &Descriptor, bytes: &[u8]) -> Result<()> {
+        write_atomically(&self.blob_path(&descriptor.digest)?, bytes)
+    }
+
+    async fn push_manifest(&self, reference: &str, bytes: &[u8]) -> Result<()> {
+        self.store_manifest(reference, bytes)
+    }
+
+    async fn fetch_manifest(&self, reference: &str) -> Result<(Vec<u8>, Option<String>)> {
+        self.load_manifest(reference)
+    }
+
+    async fn fetch_blob(
         &self,
         descriptor: &Descriptor,
         to: &Path,
         progress: &Progress,
     ) -> Result<()> {
         let from = self.blob_path(&descriptor.digest)?;
-        copy_verified(&from, to, descriptor, progress)
+        let (descriptor, to, progress) = (descriptor.clone(), to.to_path_buf(), progress.clone());
+        blocking(move || copy_verified(&from, &to, &descriptor, &progress)).await
     }
 }
 

@@ -3,9 +3,9 @@
 
 use std::path::PathBuf;
 
-/// A push or pull target.
+/// Where a package artifact is: a registry reference or an OCI image layout.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Target {
+pub enum ArtifactRef {
     /// A registry repository.
     Registry(Reference),
     /// An OCI image layout directory.
@@ -54,11 +54,11 @@ impl std::fmt::Display for Reference {
     }
 }
 
-impl std::fmt::Display for Target {
+impl std::fmt::Display for ArtifactRef {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            Target::Registry(r) => r.fmt(f),
-            Target::Layout { path, reference } => {
+            ArtifactRef::Registry(r) => r.fmt(f),
+            ArtifactRef::Layout { path, reference } => {
                 let sep = if reference.contains(':') { '@' } else { ':' };
                 write!(f, "oci-layout:{}{sep}{reference}", path.display())
             }
@@ -92,7 +92,7 @@ fn valid_repository(repository: &str) -> bool {
 /// Split `NAME[:TAG][@DIGEST]`'s reference off: the digest wins over a tag.
 fn split_reference(text: &str) -> Result<(&str, String), String> {
     if let Some((name, digest)) = text.rsplit_once('@') {
-        super::sha256_hex(digest)?;
+        super::blob::sha256_hex(digest).map_err(|e| e.to_string())?;
         let name = match name.rsplit_once(':') {
             Some((n, tag)) if !tag.contains('/') && valid_tag(tag) => n,
             _ => name,
@@ -110,7 +110,7 @@ fn split_reference(text: &str) -> Result<(&str, String), String> {
     }
 }
 
-impl std::str::FromStr for Target {
+impl std::str::FromStr for ArtifactRef {
     type Err = String;
 
     fn from_str(text: &str) -> Result<Self, Self::Err> {
@@ -129,7 +129,7 @@ impl std::str::FromStr for Target {
             if path.is_empty() {
                 return Err(bad("no layout directory given".into()));
             }
-            return Ok(Target::Layout {
+            return Ok(ArtifactRef::Layout {
                 path: PathBuf::from(path),
                 reference,
             });
@@ -149,7 +149,7 @@ impl std::str::FromStr for Target {
                 "`{repository}` is not a valid repository name (lowercase letters, digits and `._-/`)"
             )));
         }
-        Ok(Target::Registry(Reference {
+        Ok(ArtifactRef::Registry(Reference {
             registry,
             repository,
             reference,
@@ -164,15 +164,15 @@ mod tests {
     #[test]
     fn credentials_in_a_reference_are_refused_without_showing_them() {
         let err = "user:PASSWORD@127.0.0.1:5000/r:t"
-            .parse::<Target>()
+            .parse::<ArtifactRef>()
             .unwrap_err();
         assert!(!err.contains("PASSWORD"), "{err}");
         assert!(err.contains("`127.0.0.1:5000`"), "{err}");
     }
 
     fn registry(text: &str) -> Reference {
-        match text.parse::<Target>().unwrap() {
-            Target::Registry(r) => r,
+        match text.parse::<ArtifactRef>().unwrap() {
+            ArtifactRef::Registry(r) => r,
             other => panic!("{other:?}"),
         }
     }
@@ -210,15 +210,15 @@ mod tests {
     #[test]
     fn layout_targets_take_a_path_and_an_optional_tag() {
         assert_eq!(
-            "oci-layout:out/layout:v2".parse::<Target>().unwrap(),
-            Target::Layout {
+            "oci-layout:out/layout:v2".parse::<ArtifactRef>().unwrap(),
+            ArtifactRef::Layout {
                 path: "out/layout".into(),
                 reference: "v2".into()
             }
         );
         assert_eq!(
-            "oci-layout:/tmp/x".parse::<Target>().unwrap(),
-            Target::Layout {
+            "oci-layout:/tmp/x".parse::<ArtifactRef>().unwrap(),
+            ArtifactRef::Layout {
                 path: "/tmp/x".into(),
                 reference: "latest".into()
             }
@@ -234,7 +234,7 @@ mod tests {
             "oci-layout:",
             "127.0.0.1:5000/",
         ] {
-            assert!(bad.parse::<Target>().is_err(), "{bad}");
+            assert!(bad.parse::<ArtifactRef>().is_err(), "{bad}");
         }
     }
 }

@@ -11,24 +11,54 @@
 #![allow(clippy::disallowed_types)]
 
 use std::path::Path;
+use std::sync::Arc;
 use std::sync::atomic::Ordering;
-use std::time::Duration;
+use std::time::Instant;
 
 use futures::StreamExt;
 use reqwest::header::{ACCEPT, CONTENT_LENGTH, CONTENT_TYPE, LOCATION, WWW_AUTHENTICATE};
 use reqwest::{Client, RequestBuilder, Response, StatusCode};
 use tokio::io::AsyncWriteExt;
 
-use super::auth::{self, Challenge, Credentials, Source};
-use super::transfer::{Progress, TransportOptions};
-use super::{Descriptor, INDEX_MEDIA_TYPE, MANIFEST_MEDIA_TYPE, Reference, Verifier, digest_of};
+use super::auth::{
+    self, Challenge, CredentialOrigin, CredentialSource, Credentials, NoCredentials,
+};
+use super::blob::{Descriptor, Progress, Verifier, digest_of};
+use super::media_type::{DOCKER_MANIFEST_MEDIA_TYPE, INDEX_MEDIA_TYPE, MANIFEST_MEDIA_TYPE};
+use super::reference::Reference;
+use super::target::{OciTarget, Place};
 use crate::error::{Error, Result};
+use crate::net::{RetryPolicy, Timeouts};
 
 /// Manifests larger than this are refused (they are a few KB; the cap keeps memory bounded).
 const MAX_MANIFEST_BYTES: usize = 4 * 1024 * 1024;
-const CONNECT_TIMEOUT: Duration = Duration::from_secs(30);
-const READ_TIMEOUT: Duration = Duration::from_secs(300);
-const FIRST_BACKOFF: Duration = Duration::from_millis(200);
+
+/// How to reach a registry, and with which credentials.
+#[derive(Debug, Clone)]
+pub struct RegistryOptions {
+    /// Plain HTTP instead of HTTPS.
+    pub plain_http: bool,
+    /// Do not verify TLS certificates.
+    pub insecure: bool,
+    /// Send Basic credentials from the start instead of waiting for the registry's challenge.
+    pub basic_auth: bool,
+    /// How failed requests are retried.
+    pub retry: RetryPolicy,
+    /// Where credentials come from (default: none, anonymous access).
+    pub credentials: Arc<dyn CredentialSource>,
+}
+
+impl Default for RegistryOptions {
+    fn default() -> Self {
+        RegistryOptions {
+            plain_http: false,
+            insecure: false,
+            basic_auth: false,
+            retry: RetryPolicy::default(),
+            credentials: Arc::new(NoCredentials),
+        }
+    }
+}
 
 #[derive(Debug, Clone)]
 enum AuthState {
@@ -45,12 +75,13 @@ enum AuthState {
 pub struct Registry {
     client: Client,
     base: String,
+    registry: String,
     host: String,
     repository: String,
-    credentials: Option<(Credentials, Source)>,
+    credentials: Option<(Credentials, CredentialOrigin)>,
     actions: &'static str,
     auth: tokio::sync::RwLock<AuthState>,
-    max_retries: u32,
+    retry: RetryPolicy,
 }
 
 /// Why a request failed: worth another try, or final.
@@ -61,33 +92,56 @@ enum Failure {
 
 impl Registry {
     /// A client for `reference`'s repository; `push` asks for push rights when authenticating.
-    pub fn new(reference: &Reference, options: &TransportOptions, push: bool) -> Result<Self> {
+    pub fn new(reference: &Reference, options: &RegistryOptions, push: bool) -> Result<Self> {
         let _ = rustls::crypto::ring::default_provider().install_default();
         let client = Client::builder()
             .user_agent(concat!("stacpkg/", env!("CARGO_PKG_VERSION")))
-            .connect_timeout(CONNECT_TIMEOUT)
-            .read_timeout(READ_TIMEOUT)
+            .connect_timeout(Timeouts::REGISTRIES.connect)
+            .read_timeout(Timeouts::REGISTRIES.read)
             .tls_danger_accept_invalid_certs(options.insecure)
             .build()
-            .map_err(|e| Error::Oci(format!("cannot set up HTTP: {e}")))?;
+            .map_err(Error::HttpClient)?;
         let host = reference.api_host().to_string();
         let scheme = if options.plain_http { "http" } else { "https" };
-        let credentials = auth::lookup(&reference.registry).map_err(Error::Oci)?;
-        let initial = if options.basic_auth && credentials.is_some() {
-            AuthState::Basic
-        } else {
-            AuthState::None
+        let credentials = options.credentials.credentials(&reference.registry)?;
+        let initial = match &credentials {
+            Some((Credentials::Bearer(token), _)) => AuthState::Bearer(token.clone()),
+            Some((Credentials::Basic { .. }, _)) if options.basic_auth => AuthState::Basic,
+            _ => AuthState::None,
         };
         Ok(Registry {
             client,
             base: format!("{scheme}://{host}"),
+            registry: reference.registry.clone(),
             host,
             repository: reference.repository.clone(),
             credentials,
             actions: if push { "pull,push" } else { "pull" },
             auth: tokio::sync::RwLock::new(initial),
-            max_retries: options.max_retries,
+            retry: options.retry,
         })
+    }
+
+    fn origin(&self) -> Option<CredentialOrigin> {
+        self.credentials.as_ref().map(|(_, origin)| origin.clone())
+    }
+
+    fn basic(&self) -> Option<(&str, &str)> {
+        match &self.credentials {
+            Some((Credentials::Basic { username, password }, _)) => Some((username, password)),
+            _ => None,
+        }
+    }
+
+    fn unavailable(&self, what: impl Into<String>, reason: String) -> Error {
+        Error::RegistryUnavailable {
+            host: self.host.clone(),
+            what: what.into(),
+            // A TLS client talking to a plain-HTTP server reads garbage records.
+            plain_http_likely: self.base.starts_with("https:")
+                && reason.contains("InvalidContentType"),
+            reason,
+        }
     }
 
     fn url(&self, path: &str) -> String {
@@ -97,8 +151,8 @@ impl Registry {
     async fn authorize(&self, request: RequestBuilder) -> RequestBuilder {
         match &*self.auth.read().await {
             AuthState::None => request,
-            AuthState::Basic => match &self.credentials {
-                Some((c, _)) => request.basic_auth(&c.username, Some(&c.password)),
+            AuthState::Basic => match self.basic() {
+                Some((username, password)) => request.basic_auth(username, Some(password)),
                 None => request,
             },
             AuthState::Bearer(token) => request.bearer_auth(token),
@@ -112,19 +166,16 @@ impl Registry {
             .get(WWW_AUTHENTICATE)
             .and_then(|v| v.to_str().ok())
             .and_then(auth::parse_challenge)
-            .ok_or_else(|| {
-                Error::Oci(format!(
-                    "registry {} refused access to `{}` without saying how to authenticate",
-                    self.host, self.repository
-                ))
+            .ok_or_else(|| Error::NoChallenge {
+                host: self.host.clone(),
+                repository: self.repository.clone(),
             })?;
         let state = match challenge {
             Challenge::Basic => {
-                if self.credentials.is_none() {
-                    return Err(Error::Oci(format!(
-                        "registry {} needs credentials: set ORAS_USER and ORAS_PASS, or log in with `docker login {}`",
-                        self.host, self.host
-                    )));
+                if self.basic().is_none() {
+                    return Err(Error::CredentialsNeeded {
+                        host: self.host.clone(),
+                    });
                 }
                 AuthState::Basic
             }
@@ -145,8 +196,9 @@ impl Registry {
         }
         let scope = format!("repository:{}:{}", self.repository, self.actions);
         let realm_shown = crate::store::redact(realm);
+        let failed = |problem: String| Error::TokenService { problem };
         let mut url = reqwest::Url::parse(realm).map_err(|_| {
-            Error::Oci(format!(
+            failed(format!(
                 "registry {} named an invalid token service `{realm_shown}`",
                 self.host
             ))
@@ -159,43 +211,40 @@ impl Registry {
             }
         }
         let mut request = self.client.get(url);
-        if let Some((c, _)) = &self.credentials {
-            request = request.basic_auth(&c.username, Some(&c.password));
+        if let Some((username, password)) = self.basic() {
+            request = request.basic_auth(username, Some(password));
         }
         let response = request.send().await.map_err(|e| {
-            Error::Oci(format!(
+            failed(format!(
                 "cannot get a token for {} from {realm_shown}: {}",
                 self.host,
                 reason(&e)
             ))
         })?;
         let status = response.status();
+        if status == StatusCode::UNAUTHORIZED || status == StatusCode::FORBIDDEN {
+            return Err(Error::TokenDenied {
+                realm: realm_shown,
+                repository: self.repository.clone(),
+                origin: self.origin(),
+                status: status.to_string(),
+            });
+        }
         if !status.is_success() {
-            let denied = if status == StatusCode::UNAUTHORIZED || status == StatusCode::FORBIDDEN {
-                match &self.credentials {
-                    Some((_, source)) => format!(" with the credentials from {source}"),
-                    None => " without credentials (set ORAS_USER and ORAS_PASS)".into(),
-                }
-            } else {
-                String::new()
-            };
-            return Err(Error::Oci(format!(
-                "the token service {realm_shown} refused access to `{}`{denied} ({status})",
+            return Err(failed(format!(
+                "the token service {realm_shown} refused access to `{}` ({status})",
                 self.repository
             )));
         }
         let body = response.bytes().await.map_err(|e| {
-            Error::Oci(format!(
+            failed(format!(
                 "the token service {realm_shown} gave no token: {}",
                 reason(&e)
             ))
         })?;
-        let answer: Answer = serde_json::from_slice(&body)
-            .map_err(|_| Error::Oci(format!("the token service {realm_shown} gave no token")))?;
-        answer
-            .token
-            .or(answer.access_token)
-            .ok_or_else(|| Error::Oci(format!("the token service {realm_shown} gave no token")))
+        let no_token = || failed(format!("the token service {realm_shown} gave no token"));
+        let answer: Answer = serde_json::from_slice(&body).map_err(|_| no_token())?;
+        answer.token.or(answer.access_token).ok_or_else(no_token)
     }
 
     /// Send a request built by `make` (called again for every attempt), authenticating on a 401
@@ -206,6 +255,7 @@ impl Registry {
         make: impl Fn() -> Result<RequestBuilder>,
     ) -> Result<Response> {
         let mut authenticated = false;
+        let started = Instant::now();
         let mut attempt = 0;
         loop {
             let request = self.authorize(make()?).await;
@@ -218,55 +268,37 @@ impl Registry {
                     authenticated = true;
                     continue;
                 }
-                Ok(response) if is_transient(response.status()) => {
+                Ok(response) if RetryPolicy::is_transient_status(response.status().as_u16()) => {
                     Failure::Transient(format!("{}", response.status()))
                 }
                 Ok(response) => return Ok(response),
                 Err(e) if e.is_connect() || e.is_timeout() || e.is_request() => {
                     Failure::Transient(reason(&e))
                 }
-                Err(e) => Failure::Final(Error::Oci(format!(
-                    "registry {}: {what} failed: {}",
-                    self.host,
-                    reason(&e)
-                ))),
+                Err(e) => Failure::Final(self.unavailable(what, reason(&e))),
             };
             match failure {
-                Failure::Transient(_) if attempt < self.max_retries => {
+                Failure::Transient(_) if self.retry.may_retry(true, attempt, started) => {
+                    tokio::time::sleep(self.retry.backoff(attempt)).await;
                     attempt += 1;
-                    tokio::time::sleep(FIRST_BACKOFF * 2u32.pow(attempt - 1)).await;
                 }
-                Failure::Transient(why) => {
-                    // A TLS client talking to a plain-HTTP server reads garbage records.
-                    let hint =
-                        if self.base.starts_with("https:") && why.contains("InvalidContentType") {
-                            " (the registry may speak plain HTTP: try --plain-http)"
-                        } else {
-                            ""
-                        };
-                    return Err(Error::Oci(format!(
-                        "registry {}: {what} failed: {why}{hint}",
-                        self.host
-                    )));
-                }
+                Failure::Transient(why) => return Err(self.unavailable(what, why)),
                 Failure::Final(e) => return Err(e),
             }
         }
     }
 
     fn refused(&self, what: &str) -> Error {
-        let with = match &self.credentials {
-            Some((_, source)) => format!("the credentials from {source}"),
-            None => "anonymous access (no credentials found)".into(),
-        };
-        Error::Oci(format!(
-            "registry {} refused {what} for `{}` with {with}",
-            self.host, self.repository
-        ))
+        Error::RegistryDenied {
+            host: self.host.clone(),
+            what: what.to_string(),
+            repository: self.repository.clone(),
+            origin: self.origin(),
+        }
     }
 
     /// Whether the repository already has the blob.
-    pub async fn has_blob(&self, descriptor: &Descriptor) -> Result<bool> {
+    async fn blob_present(&self, descriptor: &Descriptor) -> Result<bool> {
         let url = self.url(&format!("blobs/{}", descriptor.digest));
         let response = self
             .send("checking a blob", || Ok(self.client.head(&url)))
@@ -280,13 +312,14 @@ impl Registry {
     }
 
     /// Upload a blob from a file (POST, then one PUT streaming the file).
-    pub async fn push_blob(
+    async fn upload_file(
         &self,
         descriptor: &Descriptor,
         path: &Path,
         progress: &Progress,
     ) -> Result<()> {
         let shown = path.display().to_string();
+        let started = Instant::now();
         let mut attempt = 0;
         loop {
             let location = self.start_upload().await?;
@@ -315,7 +348,7 @@ impl Registry {
                 Ok(response) if response.status().is_success() => return Ok(()),
                 Ok(response)
                     if response.status() == StatusCode::UNAUTHORIZED
-                        || is_transient(response.status()) =>
+                        || RetryPolicy::is_transient_status(response.status().as_u16()) =>
                 {
                     // An expired token or a passing failure: start a new upload session.
                     if response.status() == StatusCode::UNAUTHORIZED {
@@ -334,33 +367,26 @@ impl Registry {
             progress
                 .done
                 .fetch_sub(sent.load(Ordering::Relaxed), Ordering::Relaxed);
-            if attempt >= self.max_retries {
-                return Err(Error::Oci(format!(
-                    "registry {}: uploading `{}` failed: {failed}",
-                    self.host,
-                    descriptor.title.as_deref().unwrap_or(&descriptor.digest)
-                )));
+            if !self.retry.may_retry(true, attempt, started) {
+                return Err(self.unavailable(format!("uploading `{}`", descriptor.name()), failed));
             }
+            tokio::time::sleep(self.retry.backoff(attempt)).await;
             attempt += 1;
-            tokio::time::sleep(FIRST_BACKOFF * 2u32.pow(attempt - 1)).await;
         }
     }
 
     /// Upload a small blob held in memory.
-    pub async fn push_blob_bytes(
-        &self,
-        descriptor: &Descriptor,
-        bytes: &'static [u8],
-    ) -> Result<()> {
+    async fn upload_bytes(&self, descriptor: &Descriptor, bytes: &[u8]) -> Result<()> {
         let location = self.start_upload().await?;
         let url = put_url(&location, &descriptor.digest);
+        let body = bytes::Bytes::copy_from_slice(bytes);
         let response = self
             .send("uploading a blob", || {
                 Ok(self
                     .client
                     .put(&url)
                     .header(CONTENT_TYPE, "application/octet-stream")
-                    .body(bytes))
+                    .body(body.clone()))
             })
             .await?;
         self.successful("uploading a blob", response)
@@ -381,11 +407,9 @@ impl Registry {
             .headers()
             .get(LOCATION)
             .and_then(|v| v.to_str().ok())
-            .ok_or_else(|| {
-                Error::Oci(format!(
-                    "registry {} started an upload without a Location",
-                    self.host
-                ))
+            .ok_or_else(|| Error::RegistryProtocol {
+                host: self.host.clone(),
+                problem: "started an upload without a Location",
             })?;
         Ok(if location.starts_with('/') {
             format!("{}{location}", self.base)
@@ -395,7 +419,7 @@ impl Registry {
     }
 
     /// Store `bytes` as the manifest tagged `reference`.
-    pub async fn push_manifest(&self, reference: &str, bytes: &[u8]) -> Result<()> {
+    async fn put_manifest(&self, reference: &str, bytes: &[u8]) -> Result<()> {
         let url = self.url(&format!("manifests/{reference}"));
         let body = bytes.to_vec();
         let response = self
@@ -413,11 +437,10 @@ impl Registry {
     }
 
     /// The manifest at `reference` (a tag or digest) and its media type.
-    pub async fn fetch_manifest(&self, reference: &str) -> Result<(Vec<u8>, Option<String>)> {
+    async fn get_manifest(&self, reference: &str) -> Result<(Vec<u8>, Option<String>)> {
         let url = self.url(&format!("manifests/{reference}"));
-        let accept = format!(
-            "{MANIFEST_MEDIA_TYPE}, {INDEX_MEDIA_TYPE}, application/vnd.docker.distribution.manifest.v2+json"
-        );
+        let accept =
+            format!("{MANIFEST_MEDIA_TYPE}, {INDEX_MEDIA_TYPE}, {DOCKER_MANIFEST_MEDIA_TYPE}");
         let response = self
             .send("fetching the manifest", || {
                 Ok(self.client.get(&url).header(ACCEPT, &accept))
@@ -425,10 +448,10 @@ impl Registry {
             .await?;
         let status = response.status();
         if status == StatusCode::NOT_FOUND {
-            return Err(Error::Oci(format!(
-                "registry {} has no manifest `{reference}` in `{}`",
-                self.host, self.repository
-            )));
+            return Err(Error::ManifestNotFound {
+                place: self.place(),
+                reference: reference.to_string(),
+            });
         }
         let response = self.successful("fetching the manifest", response).await?;
         let media_type = response
@@ -436,54 +459,45 @@ impl Registry {
             .get(CONTENT_TYPE)
             .and_then(|v| v.to_str().ok())
             .map(|v| v.split(';').next().unwrap_or(v).trim().to_string());
+        let too_large = || Error::ManifestTooLarge {
+            place: self.place(),
+            reference: reference.to_string(),
+            limit: MAX_MANIFEST_BYTES,
+        };
         if response
             .content_length()
             .is_some_and(|n| n > MAX_MANIFEST_BYTES as u64)
         {
-            return Err(Error::Oci(format!(
-                "registry {}: the manifest `{reference}` is larger than {MAX_MANIFEST_BYTES} bytes",
-                self.host
-            )));
+            return Err(too_large());
         }
         let mut bytes = Vec::new();
         let mut stream = response.bytes_stream();
         while let Some(chunk) = stream.next().await {
-            let chunk = chunk.map_err(|e| {
-                Error::Oci(format!(
-                    "registry {}: fetching the manifest failed: {}",
-                    self.host,
-                    reason(&e)
-                ))
-            })?;
+            let chunk = chunk.map_err(|e| self.unavailable("fetching the manifest", reason(&e)))?;
             if bytes.len() + chunk.len() > MAX_MANIFEST_BYTES {
-                return Err(Error::Oci(format!(
-                    "registry {}: the manifest `{reference}` is larger than {MAX_MANIFEST_BYTES} bytes",
-                    self.host
-                )));
+                return Err(too_large());
             }
             bytes.extend_from_slice(&chunk);
         }
         if reference.starts_with("sha256:") && digest_of(&bytes) != reference {
-            return Err(Error::Oci(format!(
-                "registry {}: the manifest does not match its digest `{reference}`",
-                self.host
-            )));
+            return Err(Error::ManifestDigestMismatch {
+                place: self.place(),
+                reference: reference.to_string(),
+            });
         }
         Ok((bytes, media_type))
     }
 
     /// Download a blob into `to`, checking its size and digest as it streams.
-    pub async fn fetch_blob(
+    async fn download(
         &self,
         descriptor: &Descriptor,
         to: &Path,
         progress: &Progress,
     ) -> Result<()> {
         let url = self.url(&format!("blobs/{}", descriptor.digest));
-        let what = format!(
-            "`{}`",
-            descriptor.title.as_deref().unwrap_or(&descriptor.digest)
-        );
+        let what = format!("fetching `{}`", descriptor.name());
+        let started = Instant::now();
         let mut attempt = 0;
         loop {
             let response = self
@@ -496,15 +510,12 @@ impl Registry {
             match write_checked(stream, descriptor, to, progress).await {
                 Ok(()) => return Ok(()),
                 Err(Failure::Final(e)) => return Err(e),
-                Err(Failure::Transient(why)) if attempt >= self.max_retries => {
-                    return Err(Error::Oci(format!(
-                        "registry {}: fetching {what} failed: {why}",
-                        self.host
-                    )));
+                Err(Failure::Transient(why)) if !self.retry.may_retry(true, attempt, started) => {
+                    return Err(self.unavailable(what, why));
                 }
                 Err(Failure::Transient(_)) => {
+                    tokio::time::sleep(self.retry.backoff(attempt)).await;
                     attempt += 1;
-                    tokio::time::sleep(FIRST_BACKOFF * 2u32.pow(attempt - 1)).await;
                 }
             }
         }
@@ -521,12 +532,57 @@ impl Registry {
             return Err(self.refused(what));
         }
         let detail = registry_message(response).await;
-        Err(Error::Oci(format!(
-            "registry {}: {what} in `{}` failed: {status}{}",
-            self.host,
-            self.repository,
-            detail.map(|d| format!(" ({d})")).unwrap_or_default()
-        )))
+        Err(Error::RegistryRequest {
+            host: self.host.clone(),
+            what: what.to_string(),
+            repository: self.repository.clone(),
+            status: status.to_string(),
+            detail,
+        })
+    }
+}
+
+impl OciTarget for Registry {
+    fn place(&self) -> Place {
+        Place::Registry {
+            registry: self.registry.clone(),
+            host: self.host.clone(),
+            repository: self.repository.clone(),
+        }
+    }
+
+    async fn has_blob(&self, descriptor: &Descriptor) -> Result<bool> {
+        self.blob_present(descriptor).await
+    }
+
+    async fn push_blob(
+        &self,
+        descriptor: &Descriptor,
+        from: &Path,
+        progress: &Progress,
+    ) -> Result<()> {
+        self.upload_file(descriptor, from, progress).await
+    }
+
+    async fn push_blob_bytes(&self, descriptor: &Descriptor, bytes: &[u8]) -> Result<()> {
+        self.upload_bytes(descriptor, bytes).await
+    }
+
+    async fn push_manifest(&self, reference: &str, bytes: &[u8]) -> Result<()> {
+        self.put_manifest(reference, bytes).await
+    }
+
+    async fn fetch_manifest(&self, reference: &str) -> Result<(Vec<u8>, Option<String>)> {
+        self.get_manifest(reference).await
+    }
+
+    async fn fetch_blob(
+        &self,
+        descriptor: &Descriptor,
+        to: &Path,
+        progress: &Progress,
+    ) -> Result<()> {
+        self.download(descriptor, to, progress).await
     }
 }
 
@@ -581,10 +637,6 @@ async fn write_checked(
 fn put_url(location: &str, digest: &str) -> String {
     let sep = if location.contains('?') { '&' } else { '?' };
     format!("{location}{sep}digest={digest}")
-}
-
-fn is_transient(status: StatusCode) -> bool {
-    status.is_server_error() || status == StatusCode::TOO_MANY_REQUESTS
 }
 
 /// The innermost reason of a transport error, without URLs' query strings (an upload session's

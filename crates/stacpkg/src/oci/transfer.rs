@@ -1,4 +1,4 @@
-//! `push` and `pull`: a package directory to and from a registry or an OCI image layout.
+//! `push` and `pull`: a package directory to and from any [`OciTarget`].
 //!
 //! Layers move [`LAYERS_IN_FLIGHT`] at a time; blobs the target already has are skipped; every
 //! pulled blob is size- and digest-checked before the package appears. A pull is written into a
@@ -6,70 +6,61 @@
 //! nothing. Memory: one buffer or network chunk per layer in flight, whatever the blob sizes.
 
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::Ordering;
 
-use futures::{StreamExt, TryStreamExt};
+use futures::future::BoxFuture;
+use futures::{FutureExt, StreamExt, TryStreamExt};
 
-use super::content::{Layer, Placement, package_layers, placements};
-use super::layout::Layout;
-use super::registry::Registry;
-use super::{Descriptor, EMPTY_BLOB, INDEX_MEDIA_TYPE, Manifest, Target, digest_of, manifest_json};
+use super::blob::{Descriptor, Progress, digest_of};
+use super::content::{Placement, package_layers, placements};
+use super::layout::ImageLayout;
+use super::manifest::{Manifest, manifest_json};
+use super::media_type::EMPTY_BLOB;
+use super::reference::ArtifactRef;
+use super::registry::{Registry, RegistryOptions};
+use super::target::OciTarget;
 use crate::error::{Error, Result};
 use crate::package::media_type::MediaTypes;
 use crate::package::{ITEMS_FILE, LOCK_FILE, Package, Staging};
+use crate::runtime::{Runtime, Threads};
 
 /// Layers transferred at the same time.
 pub const LAYERS_IN_FLIGHT: usize = 4;
 
-/// How to reach a registry.
+/// How to push.
 #[derive(Debug, Clone)]
-pub struct TransportOptions {
-    /// Plain HTTP instead of HTTPS (`--plain-http`).
-    pub plain_http: bool,
-    /// Do not verify TLS certificates (`--insecure`).
-    pub insecure: bool,
-    /// Send Basic credentials from the start (`--auth-backend basic`) instead of waiting for the
-    /// registry's challenge.
-    pub basic_auth: bool,
-    /// Retries of a failed request.
-    pub max_retries: u32,
+pub struct PushOptions {
+    /// How to reach a registry target (ignored for other targets).
+    pub registry: RegistryOptions,
+    /// Where the transfer runs.
+    pub runtime: Runtime,
+    /// Media types of top-level files (default: the host's, like the original's).
+    pub media_types: MediaTypes,
+    /// Where directories are zipped before they are pushed (default: the system's temporary
+    /// directory).
+    pub scratch: PathBuf,
 }
 
-impl Default for TransportOptions {
+impl Default for PushOptions {
     fn default() -> Self {
-        TransportOptions {
-            plain_http: false,
-            insecure: false,
-            basic_auth: false,
-            max_retries: 3,
+        PushOptions {
+            registry: RegistryOptions::default(),
+            runtime: Runtime::Own,
+            media_types: MediaTypes::host(),
+            scratch: std::env::temp_dir(),
         }
     }
-}
-
-/// How to push.
-#[derive(Debug, Clone, Default)]
-pub struct PushOptions {
-    /// Transport.
-    pub transport: TransportOptions,
 }
 
 /// How to pull.
 #[derive(Debug, Clone, Default)]
 pub struct PullOptions {
-    /// Transport.
-    pub transport: TransportOptions,
+    /// How to reach a registry source (ignored for other sources).
+    pub registry: RegistryOptions,
+    /// Where the transfer runs.
+    pub runtime: Runtime,
     /// Replace an existing package at the output directory.
     pub force: bool,
-}
-
-/// Bytes moved so far and in total, for progress bars (shared with the caller).
-#[derive(Debug, Clone, Default)]
-pub struct Progress {
-    /// Bytes of all blobs to move (known once the layers are).
-    pub total: Arc<AtomicU64>,
-    /// Bytes moved or found present.
-    pub done: Arc<AtomicU64>,
 }
 
 /// What a push did.
@@ -94,151 +85,92 @@ pub struct PullReport {
     pub replaced: bool,
 }
 
-/// The other end of a transfer.
-enum Endpoint {
-    Registry(Box<Registry>),
-    Layout(Layout),
-}
-
-impl Endpoint {
-    fn new(target: &Target, transport: &TransportOptions, push: bool) -> Result<(Self, String)> {
-        Ok(match target {
-            Target::Registry(reference) => (
-                Endpoint::Registry(Box::new(Registry::new(reference, transport, push)?)),
-                reference.reference.clone(),
-            ),
-            Target::Layout { path, reference } => (
-                Endpoint::Layout(Layout::open(path, push)?),
-                reference.clone(),
-            ),
-        })
-    }
-
-    async fn has_blob(&self, descriptor: &Descriptor) -> Result<bool> {
-        match self {
-            Endpoint::Registry(r) => r.has_blob(descriptor).await,
-            Endpoint::Layout(l) => l.has_blob(descriptor),
-        }
-    }
-
-    async fn push_blob(&self, layer: &Layer, progress: &Progress) -> Result<()> {
-        match self {
-            Endpoint::Registry(r) => r.push_blob(&layer.descriptor, &layer.path, progress).await,
-            Endpoint::Layout(l) => {
-                let (l, layer, progress) = (l.clone(), layer.clone(), progress.clone());
-                blocking(move || l.push_blob(&layer.descriptor, &layer.path, &progress)).await
-            }
-        }
-    }
-
-    async fn push_config(&self) -> Result<()> {
-        let config = Descriptor::empty_config();
-        if self.has_blob(&config).await? {
-            return Ok(());
-        }
-        match self {
-            Endpoint::Registry(r) => r.push_blob_bytes(&config, EMPTY_BLOB).await,
-            Endpoint::Layout(l) => l.push_blob_bytes(&config, EMPTY_BLOB),
-        }
-    }
-
-    async fn push_manifest(&self, reference: &str, bytes: &[u8]) -> Result<()> {
-        match self {
-            Endpoint::Registry(r) => r.push_manifest(reference, bytes).await,
-            Endpoint::Layout(l) => l.push_manifest(reference, bytes),
-        }
-    }
-
-    async fn fetch_manifest(&self, reference: &str) -> Result<(Vec<u8>, Option<String>)> {
-        match self {
-            Endpoint::Registry(r) => r.fetch_manifest(reference).await,
-            Endpoint::Layout(l) => l.fetch_manifest(reference),
-        }
-    }
-
-    async fn fetch_blob(
-        &self,
-        descriptor: &Descriptor,
-        to: &Path,
-        progress: &Progress,
-    ) -> Result<()> {
-        match self {
-            Endpoint::Registry(r) => r.fetch_blob(descriptor, to, progress).await,
-            Endpoint::Layout(l) => {
-                let (l, d, to, p) = (
-                    l.clone(),
-                    descriptor.clone(),
-                    to.to_path_buf(),
-                    progress.clone(),
-                );
-                blocking(move || l.fetch_blob(&d, &to, &p)).await
-            }
-        }
-    }
-}
-
-async fn blocking(work: impl FnOnce() -> Result<()> + Send + 'static) -> Result<()> {
-    tokio::task::spawn_blocking(work)
-        .await
-        .map_err(|e| Error::Oci(format!("a transfer thread failed: {e}")))?
-}
-
-fn runtime() -> Result<tokio::runtime::Runtime> {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .map_err(|e| Error::io("failed to start the transfer runtime", "stacpkg", e))
-}
-
 fn threads() -> usize {
     std::thread::available_parallelism().map_or(2, |n| n.get().min(8))
 }
 
-/// Push the package at `package_dir` to `target`.
+/// Push the package at `package_dir` to `target`: a registry reference or an OCI image layout
+/// (created when missing).
 pub fn push(
     package_dir: &Path,
-    target: &Target,
+    target: &ArtifactRef,
+    options: &PushOptions,
+    progress: &Progress,
+) -> Result<PushReport> {
+    match target {
+        ArtifactRef::Registry(reference) => {
+            let registry = Registry::new(reference, &options.registry, true)?;
+            push_to(
+                &registry,
+                &reference.reference,
+                package_dir,
+                options,
+                progress,
+            )
+        }
+        ArtifactRef::Layout { path, reference } => {
+            let layout = ImageLayout::open(path, true)?;
+            push_to(&layout, reference, package_dir, options, progress)
+        }
+    }
+}
+
+/// Push the package at `package_dir` to `target`, tagged `reference`.
+pub fn push_to(
+    target: &impl OciTarget,
+    reference: &str,
+    package_dir: &Path,
     options: &PushOptions,
     progress: &Progress,
 ) -> Result<PushReport> {
     let package = Package::open(package_dir)?;
-    let (scratch, _held) = crate::output::temp_dir(&std::env::temp_dir(), "stacpkg-push-", None)
+    let (scratch, _held) = crate::output::temp_dir(&options.scratch, "stacpkg-push-", None)
         .map_err(|e| {
             Error::io(
                 "failed to create a temporary directory in",
-                "the system temp directory",
+                options.scratch.display().to_string(),
                 e,
             )
         })?;
-    let layers = package_layers(&package, scratch.path(), &MediaTypes::host(), threads())?;
+    let layers = package_layers(&package, scratch.path(), &options.media_types, threads())?;
     progress.total.store(
         layers.iter().map(|l| l.descriptor.size).sum(),
         Ordering::Relaxed,
     );
     let descriptors: Vec<Descriptor> = layers.iter().map(|l| l.descriptor.clone()).collect();
     let manifest = manifest_json(&descriptors);
-    let (endpoint, reference) = Endpoint::new(target, &options.transport, true)?;
-    let skipped = runtime()?.block_on(async {
-        let endpoint = &endpoint;
-        let skipped: Vec<bool> = futures::stream::iter(layers.iter())
-            .map(|layer| async move {
-                if endpoint.has_blob(&layer.descriptor).await? {
+    // The futures are made before they are streamed: a closure inside the stream would have to
+    // be `Send` for every lifetime, which these borrowing futures are not.
+    let uploads: Vec<BoxFuture<'_, Result<bool>>> = layers
+        .iter()
+        .map(|layer| {
+            async move {
+                if target.has_blob(&layer.descriptor).await? {
                     progress
                         .done
                         .fetch_add(layer.descriptor.size, Ordering::Relaxed);
                     return Ok(true);
                 }
-                endpoint.push_blob(layer, progress).await?;
-                Ok::<_, Error>(false)
-            })
+                target
+                    .push_blob(&layer.descriptor, &layer.path, progress)
+                    .await?;
+                Ok(false)
+            }
+            .boxed()
+        })
+        .collect();
+    let skipped = options.runtime.block_on(Threads::All, async {
+        let skipped: Vec<bool> = futures::stream::iter(uploads)
             .buffer_unordered(LAYERS_IN_FLIGHT)
             .try_collect()
             .await?;
-        endpoint.push_config().await?;
-        endpoint.push_manifest(&reference, &manifest).await?;
+        let config = Descriptor::empty_config();
+        if !target.has_blob(&config).await? {
+            target.push_blob_bytes(&config, EMPTY_BLOB).await?;
+        }
+        target.push_manifest(reference, &manifest).await?;
         Ok::<_, Error>(skipped.into_iter().filter(|s| *s).count())
-    })?;
+    })??;
     Ok(PushReport {
         digest: digest_of(&manifest),
         layers: layers.len(),
@@ -246,20 +178,48 @@ pub fn push(
     })
 }
 
-/// Pull the package at `source` into `output_dir`.
+/// Pull the package at `source` (a registry reference or an OCI image layout) into
+/// `output_dir`.
 pub fn pull(
-    source: &Target,
+    source: &ArtifactRef,
     output_dir: &Path,
     options: &PullOptions,
     progress: &Progress,
 ) -> Result<PullReport> {
+    match source {
+        ArtifactRef::Registry(reference) => {
+            let registry = Registry::new(reference, &options.registry, false)?;
+            pull_from(
+                &registry,
+                &reference.reference,
+                output_dir,
+                options,
+                progress,
+            )
+        }
+        ArtifactRef::Layout { path, reference } => {
+            let layout = ImageLayout::open(path, false)?;
+            pull_from(&layout, reference, output_dir, options, progress)
+        }
+    }
+}
+
+/// Pull the package tagged (or with the digest) `reference` from `source` into `output_dir`.
+pub fn pull_from(
+    source: &impl OciTarget,
+    reference: &str,
+    output_dir: &Path,
+    options: &PullOptions,
+    progress: &Progress,
+) -> Result<PullReport> {
+    let artifact = source.place().artifact(reference);
     let staging = Staging::new(output_dir, options.force)?;
     let zips = staging.scratch()?;
-    let (endpoint, reference) = Endpoint::new(source, &options.transport, false)?;
-    let runtime = runtime()?;
-    let (bytes, media_type) = runtime.block_on(endpoint.fetch_manifest(&reference))?;
+    let runtime = &options.runtime;
+    let (bytes, media_type) =
+        runtime.block_on(Threads::All, source.fetch_manifest(reference))??;
     let digest = digest_of(&bytes);
-    let manifest = parse_manifest(&bytes, media_type.as_deref(), source)?;
+    let manifest = Manifest::parse(&bytes, media_type.as_deref(), &artifact)?;
     let placed = placements(&manifest.layers)?;
     progress.total.store(
         manifest.layers.iter().map(|l| l.size).sum(),
@@ -276,33 +236,39 @@ pub fn pull(
             Placement::Zip => (index, layer, zips.path().join(format!("{index}.zip"))),
         })
         .collect();
-    runtime.block_on(async {
-        let endpoint = &endpoint;
-        futures::stream::iter(jobs.iter())
-            .map(|(index, layer, to)| async move {
+    let artifact_name = &artifact;
+    let downloads: Vec<BoxFuture<'_, Result<()>>> = jobs
+        .iter()
+        .map(|(index, layer, to)| {
+            async move {
                 if let Some(parent) = to.parent() {
                     tokio::fs::create_dir_all(parent).await.map_err(|e| {
                         Error::io("failed to create", parent.display().to_string(), e)
                     })?;
                 }
-                endpoint
+                source
                     .fetch_blob(layer, to, progress)
                     .await
-                    .map_err(|e| Error::Oci(format!("OCI layer {index} from {source}: {e}")))
-            })
+                    .map_err(|e| Error::Layer {
+                        index: *index,
+                        artifact: artifact_name.clone(),
+                        source: Box::new(e),
+                    })
+            }
+            .boxed()
+        })
+        .collect();
+    runtime.block_on(Threads::All, async {
+        futures::stream::iter(downloads)
             .buffer_unordered(LAYERS_IN_FLIGHT)
             .try_collect::<Vec<()>>()
             .await
-    })?;
-    drop(runtime);
+    })??;
     // Every member of every ZIP is checked before any is extracted.
     let mut archives = Vec::new();
     for (index, layer, path) in &jobs {
         if placed[*index] == Placement::Zip {
-            let name = format!(
-                "OCI layer {index} (`{}`)",
-                layer.title.as_deref().unwrap_or(&layer.digest)
-            );
+            let name = format!("OCI layer {index} (`{}`)", layer.name());
             let members = super::zip::members(path, &name)?;
             archives.push((name, path, members));
         }
@@ -313,9 +279,10 @@ pub fn pull(
     drop(zips);
     for table in [ITEMS_FILE, LOCK_FILE] {
         if !root.join(table).is_file() {
-            return Err(Error::Oci(format!(
-                "OCI artifact {source} did not contain {table}"
-            )));
+            return Err(Error::IncompleteArtifact {
+                artifact: artifact.clone(),
+                table,
+            });
         }
     }
     // Blobs carry no file times; the lock records those of the packaged assets.
@@ -325,24 +292,5 @@ pub fn pull(
         digest,
         layers: manifest.layers.len(),
         replaced,
-    })
-}
-
-fn parse_manifest(bytes: &[u8], media_type: Option<&str>, source: &Target) -> Result<Manifest> {
-    let manifest: serde_json::Value = serde_json::from_slice(bytes)
-        .map_err(|e| Error::Oci(format!("the manifest of {source} is not valid JSON: {e}")))?;
-    let kind = manifest["mediaType"]
-        .as_str()
-        .or(media_type)
-        .unwrap_or_default();
-    if kind == INDEX_MEDIA_TYPE || manifest.get("manifests").is_some() {
-        return Err(Error::Oci(format!(
-            "{source} is an image index, not a package manifest"
-        )));
-    }
-    serde_json::from_value(manifest).map_err(|e| {
-        Error::Oci(format!(
-            "the manifest of {source} is not an OCI image manifest: {e}"
-        ))
     })
 }

@@ -12,7 +12,7 @@ use std::path::Path;
 use zip::write::SimpleFileOptions;
 use zip::{CompressionMethod, DateTime, ZipArchive, ZipWriter};
 
-use super::content::safe_relative_path;
+use super::title::safe_relative_path;
 use crate::error::{Error, Result};
 use crate::package::PackageFile;
 
@@ -23,7 +23,10 @@ const ZIP64_FROM: u64 = 0xF000_0000;
 /// Write `files` (package files below one directory, already sorted) into a new ZIP at `archive`.
 pub(super) fn write(files: &[PackageFile], archive: &Path) -> Result<()> {
     let shown = archive.display().to_string();
-    let failed = |e: zip::result::ZipError| Error::Oci(format!("failed to write `{shown}`: {e}"));
+    let failed = |source| Error::Zip {
+        context: format!("failed to write `{shown}`"),
+        source,
+    };
     let out = File::create(archive).map_err(|e| Error::io("failed to create", &shown, e))?;
     let mut zip = ZipWriter::new(BufWriter::with_capacity(1 << 20, out));
     for file in files {
@@ -56,13 +59,12 @@ pub(super) fn members(archive: &Path, layer: &str) -> Result<Vec<(String, bool)>
     let mut zip = open(archive, layer)?;
     let mut names = Vec::with_capacity(zip.len());
     for i in 0..zip.len() {
-        let entry = zip
-            .by_index_raw(i)
-            .map_err(|e| Error::Oci(format!("{layer} is not a readable ZIP: {e}")))?;
-        let name = entry
-            .name()
-            .map_err(|e| Error::Oci(format!("{layer} is not a readable ZIP: {e}")))?
-            .into_owned();
+        let unreadable = |source| Error::Zip {
+            context: format!("{layer} is not a readable ZIP"),
+            source,
+        };
+        let entry = zip.by_index_raw(i).map_err(unreadable)?;
+        let name = entry.name().map_err(unreadable)?.into_owned();
         let is_dir = entry.is_dir();
         let checked = safe_relative_path(name.trim_end_matches('/'))?;
         names.push((checked, is_dir));
@@ -96,18 +98,20 @@ pub(super) fn extract(
             .open(&target)
             .map_err(|e| {
                 if e.kind() == std::io::ErrorKind::AlreadyExists {
-                    Error::Oci(format!(
-                        "{layer}: ZIP member `{name}` would overwrite a file another layer wrote"
-                    ))
+                    Error::ZipMemberConflict {
+                        layer: layer.to_string(),
+                        member: name.clone(),
+                    }
                 } else {
                     Error::io("failed to create", target.display().to_string(), e)
                 }
             })?;
-        let mut entry = zip
-            .by_index(i)
-            .map_err(|e| Error::Oci(format!("{layer}: cannot read ZIP member `{name}`: {e}")))?;
+        let mut entry = zip.by_index(i).map_err(|source| Error::Zip {
+            context: format!("{layer}: cannot read ZIP member `{name}`"),
+            source,
+        })?;
         std::io::copy(&mut entry, &mut out)
-            .map_err(|e| Error::Oci(format!("{layer}: cannot extract ZIP member `{name}`: {e}")))?;
+            .map_err(|e| Error::io("cannot extract", format!("{layer}: ZIP member `{name}`"), e))?;
     }
     Ok(())
 }
@@ -115,6 +119,8 @@ pub(super) fn extract(
 fn open(archive: &Path, layer: &str) -> Result<ZipArchive<BufReader<File>>> {
     let file = File::open(archive)
         .map_err(|e| Error::io("failed to open", archive.display().to_string(), e))?;
-    ZipArchive::new(BufReader::new(file))
-        .map_err(|e| Error::Oci(format!("{layer} is not a readable ZIP: {e}")))
+    ZipArchive::new(BufReader::new(file)).map_err(|source| Error::Zip {
+        context: format!("{layer} is not a readable ZIP"),
+        source,
+    })
 }

@@ -34,7 +34,7 @@ use crate::asset_lock::{
     from_batch, to_batch,
 };
 use crate::batch::BatchReader;
-use crate::error::{Error, Result};
+use crate::error::{Error, IncludeProblem, Result};
 use crate::items::ItemFilter;
 use crate::items::schema::ID;
 use crate::store::{CopyOptions, Stores, href_of, iso_time};
@@ -336,7 +336,7 @@ fn package_assets(
         for copy in from_batch(&batch) {
             let source = sources
                 .next()
-                .ok_or_else(|| Error::Build("the asset copies outnumber the lock rows".into()))??;
+                .ok_or(Error::Internal("the asset copies outnumber the lock rows"))??;
             rows.push(packaged_row(&root, source, copy)?);
         }
         to_batch(&rows)
@@ -346,11 +346,11 @@ fn package_assets(
 
 /// The package's row for one copied asset.
 fn packaged_row(root: &Path, source: LockRow, copy: LockRow) -> Result<LockRow> {
-    let what = format!("item `{}` asset `{}`", source.item_id, source.asset_key);
     if href_of(&source.location).is_none_or(|h| h.is_empty()) {
-        return Err(Error::Build(format!(
-            "{what} has no location to copy into the package"
-        )));
+        return Err(Error::AssetWithoutLocation {
+            item_id: source.item_id,
+            asset_key: source.asset_key,
+        });
     }
     let key = copy.location.key.clone().unwrap_or_default();
     let path = PathBuf::from(&key);
@@ -361,10 +361,10 @@ fn packaged_row(root: &Path, source: LockRow, copy: LockRow) -> Result<LockRow> 
             p.components()
                 .all(|c| matches!(c, std::path::Component::Normal(_)))
         })
-        .ok_or_else(|| {
-            Error::Build(format!(
-                "{what}: packaged asset escapes package directory: {key}"
-            ))
+        .ok_or_else(|| Error::AssetEscapesPackage {
+            item_id: source.item_id.clone(),
+            asset_key: source.asset_key.clone(),
+            key: key.clone(),
         })?;
     let meta = std::fs::metadata(&path).map_err(|e| Error::io("failed to read", &key, e))?;
     // The source's last-modified time stays the row's fact and becomes the copy's mtime, so
@@ -418,21 +418,22 @@ fn check_includes(includes: &[PathBuf]) -> Result<Vec<(PathBuf, String)>> {
         let name = include
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
-            .ok_or_else(|| {
-                Error::Build(format!(
-                    "cannot include `{shown}`: it names no file or directory"
-                ))
+            .ok_or_else(|| Error::Include {
+                include: shown.to_string(),
+                problem: IncludeProblem::Unnamed,
             })?;
         if [ITEMS_FILE, LOCK_FILE, ASSETS_DIR].contains(&name.as_str()) {
-            return Err(Error::Build(format!(
-                "cannot include `{shown}`: it would replace the package's `{name}`"
-            )));
+            return Err(Error::Include {
+                include: shown.to_string(),
+                problem: IncludeProblem::ReplacesPackageFile(name),
+            });
         }
         if let Some((other, _)) = named.iter().find(|(_, n)| *n == name) {
-            return Err(Error::Build(format!(
-                "cannot include both `{}` and `{shown}`: both would become `{name}` in the package",
-                other.display()
-            )));
+            return Err(Error::IncludeCollision {
+                first: other.display().to_string(),
+                second: shown.to_string(),
+                name,
+            });
         }
         named.push((include.clone(), name));
     }
@@ -491,9 +492,10 @@ fn copy_tree(from: &Path, to: &Path, root: &Path, ancestors: &mut Vec<PathBuf>) 
         .canonicalize()
         .map_err(|e| Error::io("cannot include", &shown, e))?;
     if ancestors.contains(&real) {
-        return Err(Error::Build(format!(
-            "cannot include `{shown}`: a link makes the directory contain itself"
-        )));
+        return Err(Error::Include {
+            include: shown,
+            problem: IncludeProblem::Cycle,
+        });
     }
     std::fs::create_dir_all(to)
         .map_err(|e| Error::io("failed to create", to.display().to_string(), e))?;

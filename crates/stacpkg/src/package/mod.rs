@@ -37,18 +37,18 @@ impl Package {
         let name = dir.display().to_string();
         match std::fs::metadata(dir) {
             Ok(meta) if meta.is_dir() => {}
-            Ok(_) => return Err(Error::NotPackage(format!("`{name}` is not a directory"))),
+            Ok(_) => return Err(Error::NotADirectory { path: name }),
             Err(e) => return Err(Error::io("cannot open package directory", name, e)),
         }
-        let missing: Vec<&str> = [ITEMS_FILE, LOCK_FILE]
+        let missing: Vec<&'static str> = [ITEMS_FILE, LOCK_FILE]
             .into_iter()
             .filter(|file| !dir.join(file).is_file())
             .collect();
         if !missing.is_empty() {
-            return Err(Error::NotPackage(format!(
-                "not a stacpkg package directory: {name} missing {}",
-                missing.join(", ")
-            )));
+            return Err(Error::NotPackage {
+                path: name,
+                missing,
+            });
         }
         Ok(Package {
             dir: dir.to_path_buf(),
@@ -150,7 +150,9 @@ impl Staging {
             .map_err(|e| Error::io("failed to open", parent.display().to_string(), e))?;
         let name = output
             .file_name()
-            .ok_or_else(|| Error::Build(format!("`{}` names no directory", output.display())))?
+            .ok_or_else(|| Error::OutputUnnamed {
+                path: output.display().to_string(),
+            })?
             .to_string_lossy()
             .into_owned();
         let prefix = format!(".{name}.stacpkg-");
@@ -254,9 +256,9 @@ fn check_output(output: &Path, force: bool) -> Result<bool> {
         Err(e) => return Err(Error::io("failed to open", shown.to_string(), e)),
     };
     if !meta.is_dir() {
-        return Err(Error::Build(format!(
-            "output `{shown}` exists and is not a directory"
-        )));
+        return Err(Error::OutputNotDirectory {
+            path: shown.to_string(),
+        });
     }
     let empty = std::fs::read_dir(output)
         .map_err(|e| Error::io("failed to list", shown.to_string(), e))?
@@ -266,14 +268,14 @@ fn check_output(output: &Path, force: bool) -> Result<bool> {
         return Ok(true);
     }
     if !force {
-        return Err(Error::Build(format!(
-            "output directory `{shown}` exists and is not empty (use --force to replace the package in it)"
-        )));
+        return Err(Error::OutputNotEmpty {
+            path: shown.to_string(),
+        });
     }
     if !output.join(ITEMS_FILE).is_file() && !output.join(LOCK_FILE).is_file() {
-        return Err(Error::Build(format!(
-            "refusing to replace `{shown}`: it is not a stacpkg package"
-        )));
+        return Err(Error::NotPackageToReplace {
+            path: shown.to_string(),
+        });
     }
     Ok(true)
 }

@@ -199,9 +199,9 @@ impl Stores {
             if destination.location.store_type.as_deref() == Some("s3")
                 && options.chunk_size < S3_MIN_PART
             {
-                return Err(StoreError::BadLocation(format!(
-                    "S3 multipart parts must be at least {S3_MIN_PART} bytes (5 MiB); raise --chunk-size-bytes"
-                )));
+                return Err(StoreError::PartTooSmall {
+                    minimum: S3_MIN_PART,
+                });
             }
             let _stream = if to_file {
                 Some(

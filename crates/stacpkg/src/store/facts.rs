@@ -50,6 +50,12 @@ pub enum StoreError {
     /// The destination exists and may not be replaced.
     #[error("{0}")]
     Exists(String),
+    /// Multipart parts are smaller than the store accepts (S3: 5 MiB).
+    #[error("S3 multipart parts must be at least {minimum} bytes (5 MiB)")]
+    PartTooSmall {
+        /// The smallest part the store accepts.
+        minimum: usize,
+    },
     /// The work was stopped before it finished (another copy of the run failed).
     #[error("stopped")]
     Cancelled,
