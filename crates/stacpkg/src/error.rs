@@ -68,6 +68,28 @@ impl fmt::Display for StreamKind {
     }
 }
 
+/// Two lock rows whose different sources would be relocated to one destination.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "item `{item_id}` asset `{asset_key}` (`{source_href}`) and item `{other_item_id}` asset `{other_asset_key}` (`{other_href}`) would both be relocated to `{destination}`"
+)]
+pub struct Collision {
+    /// The later row's item.
+    pub item_id: String,
+    /// The later row's asset.
+    pub asset_key: String,
+    /// The later row's source, without any query string.
+    pub source_href: String,
+    /// The earlier row's item.
+    pub other_item_id: String,
+    /// The earlier row's asset.
+    pub other_asset_key: String,
+    /// The earlier row's source.
+    pub other_href: String,
+    /// Where both would go.
+    pub destination: String,
+}
+
 /// Why an include cannot go into a package.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
@@ -266,25 +288,8 @@ pub enum Error {
     },
 
     /// Two different sources would be relocated to one destination.
-    #[error(
-        "item `{item_id}` asset `{asset_key}` (`{source_href}`) and item `{other_item_id}` asset `{other_asset_key}` (`{other_href}`) would both be relocated to `{destination}`"
-    )]
-    DestinationCollision {
-        /// The later row's item.
-        item_id: String,
-        /// The later row's asset.
-        asset_key: String,
-        /// The later row's source, without any query string.
-        source_href: String,
-        /// The earlier row's item.
-        other_item_id: String,
-        /// The earlier row's asset.
-        other_asset_key: String,
-        /// The earlier row's source.
-        other_href: String,
-        /// Where both would go.
-        destination: String,
-    },
+    #[error("{0}")]
+    DestinationCollision(Box<Collision>),
 
     /// A source key would leave the destination prefix (`..` above it) under the source-key
     /// layout.
@@ -658,7 +663,7 @@ pub enum Error {
     },
 
     /// A registry request failed with an answer stacpkg cannot use.
-    #[error("registry {host}: {what} in `{repository}` failed: {status}{}", .detail.as_ref().map(|d| format!(" ({d})")).unwrap_or_default())]
+    #[error("registry {host}: {what} in `{repository}` failed: {}{}", crate::oci::status_text(*.status), .detail.as_ref().map(|d| format!(" ({d})")).unwrap_or_default())]
     RegistryRequest {
         /// The registry.
         host: String,
@@ -667,7 +672,7 @@ pub enum Error {
         /// The repository.
         repository: String,
         /// The HTTP status.
-        status: String,
+        status: u16,
         /// The registry's own error code and message, when it sent one.
         detail: Option<String>,
     },
@@ -797,5 +802,20 @@ impl Error {
             current = err.source();
         }
         false
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn errors_stay_small_enough_to_return_by_value() {
+        // Large subjects go into boxes (`Collision`, `ItemLocation`); clippy's limit is 128.
+        assert!(
+            std::mem::size_of::<Error>() < 128,
+            "{}",
+            std::mem::size_of::<Error>()
+        );
     }
 }

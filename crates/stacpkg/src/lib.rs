@@ -41,4 +41,4 @@ pub mod runtime;
 pub mod store;
 
 pub use batch::BatchReader;
-pub use error::{Error, ItemLocation, Result, StreamKind};
+pub use error::{Collision, Error, IncludeProblem, ItemLocation, Result, StreamKind};

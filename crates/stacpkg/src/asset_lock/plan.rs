@@ -9,7 +9,7 @@
 
 use std::collections::HashMap;
 
-use crate::error::{Error, Result};
+use crate::error::{Collision, Error, Result};
 use crate::store::{Location, href_of, normalize_endpoint};
 
 /// How destination keys are laid out under the prefix.
@@ -225,7 +225,7 @@ impl Planner {
         let destination = href_of(&location).unwrap_or_default();
         match self.claimed.get(&destination) {
             Some((item, asset, earlier)) if *earlier != source_href => {
-                return Err(Error::DestinationCollision {
+                return Err(Error::DestinationCollision(Box::new(Collision {
                     item_id: row.item_id.to_string(),
                     asset_key: row.asset_key.to_string(),
                     source_href: crate::store::redact(&source_href),
@@ -233,7 +233,7 @@ impl Planner {
                     other_asset_key: asset.clone(),
                     other_href: earlier.clone(),
                     destination,
-                });
+                })));
             }
             Some(_) => {}
             None => {

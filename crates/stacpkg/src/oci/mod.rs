@@ -35,6 +35,7 @@ pub use content::{Layer, Placement, package_layers, placements};
 pub use layout::ImageLayout;
 pub use manifest::{Manifest, ManifestProblem, manifest_json};
 pub use reference::{ArtifactRef, Reference};
+pub(crate) use registry::status_text;
 pub use registry::{Registry, RegistryOptions};
 pub use target::{MemoryTarget, OciTarget, Place};
 pub use title::safe_relative_path;

@@ -84,10 +84,17 @@ pub struct Registry {
     retry: RetryPolicy,
 }
 
-/// Why a request failed: worth another try, or final.
+/// Why a request failed: worth another try, or final (boxed: errors are large, and most
+/// attempts succeed).
 enum Failure {
     Transient(String),
-    Final(Error),
+    Final(Box<Error>),
+}
+
+impl From<Error> for Failure {
+    fn from(error: Error) -> Self {
+        Failure::Final(Box::new(error))
+    }
 }
 
 impl Registry {
@@ -275,7 +282,7 @@ impl Registry {
                 Err(e) if e.is_connect() || e.is_timeout() || e.is_request() => {
                     Failure::Transient(reason(&e))
                 }
-                Err(e) => Failure::Final(self.unavailable(what, reason(&e))),
+                Err(e) => self.unavailable(what, reason(&e)).into(),
             };
             match failure {
                 Failure::Transient(_) if self.retry.may_retry(true, attempt, started) => {
@@ -283,7 +290,7 @@ impl Registry {
                     attempt += 1;
                 }
                 Failure::Transient(why) => return Err(self.unavailable(what, why)),
-                Failure::Final(e) => return Err(e),
+                Failure::Final(e) => return Err(*e),
             }
         }
     }
@@ -509,7 +516,7 @@ impl Registry {
                 .map(|chunk| chunk.map_err(|e| std::io::Error::other(reason(&e))));
             match write_checked(stream, descriptor, to, progress).await {
                 Ok(()) => return Ok(()),
-                Err(Failure::Final(e)) => return Err(e),
+                Err(Failure::Final(e)) => return Err(*e),
                 Err(Failure::Transient(why)) if !self.retry.may_retry(true, attempt, started) => {
                     return Err(self.unavailable(what, why));
                 }
@@ -536,7 +543,7 @@ impl Registry {
             host: self.host.clone(),
             what: what.to_string(),
             repository: self.repository.clone(),
-            status: status.to_string(),
+            status: status.as_u16(),
             detail,
         })
     }
@@ -597,22 +604,22 @@ async fn write_checked(
     let shown = to.display().to_string();
     let mut file = tokio::fs::File::create(to)
         .await
-        .map_err(|e| Failure::Final(Error::io("failed to create", &shown, e)))?;
+        .map_err(|e| Failure::from(Error::io("failed to create", &shown, e)))?;
     let mut verifier = Verifier::new(descriptor);
     let result = async {
         while let Some(chunk) = stream.next().await {
             let chunk = chunk.map_err(|e| Failure::Transient(e.to_string()))?;
-            verifier.update(&chunk).map_err(Failure::Final)?;
+            verifier.update(&chunk).map_err(Failure::from)?;
             file.write_all(&chunk)
                 .await
-                .map_err(|e| Failure::Final(Error::io("failed to write", &shown, e)))?;
+                .map_err(|e| Failure::from(Error::io("failed to write", &shown, e)))?;
             progress
                 .done
                 .fetch_add(chunk.len() as u64, Ordering::Relaxed);
         }
         file.flush()
             .await
-            .map_err(|e| Failure::Final(Error::io("failed to write", &shown, e)))?;
+            .map_err(|e| Failure::from(Error::io("failed to write", &shown, e)))?;
         Ok(())
     }
     .await;
@@ -625,12 +632,17 @@ async fn write_checked(
                 descriptor.size
             )));
         }
-        verifier.finish().map_err(Failure::Final)
+        verifier.finish().map_err(Failure::from)
     });
     if result.is_err() {
         progress.done.fetch_sub(seen, Ordering::Relaxed);
     }
     result
+}
+
+/// An HTTP status as `404 Not Found`.
+pub(crate) fn status_text(status: u16) -> String {
+    StatusCode::from_u16(status).map_or_else(|_| status.to_string(), |s| s.to_string())
 }
 
 /// The PUT URL that completes an upload: the session URL plus `digest=`.
