@@ -69,7 +69,7 @@ impl Iterator for BatchReader {
 /// happened to batch the same rows (reproducible packages, SPEC §8).
 ///
 /// Memory: at most `rows` rows plus one input batch are held.
-pub fn rebatch(reader: BatchReader, rows: usize) -> BatchReader {
+pub(crate) fn rebatch(reader: BatchReader, rows: usize) -> BatchReader {
     let rows = rows.max(1);
     let schema = reader.schema();
     let known = reader.known_rows();

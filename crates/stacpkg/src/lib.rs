@@ -25,6 +25,7 @@
 //! consumes them one at a time (see [`items`] for the bounds).
 
 #![deny(clippy::print_stdout, clippy::print_stderr)]
+#![warn(missing_docs)]
 
 pub mod asset_lock;
 pub mod batch;

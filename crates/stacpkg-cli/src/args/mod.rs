@@ -27,12 +27,12 @@ pub(crate) struct Cli {
 pub(crate) enum Command {
     #[command(
         about = "Build a package directory from items.",
-        after_help = "Library method: stacpkg::package::build::build"
+        after_help = "Library method: stacpkg::package::build"
     )]
     Build(package::BuildArgs),
     #[command(
         about = "Inspect package contents as YAML, JSON, or Markdown.",
-        after_help = "Library method: stacpkg::package::inspect::inspect"
+        after_help = "Library method: stacpkg::package::inspect"
     )]
     Inspect(package::InspectArgs),
     #[command(

@@ -2,11 +2,11 @@
 
 use std::io::{IsTerminal, Write};
 
-use stacpkg::asset_lock::plan::{Layout, PlanOptions};
 use stacpkg::asset_lock::{
     DeriveOptions, Destination, RelocateEvent, RelocateOptions, RelocateReport, ValidateEvent,
     ValidateOptions,
 };
+use stacpkg::asset_lock::{KeyLayout, PlanOptions};
 use stacpkg::runtime::Runtime;
 use stacpkg::store::CopyOptions;
 
@@ -162,8 +162,8 @@ pub(crate) fn relocate(args: RelocateArgs) -> anyhow::Result<ExitStatus> {
                 key_prefix: args.key.clone().unwrap_or_default(),
                 source_prefix: args.source_prefix.clone(),
                 layout: match args.layout {
-                    LayoutArg::ItemAsset => Layout::ItemAsset,
-                    LayoutArg::SourceKey => Layout::SourceKey,
+                    LayoutArg::ItemAsset => KeyLayout::ItemAsset,
+                    LayoutArg::SourceKey => KeyLayout::SourceKey,
                 },
             };
             plan.check().map_err(|e| UsageError(e.to_string()))?;

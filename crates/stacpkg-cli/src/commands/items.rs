@@ -3,8 +3,8 @@
 use std::path::PathBuf;
 
 use stacpkg::StreamKind;
-use stacpkg::items::feature::{self, Layout};
-use stacpkg::items::{self, Format, ItemFilter, ReadOptions, Source, geoparquet};
+use stacpkg::items::feature::{self, JsonShape};
+use stacpkg::items::{self, Format, Input, ItemFilter, ReadOptions, geoparquet};
 
 use super::ExitStatus;
 use crate::args::items::{
@@ -23,12 +23,12 @@ fn filter(args: FilterArgs) -> ItemFilter {
 }
 
 /// `-` and an omitted path both mean stdin.
-fn source(path: Option<PathBuf>, what: &str) -> anyhow::Result<Source> {
+fn source(path: Option<PathBuf>, what: &str) -> anyhow::Result<Input> {
     match path {
-        Some(p) if p.as_os_str() != "-" => Ok(Source::Path(p)),
+        Some(p) if p.as_os_str() != "-" => Ok(Input::Path(p)),
         _ => {
             stdio::require_piped_stdin(what)?;
-            Ok(Source::Stdin)
+            Ok(Input::Stdin)
         }
     }
 }
@@ -80,15 +80,15 @@ pub(crate) fn to_parquet(args: ToParquetArgs) -> anyhow::Result<ExitStatus> {
 
 /// `items to-ndjson` and `items to-json` → [`stacpkg::ipc::read_stream`] +
 /// [`stacpkg::items::feature::write_file`] (or [`stacpkg::items::feature::write`] to stdout).
-pub(crate) fn to_json(args: ToJsonArgs, layout: Layout) -> anyhow::Result<ExitStatus> {
+pub(crate) fn to_json(args: ToJsonArgs, shape: JsonShape) -> anyhow::Result<ExitStatus> {
     let reader = items_stdin()?;
     let (summary, place) = match args.output_file {
         Some(path) if path.as_os_str() != "-" => (
-            feature::write_file(reader, &path, layout)?,
+            feature::write_file(reader, &path, shape)?,
             format!("`{}`", path.display()),
         ),
         _ => (
-            feature::write(reader, std::io::stdout().lock(), layout, "stdout")?,
+            feature::write(reader, std::io::stdout().lock(), shape, "stdout")?,
             "stdout".to_string(),
         ),
     };

@@ -6,7 +6,7 @@ mod package;
 
 use std::process::ExitCode;
 
-use stacpkg::items::feature::Layout;
+use stacpkg::items::feature::JsonShape;
 
 use crate::args::{Command, asset_lock::AssetLockCommand, items::ItemsCommand};
 
@@ -66,8 +66,8 @@ pub(crate) fn dispatch(command: Command) -> anyhow::Result<ExitStatus> {
             ItemsCommand::FromNdjson(args) => items::from_ndjson(args),
             ItemsCommand::FromParquet(args) => items::from_parquet(args),
             ItemsCommand::ToParquet(args) => items::to_parquet(args),
-            ItemsCommand::ToNdjson(args) => items::to_json(args, Layout::Lines),
-            ItemsCommand::ToJson(args) => items::to_json(args, Layout::Collection),
+            ItemsCommand::ToNdjson(args) => items::to_json(args, JsonShape::Lines),
+            ItemsCommand::ToJson(args) => items::to_json(args, JsonShape::Collection),
             ItemsCommand::PromoteAlternate(args) => items::promote_alternate(args),
             ItemsCommand::RemoveAlternate(args) => items::remove_alternate(args),
             ItemsCommand::AddAlternate(args) => items::add_alternate(args),

@@ -6,9 +6,8 @@ use std::sync::atomic::Ordering;
 use stacpkg::StreamKind;
 use stacpkg::asset_lock::DeriveOptions;
 use stacpkg::items::ItemFilter;
-use stacpkg::package::build::{BuildOptions, build as build_package};
-use stacpkg::package::inspect::inspect as inspect_package;
 use stacpkg::package::media_type::MediaTypes;
+use stacpkg::package::{BuildOptions, build as build_package, inspect as inspect_package};
 
 use super::ExitStatus;
 use crate::args::package::{
@@ -16,7 +15,7 @@ use crate::args::package::{
 };
 use crate::{diagnostics, progress, stdio};
 
-/// `build` → [`stacpkg::package::build::build`].
+/// `build` → [`stacpkg::package::build`].
 pub(crate) fn build(args: BuildArgs) -> anyhow::Result<ExitStatus> {
     stdio::require_piped_stdin("an items Arrow IPC stream")?;
     let items = stacpkg::ipc::read_stream(std::io::stdin(), "stdin", StreamKind::Items)?;
@@ -57,7 +56,7 @@ pub(crate) fn build(args: BuildArgs) -> anyhow::Result<ExitStatus> {
     Ok(ExitStatus::Success)
 }
 
-/// `inspect` → [`stacpkg::package::inspect::inspect`].
+/// `inspect` → [`stacpkg::package::inspect`].
 pub(crate) fn inspect(args: InspectArgs) -> anyhow::Result<ExitStatus> {
     let summary = inspect_package(&args.package, &MediaTypes::host())?;
     let text = match args.format {

@@ -27,7 +27,9 @@ use crate::error::{Error, Result};
 use crate::items::ItemFilter;
 use crate::items::schema::{ASSETS, ID, LINKS};
 use crate::runtime::{Runtime, Threads};
-use crate::store::{ObjectFacts, Stores, Target, has_userinfo, normalize_endpoint, resolve_href};
+use crate::store::{
+    ObjectFacts, ObjectRef, Stores, has_userinfo, normalize_endpoint, resolve_href,
+};
 
 /// Asset member holding the object's size.
 pub const FILE_SIZE: &str = "file:size";
@@ -105,7 +107,7 @@ impl DeriveReport {
 struct Planned {
     item_id: String,
     asset_key: String,
-    target: Target,
+    target: ObjectRef,
     size: Option<i64>,
 }
 
@@ -267,7 +269,8 @@ fn plan_rows(
             let href = resolve_href(href, batch.self_hrefs[row].as_deref());
             let endpoint = column.endpoint.as_ref().and_then(|e| value(e, row));
             let endpoint_credentials = endpoint.is_some_and(has_userinfo);
-            let (target, located) = Target::from_href(&href, endpoint.and_then(normalize_endpoint));
+            let (target, located) =
+                ObjectRef::from_href(&href, endpoint.and_then(normalize_endpoint));
             if located.query_dropped {
                 report.queries_dropped.fetch_add(1, Ordering::Relaxed);
             }

@@ -23,9 +23,9 @@ use crate::error::{Error, Result};
 use crate::runtime::{Runtime, Threads};
 
 /// Rows per chunk (and so the largest output batch of `derive`).
-pub const CHUNK_ROWS: usize = 4096;
+pub(crate) const CHUNK_ROWS: usize = 4096;
 /// Chunks queued between the source thread and the workers.
-pub const CHUNKS_IN_FLIGHT: usize = 2;
+pub(super) const CHUNKS_IN_FLIGHT: usize = 2;
 
 /// What the sink sees, in order.
 #[derive(Debug)]

@@ -5,7 +5,7 @@
 //! |---|---|
 //! | `asset-lock derive` | [`derive()`] |
 //! | `asset-lock validate` | [`validate`] |
-//! | `asset-lock relocate` | [`relocate`] (planning in [`plan`], copies in [`crate::store::Stores::copy`]) |
+//! | `asset-lock relocate` | [`relocate`] (planned by [`PlanOptions`], copies by [`crate::store::Stores::copy`]) |
 //! | `asset-lock from-parquet` | [`read_parquet`] |
 //! | `asset-lock to-parquet` | [`crate::ipc::read_stream`] + [`write_parquet`] |
 //!
@@ -14,7 +14,7 @@
 
 mod derive;
 mod engine;
-pub mod plan;
+mod plan;
 mod relocate;
 mod validate;
 
@@ -36,12 +36,13 @@ pub use derive::{
     ASSET_STORE_ENDPOINT, DEFAULT_MAX_WORKERS, DeriveOptions, DeriveReport, FILE_SIZE,
     METADATA_ASSET, derive,
 };
-pub use engine::{CHUNK_ROWS, CHUNKS_IN_FLIGHT};
+pub(crate) use engine::CHUNK_ROWS;
+pub use plan::{KeyLayout, PlanOptions};
 pub use relocate::{
     DEFAULT_CHUNK_SIZE, DEFAULT_COPY_WORKERS, DEFAULT_MEMORY_LIMIT, Destination, RelocateEvent,
     RelocateOptions, RelocateReport, relocate,
 };
-pub use validate::{ValidateEvent, ValidateOptions, ValidateSummary, Validation, validate};
+pub use validate::{ValidateEvent, ValidateOptions, ValidateReport, Validation, validate};
 
 use crate::store::{
     Location, has_userinfo, href_of, locate, normalize_endpoint, normalize_store_type,
@@ -393,7 +394,7 @@ pub fn read_parquet(path: &std::path::Path, batch_size: usize) -> Result<BatchRe
 
 /// What [`write_parquet`] wrote.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct WriteSummary {
+pub struct LockWriteReport {
     /// Rows written.
     pub rows: u64,
     /// Query strings left out of locations (see [`Normalized`]).
@@ -404,14 +405,14 @@ pub struct WriteSummary {
 
 /// Write a lock stream to Parquet in the v1 schema, batch by batch (each batch normalised), ZSTD,
 /// atomically (temporary file, then rename).
-pub fn write_parquet(reader: BatchReader, path: &std::path::Path) -> Result<WriteSummary> {
+pub fn write_parquet(reader: BatchReader, path: &std::path::Path) -> Result<LockWriteReport> {
     let output = AtomicFile::create(path)?;
     let failed = |e| Error::parquet(format!("failed to write `{}`", output.name()), e);
     let props = WriterProperties::builder()
         .set_compression(Compression::ZSTD(ZstdLevel::default()))
         .build();
     let mut writer = ArrowWriter::try_new(output.file()?, schema(), Some(props)).map_err(failed)?;
-    let mut summary = WriteSummary {
+    let mut summary = LockWriteReport {
         rows: 0,
         queries_dropped: 0,
         credentials_dropped: 0,

@@ -14,7 +14,7 @@ use crate::store::{Location, href_of, normalize_endpoint};
 
 /// How destination keys are laid out under the prefix.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum Layout {
+pub enum KeyLayout {
     /// `<item_id>/<asset_key><suffix>` (the default).
     #[default]
     ItemAsset,
@@ -36,7 +36,7 @@ pub struct PlanOptions {
     /// Only rows whose href is this prefix or below it are relocated.
     pub source_prefix: Option<String>,
     /// Key layout.
-    pub layout: Layout,
+    pub layout: KeyLayout,
 }
 
 impl PlanOptions {
@@ -60,7 +60,7 @@ impl PlanOptions {
 
 /// One source row as planning sees it.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SourceRow<'a> {
+pub(super) struct SourceRow<'a> {
     /// Item id.
     pub item_id: &'a str,
     /// Asset key.
@@ -71,7 +71,7 @@ pub struct SourceRow<'a> {
 
 /// Replace every run of characters outside `[A-Za-z0-9._=-]` with `_`, then strip leading and
 /// trailing `.`, `_` and `/`.
-pub fn sanitize(component: &str) -> String {
+pub(super) fn sanitize(component: &str) -> String {
     let mut out = String::with_capacity(component.len());
     let mut in_run = false;
     for c in component.chars() {
@@ -141,7 +141,7 @@ fn below_prefix(key: &str) -> Option<String> {
 
 /// Plans destinations row by row and remembers where each went, to refuse collisions.
 #[derive(Debug)]
-pub struct Planner {
+pub(super) struct Planner {
     options: PlanOptions,
     /// Destination href → the source that claimed it (item, asset, source href). Memory: one
     /// entry per relocated row (tens of bytes each).
@@ -150,7 +150,7 @@ pub struct Planner {
 
 /// What planning decided for one row.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Planned {
+pub(super) enum Planned {
     /// Outside `--source-prefix`: the row passes through unchanged.
     Unmapped,
     /// Relocated to this location (with the plan's endpoint).
@@ -159,7 +159,7 @@ pub enum Planned {
 
 impl Planner {
     /// A planner for `options` (already [`PlanOptions::check`]ed).
-    pub fn new(mut options: PlanOptions) -> Self {
+    pub(super) fn new(mut options: PlanOptions) -> Self {
         options.store_endpoint_url = options
             .store_endpoint_url
             .as_deref()
@@ -171,13 +171,13 @@ impl Planner {
     }
 
     /// The destination endpoint (normalised).
-    pub fn endpoint(&self) -> Option<&str> {
+    pub(super) fn endpoint(&self) -> Option<&str> {
         self.options.store_endpoint_url.as_deref()
     }
 
     /// Where `row` goes; an error names both rows when another source already maps to the same
     /// destination.
-    pub fn plan(&mut self, row: &SourceRow<'_>) -> Result<Planned> {
+    pub(super) fn plan(&mut self, row: &SourceRow<'_>) -> Result<Planned> {
         let source_href = href_of(row.location).unwrap_or_default();
         if let Some(prefix) = &self.options.source_prefix {
             let prefix = prefix.trim_end_matches('/');
@@ -189,8 +189,8 @@ impl Planner {
             }
         }
         let path = match self.options.layout {
-            Layout::ItemAsset => item_asset_path(row, &source_href),
-            Layout::SourceKey => {
+            KeyLayout::ItemAsset => item_asset_path(row, &source_href),
+            KeyLayout::SourceKey => {
                 let key = row.location.key.as_deref().unwrap_or("");
                 let key = if key.trim_start_matches('/').is_empty() {
                     href_path(&source_href)
@@ -270,7 +270,7 @@ mod tests {
             store_endpoint_url: None,
             key_prefix: prefix.into(),
             source_prefix: None,
-            layout: Layout::ItemAsset,
+            layout: KeyLayout::ItemAsset,
         }
     }
 
@@ -313,7 +313,7 @@ mod tests {
     fn source_prefix_selects_rows_and_source_key_layout_keeps_keys() {
         let mut opts = options("s3", Some("dst"), "");
         opts.source_prefix = Some("https://h/data/".into());
-        opts.layout = Layout::SourceKey;
+        opts.layout = KeyLayout::SourceKey;
         let mut planner = Planner::new(opts);
         let inside = loc("https", Some("https://h"), "data/x/a.tif");
         let outside = loc("https", Some("https://h"), "database/a.tif");
@@ -329,7 +329,7 @@ mod tests {
     #[test]
     fn source_keys_stay_below_the_prefix_or_are_refused() {
         let mut opts = options("file", None, "mirror/");
-        opts.layout = Layout::SourceKey;
+        opts.layout = KeyLayout::SourceKey;
         let mut planner = Planner::new(opts);
         fn row(location: &Location) -> SourceRow<'_> {
             SourceRow {
@@ -364,7 +364,7 @@ mod tests {
     #[test]
     fn two_sources_on_one_destination_are_refused_naming_both() {
         let mut opts = options("file", None, "/mirror");
-        opts.layout = Layout::SourceKey;
+        opts.layout = KeyLayout::SourceKey;
         let mut planner = Planner::new(opts);
         let a = loc("s3", Some("one"), "item-b/data.tif");
         let b = loc("az", Some("two"), "item-b/data.tif");

@@ -24,7 +24,7 @@ use crate::batch::BatchReader;
 use crate::error::{Error, Result};
 use crate::runtime::{Runtime, Threads};
 use crate::store::{
-    Budget, Copied, CopyOptions, CopyProgress, ObjectFacts, StoreError, Stores, Target, href_of,
+    Budget, Copied, CopyOptions, CopyProgress, ObjectFacts, ObjectRef, StoreError, Stores, href_of,
 };
 
 /// Default parallel copies (SPEC §1; the original used 4).
@@ -109,16 +109,16 @@ pub enum RelocateEvent<'a> {
 #[derive(Debug)]
 struct Job {
     output: LockRow,
-    copy: Option<(Target, Target)>,
+    copy: Option<(ObjectRef, ObjectRef)>,
 }
 
-fn target(row: &LockRow) -> Target {
-    Target::new(row.location.clone(), row.endpoint.clone())
+fn target(row: &LockRow) -> ObjectRef {
+    ObjectRef::new(row.location.clone(), row.endpoint.clone())
 }
 
 /// The copy a destination row needs, if any: none when the source is unknown, either href is
 /// empty, or both are the same object.
-fn copy_of(source: Option<&LockRow>, destination: &LockRow) -> Option<(Target, Target)> {
+fn copy_of(source: Option<&LockRow>, destination: &LockRow) -> Option<(ObjectRef, ObjectRef)> {
     let source = source?;
     let from = href_of(&source.location).filter(|h| !h.is_empty())?;
     let to = href_of(&destination.location).filter(|h| !h.is_empty())?;

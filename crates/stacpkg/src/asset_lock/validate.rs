@@ -19,7 +19,7 @@ use crate::batch::BatchReader;
 use crate::error::{Error, Result};
 use crate::pyjson::string;
 use crate::runtime::{Runtime, Threads};
-use crate::store::{ObjectFacts, Stores, Target};
+use crate::store::{ObjectFacts, ObjectRef, Stores};
 
 /// Which rows to check and how.
 #[derive(Debug, Clone)]
@@ -123,7 +123,7 @@ pub enum ValidateEvent<'a> {
 
 /// Counts of a validate run.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct ValidateSummary {
+pub struct ValidateReport {
     /// Results emitted.
     pub results: u64,
     /// Results that were not valid.
@@ -140,7 +140,7 @@ struct Check {
     result: Validation,
     /// Expected facts; `None` when a required field is missing (no probe).
     expected: Option<ObjectFacts>,
-    target: Target,
+    target: ObjectRef,
 }
 
 fn missing_fields(row: &Validation) -> Vec<&'static str> {
@@ -232,7 +232,7 @@ fn check_of(row: &LockRow, options: &ValidateOptions) -> Option<Check> {
     Some(Check {
         result,
         expected,
-        target: Target::new(row.location.clone(), row.endpoint.clone()),
+        target: ObjectRef::new(row.location.clone(), row.endpoint.clone()),
     })
 }
 
@@ -245,7 +245,7 @@ pub fn validate(
     stores: &Stores,
     options: ValidateOptions,
     mut on_event: impl FnMut(ValidateEvent<'_>) -> Result<()> + Send,
-) -> Result<ValidateSummary> {
+) -> Result<ValidateReport> {
     let stores = stores.clone();
     let dropped = Arc::new([AtomicU64::new(0), AtomicU64::new(0)]);
     let batch_dropped = Arc::clone(&dropped);
@@ -257,7 +257,7 @@ pub fn validate(
     });
     let plan_options = options.clone();
     let chunks = row_chunks(rows, move |row| Ok(check_of(row, &plan_options)));
-    let mut summary = ValidateSummary::default();
+    let mut summary = ValidateReport::default();
     engine::run_ordered(
         chunks,
         &options.runtime,

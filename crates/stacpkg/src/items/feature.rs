@@ -5,11 +5,11 @@
 //! `geometry` (GeoJSON from the WKB, Z kept), `bbox` (4 or 6 numbers, as stored), `properties`
 //! (the property columns; timestamps as RFC 3339 with `Z`, as precise as stored), `links`,
 //! `assets`, `collection`, and foreign top-level members where the table marks them
-//! ([`META_TOP_LEVEL`](super::schema::META_TOP_LEVEL)). A value that is null in the table is
+//! ([`super::schema::META_TOP_LEVEL`]). A value that is null in the table is
 //! left out, except `properties.datetime` and `geometry`, which STAC requires and which stay
 //! `null`. Numbers are written in their shortest form that parses back to the same bits.
 //!
-//! Memory: rows are encoded in slices of [`ROWS_PER_JOB`] rows on one thread per core, and at
+//! Memory: rows are encoded in slices of 256 rows on one thread per core, and at
 //! most a few encoded slices wait for the writer, whatever the input size.
 
 use std::io::Write;
@@ -38,16 +38,16 @@ const ROWS_PER_JOB: usize = 256;
 
 /// How items are laid out in the output.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Layout {
+pub enum JsonShape {
     /// One Item per line (NDJSON).
     Lines,
     /// One ItemCollection document (`{"type":"FeatureCollection","features":[…]}`).
     Collection,
 }
 
-/// What [`write`] wrote.
+/// What [`write()`] wrote.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct WriteSummary {
+pub struct JsonWriteReport {
     /// Items written.
     pub items: u64,
     /// Asset hrefs written that carry a signed URL's query string or credentials (they are
@@ -60,10 +60,10 @@ pub struct WriteSummary {
 pub fn write_file(
     reader: BatchReader,
     path: &std::path::Path,
-    layout: Layout,
-) -> Result<WriteSummary> {
+    shape: JsonShape,
+) -> Result<JsonWriteReport> {
     let output = crate::output::AtomicFile::create(path)?;
-    let summary = write(reader, output.file()?, layout, output.name())?;
+    let summary = write(reader, output.file()?, shape, output.name())?;
     output.commit()?;
     Ok(summary)
 }
@@ -75,14 +75,14 @@ pub fn write_file(
 pub fn write(
     reader: BatchReader,
     out: impl Write,
-    layout: Layout,
+    shape: JsonShape,
     output: &str,
-) -> Result<WriteSummary> {
+) -> Result<JsonWriteReport> {
     let schema = reader.schema();
     let plan = Plan::new(schema.fields())?;
     let mut out = std::io::BufWriter::with_capacity(1 << 20, out);
     let written = |e| Error::write_failed(output, e);
-    if layout == Layout::Collection {
+    if shape == JsonShape::Collection {
         out.write_all(br#"{"type":"FeatureCollection","features":["#)
             .map_err(written)?;
     }
@@ -119,24 +119,24 @@ pub fn write(
         next_job,
         threads,
         threads + 2,
-        |(slice, first_item): (RecordBatch, u64)| plan.encode(&slice, first_item, layout),
+        |(slice, first_item): (RecordBatch, u64)| plan.encode(&slice, first_item, shape),
         |encoded| {
             let encoded = encoded?;
             if encoded.is_empty() {
                 return Ok(());
             }
-            if layout == Layout::Collection && !first {
+            if shape == JsonShape::Collection && !first {
                 out.write_all(b",").map_err(written)?;
             }
             first = false;
             out.write_all(&encoded).map_err(written)
         },
     )?;
-    if layout == Layout::Collection {
+    if shape == JsonShape::Collection {
         out.write_all(b"]}\n").map_err(written)?;
     }
     out.flush().map_err(written)?;
-    Ok(WriteSummary {
+    Ok(JsonWriteReport {
         items,
         secret_hrefs,
     })
@@ -215,7 +215,7 @@ impl Plan {
     }
 
     /// Encode rows of `batch` (item numbers from `first_item` + 1) as Items.
-    fn encode(&self, batch: &RecordBatch, first_item: u64, layout: Layout) -> Result<Vec<u8>> {
+    fn encode(&self, batch: &RecordBatch, first_item: u64, shape: JsonShape) -> Result<Vec<u8>> {
         let columns: Vec<Encoder> = batch
             .columns()
             .iter()
@@ -227,7 +227,7 @@ impl Plan {
         let ids = self.id.map(|i| batch.column(i).as_string_opt::<i32>());
         let mut out = Vec::with_capacity(batch.num_rows() * 4096);
         for row in 0..batch.num_rows() {
-            if layout == Layout::Collection && row > 0 {
+            if shape == JsonShape::Collection && row > 0 {
                 out.push(b',');
             }
             self.encode_row(batch, &columns, row, &mut out)
@@ -243,7 +243,7 @@ impl Plan {
                     }),
                     problem: format!("column `{}`: {problem}", self.names[column]),
                 })?;
-            if layout == Layout::Lines {
+            if shape == JsonShape::Lines {
                 out.push(b'\n');
             }
         }

@@ -15,11 +15,11 @@ use arrow_schema::DataType;
 use super::schema::{COLLECTION, ID, PROPERTIES};
 
 /// Column and member names that carry provider names.
-pub const PROVIDER: &str = "provider";
+pub(super) const PROVIDER: &str = "provider";
 /// OpenAerialMap's producer name member.
-pub const OAM_PRODUCER_NAME: &str = "oam:producer_name";
+pub(super) const OAM_PRODUCER_NAME: &str = "oam:producer_name";
 /// STAC `providers` list.
-pub const PROVIDERS: &str = "providers";
+pub(super) const PROVIDERS: &str = "providers";
 
 /// Which items to keep. An empty filter keeps everything.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

@@ -5,7 +5,7 @@
 //! NaN, the WKB convention for "no value". Positions with more than three numbers are rejected
 //! rather than silently cut.
 //!
-//! See: https://geoparquet.org/releases/v1.1.0/
+//! See: <https://geoparquet.org/releases/v1.1.0/>
 
 use std::collections::BTreeSet;
 
@@ -34,7 +34,7 @@ pub(crate) struct GeomInfo {
 
 /// Geometry types and extent of a whole column.
 #[derive(Debug, Clone, Default, PartialEq)]
-pub struct GeoStats {
+pub(crate) struct GeoStats {
     types: BTreeSet<String>,
     bbox: Option<[f64; 4]>,
 }
@@ -66,7 +66,11 @@ impl GeoStats {
     /// struct column when the table has one. Without a declared `crs` (PROJJSON) it is left out:
     /// absent means OGC:CRS84, the CRS of GeoJSON, whereas the original's `crs: null` means
     /// "unknown".
-    pub fn metadata_json(&self, has_bbox_column: bool, crs: Option<&serde_json::Value>) -> String {
+    pub(crate) fn metadata_json(
+        &self,
+        has_bbox_column: bool,
+        crs: Option<&serde_json::Value>,
+    ) -> String {
         let mut column = json!({
             "encoding": "WKB",
             "geometry_types": self.types.iter().collect::<Vec<_>>(),

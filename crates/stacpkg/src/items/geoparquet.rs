@@ -89,9 +89,9 @@ pub(crate) fn read_kind(
 /// below 270 MB for a million items (footers grow by about 50 KB per row group).
 pub const ROW_GROUP_BYTES: usize = 16 * 1024 * 1024;
 
-/// What [`write`] wrote.
+/// What [`write()`] wrote.
 #[derive(Debug, Clone, PartialEq)]
-pub struct WriteSummary {
+pub struct ParquetWriteReport {
     /// Rows written.
     pub rows: u64,
     /// Row groups written.
@@ -106,7 +106,7 @@ pub struct WriteSummary {
 /// The file is written under a temporary name in the destination directory (created if needed)
 /// and renamed into place only when complete, so a failure leaves no partial file and does not
 /// touch an existing one.
-pub fn write(reader: BatchReader, path: &Path) -> Result<WriteSummary> {
+pub fn write(reader: BatchReader, path: &Path) -> Result<ParquetWriteReport> {
     write_with_row_groups(reader, path, WRITE_ROWS, ROW_GROUP_BYTES)
 }
 
@@ -120,7 +120,7 @@ pub(crate) fn write_with_row_groups(
     path: &Path,
     write_rows: usize,
     row_group_bytes: usize,
-) -> Result<WriteSummary> {
+) -> Result<ParquetWriteReport> {
     let reader = crate::batch::rebatch(reader, write_rows);
     let name = path.display().to_string();
     let plan = WritePlan::new(&reader.schema(), &name)?;
@@ -214,7 +214,7 @@ pub(crate) fn write_with_row_groups(
     }
     writer.close().map_err(failed)?;
     output.commit()?;
-    Ok(WriteSummary {
+    Ok(ParquetWriteReport {
         rows,
         row_groups,
         secret_hrefs,
@@ -486,7 +486,7 @@ fn add_geometries(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::items::{Format, ReadOptions, Source, read_stac};
+    use crate::items::{Format, Input, ReadOptions, read_stac};
 
     fn demo_stream(batch_size: usize) -> BatchReader {
         let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/demo/items.ndjson");
@@ -494,7 +494,7 @@ mod tests {
             batch_size,
             ..ReadOptions::default()
         };
-        read_stac(Source::Path(path), Format::Ndjson, options).unwrap()
+        read_stac(Input::Path(path), Format::Ndjson, options).unwrap()
     }
 
     fn row_groups(path: &Path) -> Vec<i64> {

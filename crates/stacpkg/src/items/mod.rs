@@ -21,8 +21,8 @@
 mod builder;
 mod datetime;
 pub mod feature;
-pub mod filter;
-pub mod geometry;
+mod filter;
+mod geometry;
 pub mod geoparquet;
 pub mod href;
 mod json;
@@ -78,19 +78,19 @@ pub enum Format {
 
 /// Where a STAC input comes from.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Source {
+pub enum Input {
     /// A file.
     Path(PathBuf),
     /// Standard input.
     Stdin,
 }
 
-impl Source {
+impl Input {
     /// The name used in messages: the path, or `stdin`.
     pub fn display_name(&self) -> String {
         match self {
-            Source::Path(p) => p.display().to_string(),
-            Source::Stdin => "stdin".into(),
+            Input::Path(p) => p.display().to_string(),
+            Input::Stdin => "stdin".into(),
         }
     }
 }
@@ -123,32 +123,31 @@ impl Default for ReadOptions {
 /// for a bad input. Under `stream`, errors in later batches arrive in the stream.
 ///
 /// ```no_run
-/// use stacpkg::items::{read_stac, Format, ReadOptions, Source};
-/// let reader = read_stac(Source::Path("items.ndjson".into()), Format::Ndjson, ReadOptions::default())?;
+/// use stacpkg::items::{read_stac, Format, Input, ReadOptions};
+/// let reader = read_stac(Input::Path("items.ndjson".into()), Format::Ndjson, ReadOptions::default())?;
 /// for batch in reader {
 ///     println!("{} rows", batch?.num_rows());
 /// }
 /// # Ok::<(), stacpkg::Error>(())
 /// ```
-pub fn read_stac(source: Source, format: Format, options: ReadOptions) -> Result<BatchReader> {
+pub fn read_stac(source: Input, format: Format, options: ReadOptions) -> Result<BatchReader> {
     let (tx, rx) = sync_channel::<Result<Message>>(BATCHES_IN_FLIGHT);
     std::thread::Builder::new()
         .name("stacpkg-items".into())
         .spawn(move || {
-            let result =
-                match (&source, format, options.stream) {
-                    (Source::Stdin, Format::Ndjson, true) => {
-                        stream_ndjson(std::io::stdin().lock(), "stdin", &options, &tx)
-                    }
-                    (Source::Path(path), Format::Ndjson, true) => {
-                        let name = source.display_name();
-                        open(path, &name).and_then(|file| stream_ndjson(file, &name, &options, &tx))
-                    }
-                    (_, Format::Ndjson, false) => Input::prepare(&source)
-                        .and_then(|input| ndjson_two_pass(&input, &options, &tx)),
-                    (_, Format::Json, _) => Input::prepare(&source)
-                        .and_then(|input| json_two_pass(&input, &options, &tx)),
-                };
+            let result = match (&source, format, options.stream) {
+                (Input::Stdin, Format::Ndjson, true) => {
+                    stream_ndjson(std::io::stdin().lock(), "stdin", &options, &tx)
+                }
+                (Input::Path(path), Format::Ndjson, true) => {
+                    let name = source.display_name();
+                    open(path, &name).and_then(|file| stream_ndjson(file, &name, &options, &tx))
+                }
+                (_, Format::Ndjson, false) => Rereadable::prepare(&source)
+                    .and_then(|input| ndjson_two_pass(&input, &options, &tx)),
+                (_, Format::Json, _) => Rereadable::prepare(&source)
+                    .and_then(|input| json_two_pass(&input, &options, &tx)),
+            };
             match result {
                 Ok(()) | Err(Error::OutputClosed) => {}
                 Err(e) => {
@@ -193,17 +192,17 @@ fn open(path: &std::path::Path, name: &str) -> Result<File> {
 }
 
 /// An input that can be read twice: a file, or stdin spooled to an anonymous temp file.
-struct Input {
+struct Rereadable {
     name: String,
     file: File,
 }
 
-impl Input {
-    fn prepare(source: &Source) -> Result<Input> {
+impl Rereadable {
+    fn prepare(source: &Input) -> Result<Rereadable> {
         let name = source.display_name();
         let file = match source {
-            Source::Path(path) => open(path, &name)?,
-            Source::Stdin => {
+            Input::Path(path) => open(path, &name)?,
+            Input::Stdin => {
                 let mut spool = tempfile::tempfile()
                     .map_err(|e| Error::io("failed to create a temporary file for", &name, e))?;
                 std::io::copy(&mut std::io::stdin().lock(), &mut spool)
@@ -211,7 +210,7 @@ impl Input {
                 spool
             }
         };
-        Ok(Input { name, file })
+        Ok(Rereadable { name, file })
     }
 
     fn rewind(&self) -> Result<File> {
@@ -406,7 +405,7 @@ fn send_batch(tx: &SyncSender<Result<Message>>, batch: Option<RecordBatch>) -> R
 
 /// STAC JSON documents: one sequential stream of features, read twice.
 fn json_two_pass(
-    input: &Input,
+    input: &Rereadable,
     options: &ReadOptions,
     tx: &SyncSender<Result<Message>>,
 ) -> Result<()> {
@@ -473,7 +472,7 @@ fn convert_chunk(
 /// Whole-input NDJSON: scan every chunk in parallel and join the schemas in input order, then
 /// convert every chunk in parallel against the joined schema.
 fn ndjson_two_pass(
-    input: &Input,
+    input: &Rereadable,
     options: &ReadOptions,
     tx: &SyncSender<Result<Message>>,
 ) -> Result<()> {

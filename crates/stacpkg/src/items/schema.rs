@@ -4,7 +4,7 @@
 //! interoperate both ways: `stac_version`, `stac_extensions`, `id`, `links`, `assets`,
 //! `collection`, `datetime`, `bbox`, `geometry`, then property columns sorted by name.
 //!
-//! Unlike the original, the schema covers the *whole* input (SPEC §3): [`ItemSchema`] is folded
+//! Unlike the original, the schema covers the *whole* input (SPEC §3): the schema is folded
 //! over every item before any batch is built, so a property first seen in item 1,000,000 is kept.
 
 use std::collections::{BTreeMap, BTreeSet};

@@ -18,7 +18,7 @@ const SKIPPED: &str = "manifest.json";
 
 /// A layer to push: its descriptor and the file holding its bytes.
 #[derive(Debug, Clone)]
-pub struct Layer {
+pub(super) struct Layer {
     /// The descriptor (digest and size of `path`).
     pub descriptor: Descriptor,
     /// The bytes: a package file, or a ZIP written into the scratch directory.
@@ -28,7 +28,7 @@ pub struct Layer {
 /// The layers of `package`, in the original's order: items, lock, then the other top-level
 /// entries by name (`assets/` one layer per file, other directories one ZIP each, written into
 /// `scratch`, files one layer each). Digests are computed on `threads` threads.
-pub fn package_layers(
+pub(super) fn package_layers(
     package: &Package,
     scratch: &Path,
     media_types: &MediaTypes,
@@ -114,7 +114,7 @@ pub fn package_layers(
 
 /// Where a pulled layer goes.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Placement {
+pub(super) enum Placement {
     /// Written as this package-relative file.
     File(String),
     /// A ZIP whose members are extracted into the package.
@@ -123,7 +123,7 @@ pub enum Placement {
 
 /// Where each layer of a manifest goes; every title is checked before anything is fetched, and
 /// two layers may not write the same file.
-pub fn placements(layers: &[Descriptor]) -> Result<Vec<Placement>> {
+pub(super) fn placements(layers: &[Descriptor]) -> Result<Vec<Placement>> {
     let mut seen = HashSet::new();
     layers
         .iter()

@@ -31,14 +31,12 @@ pub use auth::{
 };
 pub(crate) use auth::{token_credentials, with_credentials};
 pub use blob::{Descriptor, Progress, digest_of, sha256_hex};
-pub use content::{Layer, Placement, package_layers, placements};
 pub use layout::ImageLayout;
 pub use manifest::{Manifest, ManifestProblem, manifest_json};
 pub use reference::{ArtifactRef, Reference};
 pub(crate) use registry::status_text;
 pub use registry::{Registry, RegistryOptions};
 pub use target::{MemoryTarget, OciTarget, Place};
-pub use title::safe_relative_path;
 pub use transfer::{
     LAYERS_IN_FLIGHT, PullOptions, PullReport, PushOptions, PushReport, pull, pull_from, push,
     push_to,

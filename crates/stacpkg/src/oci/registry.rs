@@ -654,7 +654,7 @@ fn put_url(location: &str, digest: &str) -> String {
 /// The innermost reason of a transport error, without URLs' query strings (an upload session's
 /// state, a signed redirect).
 fn reason(error: &reqwest::Error) -> String {
-    crate::store::redact(&crate::store::facts::short_reason(error))
+    crate::store::redact(&crate::store::short_reason(error))
 }
 
 /// `CODE: message` from a registry's JSON error body, if it has one.

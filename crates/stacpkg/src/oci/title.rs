@@ -5,7 +5,7 @@ use crate::error::{Error, Result};
 /// A package-relative path made safe: no absolute path, no backslash, no `..`, no control
 /// characters; empty and `.` components are dropped (`a/./b` → `a/b`), and nothing may be left
 /// empty.
-pub fn safe_relative_path(value: &str) -> Result<String> {
+pub(super) fn safe_relative_path(value: &str) -> Result<String> {
     if value.chars().any(char::is_control) {
         // Shown escaped: the raw characters could rewrite the user's terminal.
         return Err(Error::UnsafePath {

@@ -28,11 +28,11 @@ use arrow_array::cast::AsArray;
 use arrow_array::{BooleanArray, RecordBatch};
 
 use super::{ASSETS_DIR, ITEMS_FILE, LOCK_FILE, Staging, parse_time};
-use crate::asset_lock::plan::{Layout, PlanOptions};
 use crate::asset_lock::{
     self, CHUNK_ROWS, DeriveOptions, Destination, LockRow, RelocateOptions, RelocateReport,
     from_batch, to_batch,
 };
+use crate::asset_lock::{KeyLayout, PlanOptions};
 use crate::batch::BatchReader;
 use crate::error::{Error, IncludeProblem, Result};
 use crate::items::ItemFilter;
@@ -305,7 +305,7 @@ fn package_assets(
         store_endpoint_url: None,
         key_prefix: dir.join(ASSETS_DIR).to_string_lossy().into_owned(),
         source_prefix: None,
-        layout: Layout::ItemAsset,
+        layout: KeyLayout::ItemAsset,
     };
     let relocate = RelocateOptions {
         destination: Destination::Plan(plan),
@@ -387,7 +387,7 @@ fn packaged_row(root: &Path, source: LockRow, copy: LockRow) -> Result<LockRow> 
     Ok(LockRow {
         item_id: source.item_id,
         asset_key: source.asset_key,
-        location: crate::store::href::Location {
+        location: crate::store::Location {
             store_type: Some("file".into()),
             store_container: None,
             key: Some(

@@ -1,13 +1,16 @@
 //! Packages: a directory with `items.parquet`, `assets.lock.parquet` and optional content
 //! (included files and directories, copied asset bytes under `assets/`) (ref §7–§8, seed 003).
 //!
-//! [`build`](build::build) makes one from an items stream, reproducibly and atomically;
-//! [`inspect`](inspect::inspect) summarises one.
+//! [`build()`] makes one from an items stream, reproducibly and atomically; [`inspect()`]
+//! summarises one.
 
-pub mod build;
-pub mod inspect;
+mod build;
+mod inspect;
 pub mod media_type;
 mod mime_table;
+
+pub use build::{BuildOptions, BuildReport, build};
+pub use inspect::{FileSummary, Summary, inspect};
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};

@@ -17,7 +17,7 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio_util::sync::CancellationToken;
 
 use super::facts::{ObjectFacts, StoreError};
-use super::{Stores, Target};
+use super::{ObjectRef, Stores};
 
 /// S3's smallest multipart part (all but the last).
 pub const S3_MIN_PART: usize = 5 * 1024 * 1024;
@@ -125,8 +125,8 @@ impl Stores {
     /// removed, an S3 upload's parts are discarded).
     pub async fn copy(
         &self,
-        source: &Target,
-        destination: &Target,
+        source: &ObjectRef,
+        destination: &ObjectRef,
         options: &CopyOptions,
         budget: &Budget,
         progress: &CopyProgress,
@@ -267,7 +267,7 @@ impl Stores {
     /// Local files are written to a staging name (`NAME#N`, object_store's) and renamed. A copy
     /// killed before the rename leaves its staging file; once the destination is complete, any
     /// such leftovers beside it are removed, so a resumed run leaves no partial file behind.
-    fn remove_stale_staging(&self, destination: &Target) {
+    fn remove_stale_staging(&self, destination: &ObjectRef) {
         if destination.location.store_type.as_deref() != Some("file") {
             return;
         }

@@ -1,7 +1,7 @@
 //! The object-store boundary: the one module that turns hrefs into locations and locations into
 //! object stores (ARCHITECTURE §2.3). Nothing else in the crate names a backend builder.
 //!
-//! * [`href`]: href ↔ [`Location`], pure string work (ref §5.2, §5.3).
+//! * [`locate`] / [`href_of`]: href ↔ [`Location`], pure string work (ref §5.2, §5.3).
 //! * [`config`]: S3 endpoint and credential precedence per bucket (ref §5.4).
 //! * [`Stores`]: builds and caches one store per (type, container, endpoint) and probes objects.
 //!   file, s3, gs and az go through the object_store crate. http(s) objects are probed with a
@@ -9,14 +9,22 @@
 //!   as they are (object_store's HTTP store turns a missing Last-Modified into 1970-01-01) and
 //!   must be able to send a signed URL's query, which an object_store path cannot carry.
 //!
+//! ## Where settings come from
+//! The caller decides, when it builds [`Stores`]: [`Stores::from_env`] applies the command
+//! line's environment rules (read once, then), [`Stores::builder`] takes everything in code —
+//! per-location [`LocationOptions`] (endpoint, region, credentials, anonymous access, plain
+//! HTTP) and whole object stores registered for a location (an in-memory store in tests) — and
+//! reads nothing from the environment. A store registered for a location wins over options for
+//! it, and options win over the environment.
+//!
 //! TLS is rustls with the *ring* provider (no OpenSSL, no aws-lc C build).
 
 #![allow(clippy::disallowed_types)] // this is the module the boundary lints point to
 
 pub mod config;
-pub mod copy;
-pub mod facts;
-pub mod href;
+mod copy;
+mod facts;
+mod href;
 mod settings;
 
 use std::collections::HashMap;
@@ -32,11 +40,13 @@ use crate::net::{RetryPolicy, Timeouts};
 use settings::{Environment, Settings};
 pub use settings::{LocationOptions, StoresBuilder};
 
-pub use copy::{Budget, Copied, CopyOptions, CopyProgress, S3_MIN_PART};
+pub(crate) use copy::Budget;
+pub use copy::{Copied, CopyOptions, CopyProgress, S3_MIN_PART};
+pub(crate) use facts::short_reason;
 pub use facts::{ObjectFacts, StoreError, iso_time, redact};
 pub use href::{
-    Located, Location, has_userinfo, href_of, locate, normalize_endpoint, normalize_store_type,
-    resolve_href, strip_secrets,
+    Located, Location, STORE_TYPES, has_userinfo, href_of, locate, normalize_endpoint,
+    normalize_store_type, resolve_href, strip_secrets,
 };
 
 /// Retries of a failed request, read by [`Stores::from_env`] (default
@@ -45,9 +55,9 @@ pub const MAX_RETRIES_VAR: &str = "STACPKG_MAX_RETRIES";
 
 /// What to probe: a location (plus the endpoint its row names) and, for an http(s) href that
 /// carried a query string or credentials, the full URL to send. The full URL never appears in
-/// Debug output, in [`Target::display`] or in errors.
+/// Debug output, in [`ObjectRef::display`] or in errors.
 #[derive(Clone, PartialEq, Eq)]
-pub struct Target {
+pub struct ObjectRef {
     /// Where the object lives.
     pub location: Location,
     /// The row's `store_endpoint_url`, normalised.
@@ -55,9 +65,9 @@ pub struct Target {
     signed_url: Option<String>,
 }
 
-impl std::fmt::Debug for Target {
+impl std::fmt::Debug for ObjectRef {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Target")
+        f.debug_struct("ObjectRef")
             .field("location", &self.location)
             .field("endpoint", &self.endpoint)
             .field("signed", &self.signed_url.is_some())
@@ -65,10 +75,10 @@ impl std::fmt::Debug for Target {
     }
 }
 
-impl Target {
+impl ObjectRef {
     /// A target from a lock location.
     pub fn new(location: Location, endpoint: Option<String>) -> Self {
-        Target {
+        ObjectRef {
             location,
             endpoint,
             signed_url: None,
@@ -87,7 +97,7 @@ impl Target {
             ))
         .then(|| href.to_string());
         (
-            Target {
+            ObjectRef {
                 location: located.location.clone(),
                 endpoint,
                 signed_url,
@@ -212,7 +222,7 @@ impl Stores {
     }
 
     /// Observe an object's facts with one HEAD request (retried when transient).
-    pub async fn head(&self, target: &Target) -> Result<ObjectFacts, StoreError> {
+    pub async fn head(&self, target: &ObjectRef) -> Result<ObjectFacts, StoreError> {
         let registered = self.registered(&target.location).is_some();
         match target.location.store_type.as_deref() {
             Some("http" | "https") if !registered => {
@@ -614,7 +624,7 @@ mod tests {
 
     #[test]
     fn signed_targets_show_no_query() {
-        let (target, dropped) = Target::from_href("https://h/c/x.tif?sig=SECRET", None);
+        let (target, dropped) = ObjectRef::from_href("https://h/c/x.tif?sig=SECRET", None);
         assert!(dropped.query_dropped);
         assert_eq!(target.display(), "https://h/c/x.tif");
         assert!(!format!("{target:?}").contains("SECRET"));

@@ -193,7 +193,7 @@ impl Settings {
 }
 
 /// Builds [`Stores`](super::Stores) from settings given in code. Nothing is read from the
-/// process environment unless [`environment`](Self::environment) is given one.
+/// process environment unless [`environment_vars`](Self::environment_vars) gives some.
 ///
 /// ```
 /// use std::sync::Arc;
