@@ -154,3 +154,22 @@ pub(crate) fn is_broken_pipe(error: &anyhow::Error) -> bool {
                 .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
     })
 }
+
+/// Say how many locations had credentials left out (the count only).
+pub(crate) fn warn_dropped_credentials(count: u64, place: &str) {
+    if count > 0 {
+        warn_line(&format!(
+            "left the credentials (user:password@) of {count} hrefs or endpoints out of {place}"
+        ));
+    }
+}
+
+/// Say how many query strings were left out (the count only: they may be signatures).
+pub(crate) fn warn_dropped_queries(count: u64, place: &str) {
+    if count > 0 {
+        // The count only: the query strings themselves may be signatures.
+        warn_line(&format!(
+            "left the query strings of {count} signed or parameterised hrefs out of {place}; only their unsigned locations are kept"
+        ));
+    }
+}

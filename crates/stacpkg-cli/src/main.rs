@@ -3,6 +3,7 @@
 mod args;
 mod commands;
 mod diagnostics;
+mod exit;
 mod progress;
 mod stdio;
 
@@ -18,7 +19,7 @@ use std::process::ExitCode;
 use clap::Parser;
 use clap::error::ErrorKind;
 
-use crate::commands::{ExitStatus, UsageError};
+use crate::exit::{ExitStatus, UsageError};
 
 fn main() -> ExitCode {
     let cli = match args::Cli::try_parse() {

@@ -6,7 +6,7 @@ use std::io::{BufWriter, IsTerminal, Write};
 use stacpkg::BatchReader;
 use stacpkg::preview::Preview;
 
-use crate::commands::UsageError;
+use crate::exit::UsageError;
 
 /// Terminal width when neither `COLUMNS` nor the terminal says.
 const FALLBACK_WIDTH: usize = 120;

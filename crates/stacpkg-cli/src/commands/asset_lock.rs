@@ -35,8 +35,8 @@ pub(crate) fn to_parquet(args: ToParquetArgs) -> anyhow::Result<ExitStatus> {
     let reader = stacpkg::ipc::read_stream(std::io::stdin(), "stdin", StreamKind::AssetLock)?;
     let summary = asset_lock::write_parquet(reader, &args.output_file)?;
     let place = format!("`{}`", args.output_file.display());
-    warn_dropped_queries(summary.queries_dropped as u64, &place);
-    warn_dropped_credentials(summary.credentials_dropped as u64, &place);
+    diagnostics::warn_dropped_queries(summary.queries_dropped as u64, &place);
+    diagnostics::warn_dropped_credentials(summary.credentials_dropped as u64, &place);
     Ok(ExitStatus::Success)
 }
 
@@ -61,8 +61,8 @@ pub(crate) fn derive(args: DeriveArgs) -> anyhow::Result<ExitStatus> {
     let (lock, report) =
         asset_lock::derive(items, &stores, options, |error| diagnostics::warn(error))?;
     stdio::emit(lock)?;
-    warn_dropped_queries(report.queries_dropped(), "the lock");
-    warn_dropped_credentials(report.credentials_dropped(), "the lock");
+    diagnostics::warn_dropped_queries(report.queries_dropped(), "the lock");
+    diagnostics::warn_dropped_credentials(report.credentials_dropped(), "the lock");
     if report.failed() > 0 {
         diagnostics::warn_line(&format!(
             "{} of {} assets could not be probed; their rows carry no observed facts",
@@ -104,8 +104,8 @@ pub(crate) fn validate(args: ValidateArgs) -> anyhow::Result<ExitStatus> {
     let flushed = out.flush();
     let summary = result?;
     flushed?;
-    warn_dropped_queries(summary.queries_dropped, "the results");
-    warn_dropped_credentials(summary.credentials_dropped, "the results");
+    diagnostics::warn_dropped_queries(summary.queries_dropped, "the results");
+    diagnostics::warn_dropped_credentials(summary.credentials_dropped, "the results");
     if summary.failed > 0 {
         diagnostics::warn_line(&format!(
             "{} of {} assets could not be probed",
@@ -117,23 +117,6 @@ pub(crate) fn validate(args: ValidateArgs) -> anyhow::Result<ExitStatus> {
     } else {
         ExitStatus::Success
     })
-}
-
-pub(super) fn warn_dropped_credentials(count: u64, place: &str) {
-    if count > 0 {
-        diagnostics::warn_line(&format!(
-            "left the credentials (user:password@) of {count} hrefs or endpoints out of {place}"
-        ));
-    }
-}
-
-pub(super) fn warn_dropped_queries(count: u64, place: &str) {
-    if count > 0 {
-        // The count only: the query strings themselves may be signatures.
-        diagnostics::warn_line(&format!(
-            "left the query strings of {count} signed or parameterised hrefs out of {place}; only their unsigned locations are kept"
-        ));
-    }
 }
 
 /// `asset-lock relocate` → [`stacpkg::asset_lock::relocate`].
@@ -209,12 +192,12 @@ pub(crate) fn relocate(args: RelocateArgs) -> anyhow::Result<ExitStatus> {
     emitted?;
     let load =
         |count: &std::sync::atomic::AtomicU64| count.load(std::sync::atomic::Ordering::Relaxed);
-    warn_dropped_queries(load(&report.queries_dropped), "the relocated lock");
+    diagnostics::warn_dropped_queries(load(&report.queries_dropped), "the relocated lock");
     let endpoint_credentials = args
         .store_endpoint_url
         .as_deref()
         .is_some_and(stacpkg::store::has_userinfo);
-    warn_dropped_credentials(
+    diagnostics::warn_dropped_credentials(
         load(&report.credentials_dropped) + u64::from(endpoint_credentials),
         "the relocated lock",
     );

@@ -4,44 +4,10 @@ mod asset_lock;
 mod items;
 mod package;
 
-use std::process::ExitCode;
-
 use stacpkg::items::feature::JsonShape;
 
 use crate::args::{Command, asset_lock::AssetLockCommand, items::ItemsCommand};
-
-/// How a command ended (SPEC §2).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum ExitStatus {
-    /// Everything worked.
-    Success,
-    /// The command ran and failed, or found problems.
-    Failure,
-    /// Bad flags or values, before any work.
-    Usage,
-}
-
-impl From<ExitStatus> for ExitCode {
-    fn from(status: ExitStatus) -> Self {
-        ExitCode::from(match status {
-            ExitStatus::Success => 0,
-            ExitStatus::Failure => 1,
-            ExitStatus::Usage => 2,
-        })
-    }
-}
-
-/// A usage problem found after parsing (for example, an interactive terminal on stdin): exit 2.
-#[derive(Debug)]
-pub(crate) struct UsageError(pub(crate) String);
-
-impl std::fmt::Display for UsageError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-impl std::error::Error for UsageError {}
+pub(crate) use crate::exit::{ExitStatus, UsageError};
 
 /// The object stores a command uses: from the environment when it `needs` them (as the README's
 /// "Stores and credentials" says), else none at all, so that settings a command does not use

@@ -44,8 +44,8 @@ pub(crate) fn build(args: BuildArgs) -> anyhow::Result<ExitStatus> {
         "`{}`",
         args.output_dir.join(stacpkg::package::LOCK_FILE).display()
     );
-    super::asset_lock::warn_dropped_queries(report.queries_dropped, &lock);
-    super::asset_lock::warn_dropped_credentials(report.credentials_dropped, &lock);
+    diagnostics::warn_dropped_queries(report.queries_dropped, &lock);
+    diagnostics::warn_dropped_credentials(report.credentials_dropped, &lock);
     if report.item_hrefs_stripped > 0 {
         diagnostics::warn_line(&format!(
             "left the query strings or credentials of {} asset hrefs out of `{}`; only their unsigned locations are kept",
