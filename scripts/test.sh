@@ -26,3 +26,9 @@ export STACPKG_TEST_SERVICES="$services/services.env"
 
 echo "==> cargo test"
 cargo test --workspace --locked
+
+# The library embedded in a program, configured in code only: it must run with no environment
+# variable at all.
+echo "==> examples/embed.rs with an empty environment"
+cargo build --locked -p stacpkg --example embed
+env -i target/debug/examples/embed

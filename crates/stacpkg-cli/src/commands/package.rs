@@ -19,8 +19,24 @@ use crate::{diagnostics, progress, stdio};
 pub(crate) fn build(args: BuildArgs) -> anyhow::Result<ExitStatus> {
     stdio::require_piped_stdin("an items Arrow IPC stream")?;
     let items = stacpkg::ipc::read_stream(std::io::stdin(), "stdin", StreamKind::Items)?;
+    // Opened before anything is written, so a lock that is not a lock stream fails early.
+    let lock = match &args.asset_lock {
+        Some(path) => {
+            let file = std::fs::File::open(path).map_err(|e| stacpkg::Error::Io {
+                action: "failed to open",
+                path: path.display().to_string(),
+                source: e,
+            })?;
+            let name = format!("`{}`", path.display());
+            Some(stacpkg::ipc::read_stream(
+                file,
+                &name,
+                StreamKind::AssetLock,
+            )?)
+        }
+        None => None,
+    };
     let options = BuildOptions {
-        asset_lock: args.asset_lock.clone(),
         includes: args.includes.clone(),
         include_assets: args.include_assets,
         derive: DeriveOptions {
@@ -36,10 +52,8 @@ pub(crate) fn build(args: BuildArgs) -> anyhow::Result<ExitStatus> {
         force: args.force,
         ..BuildOptions::default()
     };
-    let stores = super::stores(
-        options.asset_lock.is_none() && options.derive.probe || options.include_assets,
-    )?;
-    let report = build_package(items, &args.output_dir, &stores, options)?;
+    let stores = super::stores(lock.is_none() && options.derive.probe || options.include_assets)?;
+    let report = build_package(items, lock, &args.output_dir, &stores, options)?;
     let lock = format!(
         "`{}`",
         args.output_dir.join(stacpkg::package::LOCK_FILE).display()

@@ -40,6 +40,31 @@ pub struct PlanOptions {
 }
 
 impl PlanOptions {
+    /// Local files under the directory `prefix`, item-asset layout.
+    pub fn local(prefix: impl Into<String>) -> Self {
+        PlanOptions {
+            store_type: "file".into(),
+            store_container: None,
+            store_endpoint_url: None,
+            key_prefix: prefix.into(),
+            source_prefix: None,
+            layout: KeyLayout::ItemAsset,
+        }
+    }
+
+    /// Objects in the bucket or container of `store_type` (`s3`, `gs`, `az`) under `prefix`,
+    /// item-asset layout.
+    pub fn bucket(store_type: &str, container: &str, prefix: impl Into<String>) -> Self {
+        PlanOptions {
+            store_type: store_type.into(),
+            store_container: Some(container.into()),
+            store_endpoint_url: None,
+            key_prefix: prefix.into(),
+            source_prefix: None,
+            layout: KeyLayout::ItemAsset,
+        }
+    }
+
     /// The reference's checks, made before any input is read: a container for every store type
     /// but `file`, a key prefix for `file`.
     pub fn check(&self) -> Result<()> {

@@ -62,6 +62,26 @@ pub struct RelocateOptions {
     pub runtime: Runtime,
 }
 
+impl RelocateOptions {
+    /// Options for `destination`, everything else the command line's defaults: copies that
+    /// overwrite, 8 MiB parts one at a time, a 2 GiB memory limit, 8 copies at once.
+    pub fn to(destination: Destination) -> Self {
+        RelocateOptions {
+            destination,
+            dry_run: false,
+            copy: CopyOptions {
+                chunk_size: DEFAULT_CHUNK_SIZE as usize,
+                put_max_concurrency: 1,
+                overwrite: true,
+            },
+            memory_limit: DEFAULT_MEMORY_LIMIT,
+            max_workers: DEFAULT_COPY_WORKERS,
+            keep_going: false,
+            runtime: Runtime::Own,
+        }
+    }
+}
+
 /// Live counts of a relocation (for progress reports), final when its reader is exhausted.
 #[derive(Debug, Default)]
 pub struct RelocateReport {

@@ -83,14 +83,22 @@ pub enum Input {
     Path(PathBuf),
     /// Standard input.
     Stdin,
+    /// A document held in memory, named in messages as given.
+    Bytes {
+        /// The name used in messages.
+        name: String,
+        /// The document (JSON) or lines (NDJSON).
+        bytes: bytes::Bytes,
+    },
 }
 
 impl Input {
-    /// The name used in messages: the path, or `stdin`.
+    /// The name used in messages: the path, `stdin`, or the given name.
     pub fn display_name(&self) -> String {
         match self {
             Input::Path(p) => p.display().to_string(),
             Input::Stdin => "stdin".into(),
+            Input::Bytes { name, .. } => name.clone(),
         }
     }
 }
@@ -143,6 +151,9 @@ pub fn read_stac(source: Input, format: Format, options: ReadOptions) -> Result<
                     let name = source.display_name();
                     open(path, &name).and_then(|file| stream_ndjson(file, &name, &options, &tx))
                 }
+                (Input::Bytes { name, bytes }, Format::Ndjson, true) => {
+                    stream_ndjson(std::io::Cursor::new(bytes.clone()), name, &options, &tx)
+                }
                 (_, Format::Ndjson, false) => Rereadable::prepare(&source)
                     .and_then(|input| ndjson_two_pass(&input, &options, &tx)),
                 (_, Format::Json, _) => Rereadable::prepare(&source)
@@ -194,36 +205,47 @@ fn open(path: &std::path::Path, name: &str) -> Result<File> {
 /// An input that can be read twice: a file, or stdin spooled to an anonymous temp file.
 struct Rereadable {
     name: String,
-    file: File,
+    content: Content,
+}
+
+/// What a [`Rereadable`] reads from.
+enum Content {
+    File(File),
+    Bytes(bytes::Bytes),
 }
 
 impl Rereadable {
     fn prepare(source: &Input) -> Result<Rereadable> {
         let name = source.display_name();
-        let file = match source {
-            Input::Path(path) => open(path, &name)?,
+        let content = match source {
+            Input::Path(path) => Content::File(open(path, &name)?),
             Input::Stdin => {
                 let mut spool = tempfile::tempfile()
                     .map_err(|e| Error::io("failed to create a temporary file for", &name, e))?;
                 std::io::copy(&mut std::io::stdin().lock(), &mut spool)
                     .map_err(|e| Error::io("failed to spool", &name, e))?;
-                spool
+                Content::File(spool)
             }
+            Input::Bytes { bytes, .. } => Content::Bytes(bytes.clone()),
         };
-        Ok(Rereadable { name, file })
+        Ok(Rereadable { name, content })
     }
 
-    fn rewind(&self) -> Result<File> {
-        let mut file = self
-            .file
-            .try_clone()
-            .map_err(|e| Error::io("failed to reopen", &self.name, e))?;
-        file.seek(SeekFrom::Start(0))
-            .map_err(|e| Error::io("failed to rewind", &self.name, e))?;
-        Ok(file)
+    fn rewind(&self) -> Result<Box<dyn Read + Send>> {
+        match &self.content {
+            Content::File(file) => {
+                let mut file = file
+                    .try_clone()
+                    .map_err(|e| Error::io("failed to reopen", &self.name, e))?;
+                file.seek(SeekFrom::Start(0))
+                    .map_err(|e| Error::io("failed to rewind", &self.name, e))?;
+                Ok(Box::new(file))
+            }
+            Content::Bytes(bytes) => Ok(Box::new(std::io::Cursor::new(bytes.clone()))),
+        }
     }
 
-    fn chunks(&self, batch_size: usize) -> Result<Chunks<File>> {
+    fn chunks(&self, batch_size: usize) -> Result<Chunks<Box<dyn Read + Send>>> {
         Ok(Chunks::new(
             self.rewind()?,
             &self.name,

@@ -49,8 +49,6 @@ const SOURCE_ITEMS: &str = ".stacpkg-source.items.arrow";
 /// How to build.
 #[derive(Debug, Clone)]
 pub struct BuildOptions {
-    /// An asset-lock IPC stream to use instead of deriving one (`--asset-lock`).
-    pub asset_lock: Option<PathBuf>,
     /// Files and directories to copy into the package under their own names (`--includes`).
     pub includes: Vec<PathBuf>,
     /// Copy asset bytes into `assets/<item>/<asset><ext>` (`--include-assets`).
@@ -71,7 +69,6 @@ pub struct BuildOptions {
 impl Default for BuildOptions {
     fn default() -> Self {
         BuildOptions {
-            asset_lock: None,
             includes: Vec::new(),
             include_assets: false,
             derive: DeriveOptions::default(),
@@ -107,25 +104,18 @@ pub struct BuildReport {
 }
 
 /// Build the package `output` from `items`; assets are probed (and with `include_assets`
-/// copied) through `stores`.
+/// copied) through `stores`. With `lock`, the package's lock is that stream (its rows of the
+/// selected items) instead of one derived from the items.
 pub fn build(
     items: BatchReader,
+    lock: Option<BatchReader>,
     output: &Path,
     stores: &Stores,
     options: BuildOptions,
 ) -> Result<BuildReport> {
     let includes = check_includes(&options.includes)?;
     let staging = Staging::new(output, options.force)?;
-    // Opened before anything is written, so a lock that is not a lock stream fails early.
-    let explicit_lock = match &options.asset_lock {
-        Some(path) => {
-            let name = format!("`{}`", path.display());
-            let file = File::open(path)
-                .map_err(|e| Error::io("failed to open", path.display().to_string(), e))?;
-            Some(crate::ipc::read_stream(file, &name, StreamKind::AssetLock)?)
-        }
-        None => None,
-    };
+    let explicit_lock = lock;
 
     let dir = staging.path();
 
