@@ -14,6 +14,8 @@
 //! cargo run --example embed
 //! ```
 
+#![allow(clippy::print_stdout)] // an example program reports what it did
+
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
