@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::sync::Arc;
 
+pub mod conformance;
 pub mod services;
 
 use arrow_array::RecordBatch;

@@ -14,9 +14,11 @@
 //! - `oci`: `push` and `pull` against real registries (open, Basic, bearer token), ORAS and OCI
 //!   image layouts.
 //! - `items_out`: `items to-ndjson / to-json`: STAC Items back out, exact round trips, consumers.
+//! - `conformance`: the store conformance suite, in memory and on disk, and on the real servers.
 //! - `regression`: one test per defect of an issue, named `issue_<n>_<what>`.
 
 mod asset_lock;
+mod conformance;
 mod errors;
 mod items;
 mod items_out;

@@ -388,3 +388,96 @@ fn jobs(
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::asset_lock::plan::KeyLayout;
+    use crate::store::Location;
+    use object_store::memory::InMemory;
+    use object_store::{ObjectStore, ObjectStoreExt, PutPayload};
+
+    fn run<T>(work: impl std::future::Future<Output = T>) -> T {
+        tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap()
+            .block_on(work)
+    }
+
+    /// Two in-memory buckets, `s3://src` holding `a.bin` and `b.bin`, and `s3://dst`.
+    fn buckets() -> (Stores, Arc<InMemory>) {
+        let source = Arc::new(InMemory::new());
+        let destination = Arc::new(InMemory::new());
+        for (name, len) in [("a.bin", 10usize), ("b.bin", 6 * 1024 * 1024)] {
+            let path = object_store::path::Path::from(name);
+            run(source.put(&path, PutPayload::from(vec![7u8; len]))).unwrap();
+        }
+        let stores = Stores::builder()
+            .register("s3://src", source as Arc<dyn ObjectStore>)
+            .unwrap()
+            .register("s3://dst", destination.clone() as Arc<dyn ObjectStore>)
+            .unwrap()
+            .build()
+            .unwrap();
+        (stores, destination)
+    }
+
+    fn lock() -> BatchReader {
+        let rows: Vec<LockRow> = ["a.bin", "b.bin"]
+            .iter()
+            .map(|key| LockRow {
+                item_id: "item".into(),
+                asset_key: key.trim_end_matches(".bin").into(),
+                location: Location {
+                    store_type: Some("s3".into()),
+                    store_container: Some("src".into()),
+                    key: Some((*key).into()),
+                },
+                endpoint: None,
+                facts: ObjectFacts::default(),
+            })
+            .collect();
+        BatchReader::new(schema(), std::iter::once(to_batch(&rows)))
+    }
+
+    fn relocated(reader: BatchReader) -> Vec<LockRow> {
+        reader.flat_map(|b| from_batch(&b.unwrap())).collect()
+    }
+
+    #[test]
+    fn objects_are_copied_between_stores_and_the_lock_points_at_the_copies() {
+        let (stores, destination) = buckets();
+        let mut options = RelocateOptions::to(Destination::Plan(PlanOptions::bucket(
+            "s3", "dst", "mirror",
+        )));
+        options.copy.chunk_size = crate::store::S3_MIN_PART;
+        let (rows, report) = relocate(lock(), &stores, options, |_| {}).unwrap();
+        let rows = relocated(rows);
+        assert_eq!(report.copied.load(Ordering::Relaxed), 2);
+        assert_eq!(
+            rows.iter()
+                .map(|r| r.location.key.clone().unwrap())
+                .collect::<Vec<_>>(),
+            ["mirror/item/a.bin", "mirror/item/b.bin"]
+        );
+        assert_eq!(rows[1].facts.size, Some(6 * 1024 * 1024));
+        let copy = run(destination.get(&"mirror/item/b.bin".into())).unwrap();
+        assert_eq!(run(copy.bytes()).unwrap().len(), 6 * 1024 * 1024);
+    }
+
+    #[test]
+    fn a_dry_run_plans_without_copying() {
+        let (stores, destination) = buckets();
+        let mut plan = PlanOptions::bucket("s3", "dst", "mirror");
+        plan.layout = KeyLayout::SourceKey;
+        let options = RelocateOptions {
+            dry_run: true,
+            ..RelocateOptions::to(Destination::Plan(plan))
+        };
+        let (rows, report) = relocate(lock(), &stores, options, |_| {}).unwrap();
+        let rows = relocated(rows);
+        assert_eq!(rows[0].location.key.as_deref(), Some("mirror/a.bin"));
+        assert_eq!(report.copied.load(Ordering::Relaxed), 0);
+        assert!(run(destination.head(&"mirror/a.bin".into())).is_err());
+    }
+}

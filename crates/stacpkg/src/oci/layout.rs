@@ -242,3 +242,64 @@ fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
         .map_err(|e| Error::io("failed to write", path.display().to_string(), e.error))?;
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::oci::media_type::MANIFEST_MEDIA_TYPE;
+
+    fn run<T>(work: impl std::future::Future<Output = T>) -> T {
+        tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap()
+            .block_on(work)
+    }
+
+    #[test]
+    fn tags_point_at_their_latest_manifest_and_digests_at_theirs() {
+        let dir = tempfile::tempdir().unwrap();
+        assert!(matches!(
+            ImageLayout::open(dir.path(), false),
+            Err(Error::NotImageLayout { .. })
+        ));
+        let layout = ImageLayout::open(dir.path(), true).unwrap();
+        let (one, two) = (br#"{"one": 1}"#, br#"{"two": 2}"#);
+        run(layout.push_manifest("v1", one)).unwrap();
+        run(layout.push_manifest("v1", two)).unwrap();
+        let (bytes, media_type) = run(layout.fetch_manifest("v1")).unwrap();
+        assert_eq!(bytes, two);
+        assert_eq!(media_type.as_deref(), Some(MANIFEST_MEDIA_TYPE));
+        let (bytes, _) = run(layout.fetch_manifest(&digest_of(two))).unwrap();
+        assert_eq!(bytes, two);
+        let index: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(dir.path().join(INDEX_FILE)).unwrap()).unwrap();
+        assert_eq!(index["manifests"].as_array().unwrap().len(), 1, "{index}");
+        assert!(matches!(
+            run(layout.fetch_manifest("v2")),
+            Err(Error::ManifestNotFound { .. })
+        ));
+    }
+
+    #[test]
+    fn blobs_are_checked_both_ways() {
+        let dir = tempfile::tempdir().unwrap();
+        let layout = ImageLayout::open(&dir.path().join("oci"), true).unwrap();
+        let file = dir.path().join("blob");
+        std::fs::write(&file, b"blob bytes").unwrap();
+        let good = Descriptor::of_bytes("x", b"blob bytes", Some("blob"));
+        let wrong = Descriptor::of_bytes("x", b"other bytes", Some("blob"));
+        let progress = Progress::default();
+        assert!(matches!(
+            run(layout.push_blob(&wrong, &file, &progress)),
+            Err(Error::DigestMismatch { .. }) | Err(Error::BlobTooLarge { .. })
+        ));
+        assert!(!run(layout.has_blob(&wrong)).unwrap());
+        run(layout.push_blob(&good, &file, &progress)).unwrap();
+        assert!(run(layout.has_blob(&good)).unwrap());
+        // Tampered in the layout: the fetch fails and writes nothing.
+        std::fs::write(layout.blob_path(&good.digest).unwrap(), b"blob bytez").unwrap();
+        let out = dir.path().join("out");
+        assert!(run(layout.fetch_blob(&good, &out, &progress)).is_err());
+        assert!(!out.exists());
+    }
+}

@@ -294,3 +294,152 @@ pub fn pull_from(
         replaced,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::oci::MemoryTarget;
+
+    /// A package directory by hand: the two tables (any bytes do for transfer), an asset and a
+    /// directory of documents.
+    fn package(dir: &Path) -> PathBuf {
+        let package = dir.join("pkg");
+        for (path, bytes) in [
+            (ITEMS_FILE, &b"items table"[..]),
+            ("assets/i/a.tif", b"asset bytes"),
+            ("docs/readme.txt", b"read me"),
+        ] {
+            let path = package.join(path);
+            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+            std::fs::write(path, bytes).unwrap();
+        }
+        // A pull reads the lock (for the files' recorded times): an empty one.
+        let lock = crate::BatchReader::new(crate::asset_lock::schema(), std::iter::empty());
+        crate::asset_lock::write_parquet(lock, &package.join(LOCK_FILE)).unwrap();
+        package
+    }
+
+    fn options(dir: &Path) -> PushOptions {
+        PushOptions {
+            media_types: MediaTypes::builtin(),
+            scratch: dir.to_path_buf(),
+            ..PushOptions::default()
+        }
+    }
+
+    fn files(dir: &Path) -> Vec<(String, Vec<u8>)> {
+        let mut out = Vec::new();
+        for entry in std::fs::read_dir(dir).unwrap().flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                out.extend(
+                    files(&path)
+                        .into_iter()
+                        .map(|(p, b)| (format!("{}/{p}", entry.file_name().to_string_lossy()), b)),
+                );
+            } else {
+                out.push((
+                    entry.file_name().to_string_lossy().into_owned(),
+                    std::fs::read(&path).unwrap(),
+                ));
+            }
+        }
+        out.sort();
+        out
+    }
+
+    #[test]
+    fn a_package_round_trips_through_a_memory_target_and_a_second_push_skips_every_blob() {
+        let dir = tempfile::tempdir().unwrap();
+        let package = package(dir.path());
+        let target = MemoryTarget::new();
+        let first = push_to(
+            &target,
+            "v1",
+            &package,
+            &options(dir.path()),
+            &Progress::default(),
+        )
+        .unwrap();
+        assert_eq!((first.layers, first.skipped), (4, 0));
+        let again = push_to(
+            &target,
+            "v1",
+            &package,
+            &options(dir.path()),
+            &Progress::default(),
+        )
+        .unwrap();
+        assert_eq!((again.digest, again.skipped), (first.digest.clone(), 4));
+        let pulled = dir.path().join("pulled");
+        let report = pull_from(
+            &target,
+            "v1",
+            &pulled,
+            &PullOptions::default(),
+            &Progress::default(),
+        )
+        .unwrap();
+        assert_eq!(report.digest, first.digest);
+        assert_eq!(files(&package), files(&pulled));
+    }
+
+    #[test]
+    fn a_tampered_blob_fails_the_pull_and_leaves_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let package = package(dir.path());
+        let target = MemoryTarget::new();
+        push_to(
+            &target,
+            "v1",
+            &package,
+            &options(dir.path()),
+            &Progress::default(),
+        )
+        .unwrap();
+        let asset = crate::oci::digest_of(b"asset bytes");
+        target.corrupt(&asset, b"asset bytez".to_vec());
+        let pulled = dir.path().join("pulled");
+        let error = pull_from(
+            &target,
+            "v1",
+            &pulled,
+            &PullOptions::default(),
+            &Progress::default(),
+        )
+        .unwrap_err();
+        let Error::Layer { source, .. } = &error else {
+            panic!("{error:?}")
+        };
+        assert!(
+            matches!(**source, Error::DigestMismatch { .. }),
+            "{source:?}"
+        );
+        assert!(!pulled.exists());
+        let leftovers: Vec<_> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .flatten()
+            .map(|e| e.file_name())
+            .filter(|n| n.to_string_lossy().starts_with('.'))
+            .collect();
+        assert!(leftovers.is_empty(), "{leftovers:?}");
+    }
+
+    #[test]
+    fn a_missing_tag_is_a_typed_error_naming_the_target() {
+        let dir = tempfile::tempdir().unwrap();
+        let error = pull_from(
+            &MemoryTarget::new(),
+            "nope",
+            &dir.path().join("out"),
+            &PullOptions::default(),
+            &Progress::default(),
+        )
+        .unwrap_err();
+        assert!(matches!(error, Error::ManifestNotFound { .. }), "{error:?}");
+        assert_eq!(
+            error.to_string(),
+            "the memory target has no manifest `nope`"
+        );
+    }
+}
