@@ -21,6 +21,9 @@ use stacpkg::store::{Location, StoreError, Stores, locate};
 /// Part size the suite copies with: S3's smallest, so multipart copies work on every store.
 pub const CHUNK: usize = 5 * 1024 * 1024;
 
+/// Puts bytes at an href by other means than the store (a directory a server serves).
+pub type PutObject = Box<dyn Fn(&str, &[u8]) + Send + Sync>;
+
 /// Where the suite runs: stores, and the href prefix its objects live under. The backends of
 /// one run share their stores (a relocation reads one and writes the other).
 pub struct Backend {
@@ -34,7 +37,7 @@ pub struct Backend {
     /// Relocations may write here (not to a plain HTTP server).
     pub writable: bool,
     /// Puts an object at an href, when the store itself cannot (nginx serves a directory).
-    pub put: Option<Box<dyn Fn(&str, &[u8]) + Send + Sync>>,
+    pub put: Option<PutObject>,
 }
 
 impl std::fmt::Debug for Backend {
