@@ -84,7 +84,7 @@ fn pipeline(runtime: Runtime) {
     };
     let (lock, report) = asset_lock::derive(items(), &stores, derive, |_| {}).unwrap();
     let (schema, lock) = rows(lock);
-    assert_eq!(report.rows(), 2);
+    assert_eq!(report.rows.load(std::sync::atomic::Ordering::Relaxed), 2);
 
     let validate = ValidateOptions {
         runtime: runtime.clone(),

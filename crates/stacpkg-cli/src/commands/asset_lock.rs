@@ -61,13 +61,15 @@ pub(crate) fn derive(args: DeriveArgs) -> anyhow::Result<ExitStatus> {
     let (lock, report) =
         asset_lock::derive(items, &stores, options, |error| diagnostics::warn(error))?;
     stdio::emit(lock)?;
-    diagnostics::warn_dropped_queries(report.queries_dropped(), "the lock");
-    diagnostics::warn_dropped_credentials(report.credentials_dropped(), "the lock");
-    if report.failed() > 0 {
+    let load =
+        |count: &std::sync::atomic::AtomicU64| count.load(std::sync::atomic::Ordering::Relaxed);
+    diagnostics::warn_dropped_queries(load(&report.queries_dropped), "the lock");
+    diagnostics::warn_dropped_credentials(load(&report.credentials_dropped), "the lock");
+    if load(&report.failed) > 0 {
         diagnostics::warn_line(&format!(
             "{} of {} assets could not be probed; their rows carry no observed facts",
-            report.failed(),
-            report.rows()
+            load(&report.failed),
+            load(&report.rows)
         ));
         return Ok(ExitStatus::Failure);
     }

@@ -12,7 +12,7 @@ use crate::args::items::{
     ModeArg, PromoteAlternateArgs, RemoveAlternateArgs, ToJsonArgs, ToParquetArgs,
 };
 use crate::stdio;
-use stacpkg::items::project::{self, LockIndex, PromoteMode};
+use stacpkg::items::project::{self, LockIndex, PromoteMode, PromoteOptions};
 
 fn filter(args: FilterArgs) -> ItemFilter {
     ItemFilter {
@@ -126,13 +126,13 @@ pub(crate) fn promote_alternate(args: PromoteAlternateArgs) -> anyhow::Result<Ex
         ModeArg::Replace => PromoteMode::Replace,
         ModeArg::Switch => PromoteMode::Switch,
     };
-    stdio::emit(project::promote_alternate(
-        items_stdin()?,
-        args.alternate_key,
+    let options = PromoteOptions {
+        key: args.alternate_key,
         mode,
-        args.switched_alternate_name,
-        args.drop_alternates,
-    )?)?;
+        switched_name: args.switched_alternate_name,
+        drop_alternates: args.drop_alternates,
+    };
+    stdio::emit(project::promote_alternate(items_stdin()?, options)?)?;
     Ok(ExitStatus::Success)
 }
 

@@ -74,32 +74,18 @@ impl Default for DeriveOptions {
     }
 }
 
-/// Counts of a derive run, final once its output reader is exhausted.
+/// Live counts of a derive run (like [`RelocateReport`](super::RelocateReport)'s), final once
+/// its output reader is exhausted.
 #[derive(Debug, Default)]
 pub struct DeriveReport {
-    rows: AtomicU64,
-    failed: AtomicU64,
-    queries_dropped: AtomicU64,
-    credentials_dropped: AtomicU64,
-}
-
-impl DeriveReport {
     /// Rows written.
-    pub fn rows(&self) -> u64 {
-        self.rows.load(Ordering::Relaxed)
-    }
+    pub rows: AtomicU64,
     /// Rows whose probe failed (only under `keep_going`).
-    pub fn failed(&self) -> u64 {
-        self.failed.load(Ordering::Relaxed)
-    }
+    pub failed: AtomicU64,
     /// Hrefs whose query string (a possible signature) was left out of the lock.
-    pub fn queries_dropped(&self) -> u64 {
-        self.queries_dropped.load(Ordering::Relaxed)
-    }
+    pub queries_dropped: AtomicU64,
     /// Hrefs and endpoints whose credentials (`user:password@`) were left out of the lock.
-    pub fn credentials_dropped(&self) -> u64 {
-        self.credentials_dropped.load(Ordering::Relaxed)
-    }
+    pub credentials_dropped: AtomicU64,
 }
 
 /// A planned lock row.

@@ -106,7 +106,7 @@ impl LockIndex {
     }
 }
 
-/// `promote-alternate --mode`.
+/// How [`promote_alternate`] treats the old primary.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum PromoteMode {
     /// The alternate becomes the primary; the alternates stay (unless dropped).
@@ -114,6 +114,31 @@ pub enum PromoteMode {
     Replace,
     /// Primary and alternate swap places.
     Switch,
+}
+
+/// What [`promote_alternate`] promotes, and how.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PromoteOptions {
+    /// The alternate whose href becomes the primary href.
+    pub key: String,
+    /// Keep the alternates ([`PromoteMode::Replace`]) or swap primary and alternate.
+    pub mode: PromoteMode,
+    /// `alternate:name` of the old primary when switched and it had none.
+    pub switched_name: String,
+    /// Remove every alternate after promoting (replace mode only).
+    pub drop_alternates: bool,
+}
+
+impl PromoteOptions {
+    /// Promote `key`, replacing the primary and keeping the alternates.
+    pub fn new(key: impl Into<String>) -> Self {
+        PromoteOptions {
+            key: key.into(),
+            mode: PromoteMode::Replace,
+            switched_name: DEFAULT_SWITCHED_NAME.into(),
+            drop_alternates: false,
+        }
+    }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -539,13 +564,13 @@ fn infer_endpoint(alternate: &str, primary: &str) -> Option<String> {
 }
 
 /// `items promote-alternate`: `alternate[K]` becomes the primary href (ref §6.3).
-pub fn promote_alternate(
-    input: BatchReader,
-    key: String,
-    mode: PromoteMode,
-    switched_name: String,
-    drop_alternates: bool,
-) -> Result<BatchReader> {
+pub fn promote_alternate(input: BatchReader, options: PromoteOptions) -> Result<BatchReader> {
+    let PromoteOptions {
+        key,
+        mode,
+        switched_name,
+        drop_alternates,
+    } = options;
     let has_key = match input.schema().field_with_name(ASSETS).map(|f| f.data_type()) {
         Ok(DataType::Struct(assets)) => assets.iter().any(|asset| match asset.data_type() {
             DataType::Struct(members) => members.iter().any(|m| {

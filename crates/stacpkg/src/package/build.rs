@@ -183,8 +183,8 @@ pub fn build(
     }
 
     if let Some(derived) = derived {
-        report.queries_dropped += derived.queries_dropped();
-        report.credentials_dropped += derived.credentials_dropped();
+        report.queries_dropped += derived.queries_dropped.load(Ordering::Relaxed);
+        report.credentials_dropped += derived.credentials_dropped.load(Ordering::Relaxed);
     }
     if let Some(spool) = &spool {
         std::fs::remove_file(spool)
