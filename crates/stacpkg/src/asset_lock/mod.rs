@@ -39,8 +39,8 @@ pub use derive::{
 pub(crate) use engine::CHUNK_ROWS;
 pub use plan::{KeyLayout, PlanOptions};
 pub use relocate::{
-    DEFAULT_CHUNK_SIZE, DEFAULT_COPY_WORKERS, DEFAULT_MEMORY_LIMIT, Destination, RelocateEvent,
-    RelocateOptions, RelocateReport, relocate,
+    DEFAULT_COPY_WORKERS, DEFAULT_MEMORY_LIMIT, Destination, RelocateEvent, RelocateOptions,
+    RelocateReport, relocate,
 };
 pub use validate::{ValidateEvent, ValidateOptions, ValidateReport, Validation, validate};
 

@@ -31,8 +31,6 @@ use crate::store::{
 pub const DEFAULT_COPY_WORKERS: usize = 8;
 /// Default `--memory-limit-bytes`: 2 GiB.
 pub const DEFAULT_MEMORY_LIMIT: u64 = 2 * 1024 * 1024 * 1024;
-/// Default `--chunk-size-bytes`: 8 MiB.
-pub const DEFAULT_CHUNK_SIZE: u64 = 8 * 1024 * 1024;
 
 /// Where rows go.
 #[derive(Debug, Clone)]
@@ -69,11 +67,7 @@ impl RelocateOptions {
         RelocateOptions {
             destination,
             dry_run: false,
-            copy: CopyOptions {
-                chunk_size: DEFAULT_CHUNK_SIZE as usize,
-                put_max_concurrency: 1,
-                overwrite: true,
-            },
+            copy: CopyOptions::default(),
             memory_limit: DEFAULT_MEMORY_LIMIT,
             max_workers: DEFAULT_COPY_WORKERS,
             keep_going: false,

@@ -72,11 +72,7 @@ impl Default for BuildOptions {
             includes: Vec::new(),
             include_assets: false,
             derive: DeriveOptions::default(),
-            copy: CopyOptions {
-                chunk_size: asset_lock::DEFAULT_CHUNK_SIZE as usize,
-                put_max_concurrency: 1,
-                overwrite: true,
-            },
+            copy: CopyOptions::default(),
             copy_workers: asset_lock::DEFAULT_COPY_WORKERS,
             memory_limit: asset_lock::DEFAULT_MEMORY_LIMIT,
             force: false,

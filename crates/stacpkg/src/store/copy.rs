@@ -48,6 +48,20 @@ pub struct CopyOptions {
     pub overwrite: bool,
 }
 
+/// Default part size of multipart uploads: 8 MiB.
+pub const DEFAULT_CHUNK_SIZE: u64 = 8 * 1024 * 1024;
+
+impl Default for CopyOptions {
+    /// The command line's defaults: 8 MiB parts, one at a time, overwriting.
+    fn default() -> Self {
+        CopyOptions {
+            chunk_size: DEFAULT_CHUNK_SIZE as usize,
+            put_max_concurrency: 1,
+            overwrite: true,
+        }
+    }
+}
+
 impl CopyOptions {
     /// The most one copy can buffer.
     pub fn per_copy_bytes(&self) -> u64 {

@@ -41,7 +41,7 @@ use settings::{Environment, Settings};
 pub use settings::{LocationOptions, StoresBuilder};
 
 pub(crate) use copy::Budget;
-pub use copy::{Copied, CopyOptions, CopyProgress, S3_MIN_PART};
+pub use copy::{Copied, CopyOptions, CopyProgress, DEFAULT_CHUNK_SIZE, S3_MIN_PART};
 pub(crate) use facts::short_reason;
 pub use facts::{ObjectFacts, StoreError, iso_time, redact};
 pub use href::{
