@@ -721,6 +721,13 @@ pub enum Error {
     #[error("internal error: {0}")]
     Internal(&'static str),
 
+    /// The runtime handle given is a current-thread runtime's, which cannot drive work from a
+    /// thread other than its own: the call would hang.
+    #[error(
+        "the tokio runtime given is a current-thread runtime, which cannot run work from another thread: give a multi-thread runtime's handle or let the call make its own runtime"
+    )]
+    CurrentThreadRuntime,
+
     /// A worker thread or task of the library failed.
     #[error("a transfer thread failed")]
     Task(#[source] tokio::task::JoinError),

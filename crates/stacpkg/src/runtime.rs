@@ -17,7 +17,8 @@ pub enum Runtime {
     #[default]
     Own,
     /// The caller's runtime. It must be a multi-thread runtime: the work is driven from a thread
-    /// that is not the runtime's own, which a current-thread runtime cannot serve.
+    /// that is not the runtime's own, which a current-thread runtime cannot serve (such a handle
+    /// is refused with [`Error::CurrentThreadRuntime`] rather than left to hang).
     Handle(tokio::runtime::Handle),
 }
 
@@ -55,7 +56,12 @@ impl Runtime {
 
     fn drive<F: Future>(&self, threads: Threads, work: F) -> Result<F::Output> {
         match self {
-            Runtime::Handle(handle) => Ok(handle.block_on(work)),
+            Runtime::Handle(handle) => {
+                if handle.runtime_flavor() == tokio::runtime::RuntimeFlavor::CurrentThread {
+                    return Err(Error::CurrentThreadRuntime);
+                }
+                Ok(handle.block_on(work))
+            }
             Runtime::Own => {
                 let mut builder = match threads {
                     Threads::One => tokio::runtime::Builder::new_current_thread(),
@@ -103,5 +109,15 @@ mod tests {
         assert_eq!(runtime.block_on(Threads::One, workers()).unwrap(), 3);
         // An own runtime for the same work is a new, single-threaded one.
         assert_eq!(Runtime::Own.block_on(Threads::One, workers()).unwrap(), 1);
+    }
+
+    #[tokio::test]
+    async fn a_current_thread_handle_is_refused_instead_of_hanging() {
+        let runtime = Runtime::Handle(tokio::runtime::Handle::current());
+        let refused = runtime.block_on(Threads::All, answer()).unwrap_err();
+        assert!(
+            matches!(refused, Error::CurrentThreadRuntime),
+            "{refused:?}"
+        );
     }
 }
