@@ -173,3 +173,11 @@ pub(crate) fn warn_dropped_queries(count: u64, place: &str) {
         ));
     }
 }
+
+/// Warn of an asset whose `file:checksum` is in no accepted form (its lock row gets none).
+pub(crate) fn warn_malformed_checksum(item_id: &str, asset_key: &str, value: &str) {
+    warn_line(&format!(
+        "item `{item_id}` asset `{asset_key}`: `file:checksum` `{}` is not a multihash or ALGORITHM:HEX checksum; its row gets none from it",
+        value.escape_debug()
+    ));
+}

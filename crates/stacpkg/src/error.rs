@@ -721,6 +721,13 @@ pub enum Error {
     #[error("internal error: {0}")]
     Internal(&'static str),
 
+    /// A checksum strategy that reads objects was asked for without probing them.
+    #[error("checksum strategy `{strategy}` reads every object it hashes, but probing is off")]
+    ChecksumNeedsProbe {
+        /// The strategy.
+        strategy: crate::checksum::Strategy,
+    },
+
     /// The runtime handle given is a current-thread runtime's, which cannot drive work from a
     /// thread other than its own: the call would hang.
     #[error(

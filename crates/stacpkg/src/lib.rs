@@ -175,6 +175,7 @@
 
 pub mod asset_lock;
 pub mod batch;
+pub mod checksum;
 mod error;
 pub mod ipc;
 pub mod items;

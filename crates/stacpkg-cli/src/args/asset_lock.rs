@@ -187,6 +187,26 @@ pub(crate) struct DeriveArgs {
     /// concurrent probes
     #[arg(long, value_name = "MAX_WORKERS", default_value_t = stacpkg::asset_lock::DEFAULT_MAX_WORKERS, value_parser = max_workers)]
     pub(crate) max_workers: usize,
+    /// where file_checksum comes from: metadata (the asset's file:checksum, else a full-object
+    /// checksum the store reports), use-etag (then an MD5 from a single-part S3 ETag),
+    /// calculate-if-needed (then the bytes' SHA-256), calculate-always (hash every object)
+    #[arg(long, value_name = "STRATEGY", default_value = "metadata", value_parser = checksum_strategy)]
+    pub(crate) checksum: stacpkg::checksum::Strategy,
+}
+
+/// `--checksum` of `derive` and `build`: a strategy, `_` accepted for `-`.
+pub(crate) fn checksum_strategy(text: &str) -> Result<stacpkg::checksum::Strategy, String> {
+    text.parse()
+        .map_err(|e: stacpkg::checksum::UnknownStrategy| e.to_string())
+}
+
+/// `--checksum` of `validate`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub(crate) enum ChecksumCheck {
+    /// compare size, ETag and last-modified only
+    Skip,
+    /// also read the objects of rows with a file_checksum and check their bytes
+    Verify,
 }
 
 impl DeriveArgs {
@@ -210,6 +230,10 @@ pub(crate) struct ValidateArgs {
     /// concurrent probes
     #[arg(long, value_name = "MAX_WORKERS", default_value_t = stacpkg::asset_lock::DEFAULT_MAX_WORKERS, value_parser = max_workers)]
     pub(crate) max_workers: usize,
+    /// verify: read every object whose row has a file_checksum and check its bytes against it
+    /// (rows without one are counted as not verifiable); skip: do not read objects
+    #[arg(long, value_enum, value_name = "MODE", default_value_t = ChecksumCheck::Skip)]
+    pub(crate) checksum: ChecksumCheck,
 }
 
 #[cfg(test)]

@@ -35,6 +35,10 @@ pub(crate) struct BuildArgs {
     /// do not probe objects when deriving; sizes come from `file:size`
     #[arg(long, overrides_with = "probe_metadata")]
     pub(crate) no_probe_metadata: bool,
+    /// where a derived lock's file_checksum comes from (see `asset-lock derive --checksum`);
+    /// assets copied with --include-assets always get the SHA-256 of their bytes
+    #[arg(long, value_name = "STRATEGY", default_value = "metadata", value_parser = super::asset_lock::checksum_strategy)]
+    pub(crate) checksum: stacpkg::checksum::Strategy,
     /// replace an existing package in OUTPUT_DIR
     #[arg(long)]
     pub(crate) force: bool,

@@ -3,10 +3,11 @@
 use std::io::{IsTerminal, Write};
 
 use stacpkg::asset_lock::{
-    DeriveOptions, Destination, RelocateEvent, RelocateOptions, RelocateReport, ValidateEvent,
-    ValidateOptions,
+    DeriveEvent, DeriveOptions, DeriveReport, Destination, RelocateEvent, RelocateOptions,
+    RelocateReport, ValidateEvent, ValidateOptions,
 };
 use stacpkg::asset_lock::{KeyLayout, PlanOptions};
+use stacpkg::checksum::Strategy;
 use stacpkg::runtime::Runtime;
 use stacpkg::store::CopyOptions;
 
@@ -16,7 +17,8 @@ use stacpkg::{StreamKind, asset_lock};
 
 use super::ExitStatus;
 use crate::args::asset_lock::{
-    DeriveArgs, FromParquetArgs, LayoutArg, RelocateArgs, ToParquetArgs, ValidateArgs,
+    ChecksumCheck, DeriveArgs, FromParquetArgs, LayoutArg, RelocateArgs, ToParquetArgs,
+    ValidateArgs,
 };
 use crate::{diagnostics, progress, stdio};
 
@@ -55,12 +57,36 @@ pub(crate) fn derive(args: DeriveArgs) -> anyhow::Result<ExitStatus> {
         include_metadata_assets: args.include_metadata_assets,
         keep_going: args.keep_going,
         max_workers: args.max_workers,
+        checksum: args.checksum,
         runtime: Runtime::Own,
     };
+    if !options.probe && reads_objects(options.checksum) {
+        return Err(UsageError(format!(
+            "--checksum {} reads every object it hashes; it cannot be used with --no-probe-metadata",
+            options.checksum
+        ))
+        .into());
+    }
     let stores = super::stores(options.probe)?;
-    let (lock, report) =
-        asset_lock::derive(items, &stores, options, |error| diagnostics::warn(error))?;
-    stdio::emit(lock)?;
+    let show_progress = reads_objects(options.checksum) && std::io::stderr().is_terminal();
+    let progress = progress::Bar::new(show_progress);
+    let bar = progress.clone();
+    let (lock, report) = asset_lock::derive(items, &stores, options, move |event| {
+        bar.message(|| match event {
+            DeriveEvent::ProbeFailed(error) => diagnostics::warn(error),
+            DeriveEvent::MalformedChecksum {
+                item_id,
+                asset_key,
+                value,
+            } => diagnostics::warn_malformed_checksum(item_id, asset_key, value),
+            _ => {}
+        });
+    })?;
+    let shown = std::sync::Arc::clone(&report);
+    progress.start(move |elapsed| render_hashing(&shown, elapsed));
+    let emitted = stdio::emit(lock);
+    progress.finish();
+    emitted?;
     let load =
         |count: &std::sync::atomic::AtomicU64| count.load(std::sync::atomic::Ordering::Relaxed);
     diagnostics::warn_dropped_queries(load(&report.queries_dropped), "the lock");
@@ -85,6 +111,7 @@ pub(crate) fn validate(args: ValidateArgs) -> anyhow::Result<ExitStatus> {
         asset_keys: args.asset_keys.into_iter().collect(),
         keep_going: args.keep_going,
         max_workers: args.max_workers,
+        verify_checksums: args.checksum == ChecksumCheck::Verify,
         runtime: Runtime::Own,
     };
     let stores = super::stores(true)?;
@@ -112,6 +139,12 @@ pub(crate) fn validate(args: ValidateArgs) -> anyhow::Result<ExitStatus> {
         diagnostics::warn_line(&format!(
             "{} of {} assets could not be probed",
             summary.failed, summary.results
+        ));
+    }
+    if summary.unverifiable > 0 {
+        diagnostics::note(&format!(
+            "{} of {} rows have no file_checksum and were not verifiable; {} verified",
+            summary.unverifiable, summary.results, summary.verified
         ));
     }
     Ok(if summary.invalid > 0 {
@@ -212,6 +245,28 @@ pub(crate) fn relocate(args: RelocateArgs) -> anyhow::Result<ExitStatus> {
         return Ok(ExitStatus::Failure);
     }
     Ok(ExitStatus::Success)
+}
+
+/// Whether a derive with `strategy` reads objects to hash them.
+fn reads_objects(strategy: Strategy) -> bool {
+    matches!(
+        strategy,
+        Strategy::CalculateAlways | Strategy::CalculateIfNeeded
+    )
+}
+
+/// The hashing progress line of `derive --checksum calculate-*`: objects, bytes and rate.
+fn render_hashing(report: &DeriveReport, elapsed: std::time::Duration) -> String {
+    use std::sync::atomic::Ordering;
+    let load = |a: &std::sync::atomic::AtomicU64| a.load(Ordering::Relaxed);
+    let bytes = load(&report.bytes_hashed) as f64;
+    format!(
+        "hashing: {}/{}+ objects, {}, {}/s",
+        load(&report.hashed),
+        load(&report.to_hash),
+        progress::bytes(bytes),
+        progress::bytes(bytes / elapsed.as_secs_f64().max(0.001))
+    )
 }
 
 /// The relocation progress line: files, bytes, rate and, once the input is read to its end, the

@@ -5,6 +5,7 @@ use std::sync::atomic::Ordering;
 
 use stacpkg::StreamKind;
 use stacpkg::asset_lock::DeriveOptions;
+use stacpkg::checksum::Strategy;
 use stacpkg::items::ItemFilter;
 use stacpkg::package::media_type::MediaTypes;
 use stacpkg::package::{BuildOptions, build as build_package, inspect as inspect_package};
@@ -47,11 +48,24 @@ pub(crate) fn build(args: BuildArgs) -> anyhow::Result<ExitStatus> {
                 ..ItemFilter::default()
             },
             include_metadata_assets: args.include_metadata_assets,
+            checksum: args.checksum,
             ..DeriveOptions::default()
         },
         force: args.force,
         ..BuildOptions::default()
     };
+    if !options.derive.probe
+        && matches!(
+            options.derive.checksum,
+            Strategy::CalculateAlways | Strategy::CalculateIfNeeded
+        )
+    {
+        return Err(super::UsageError(format!(
+            "--checksum {} reads every object it hashes; it cannot be used with --no-probe-metadata",
+            options.derive.checksum
+        ))
+        .into());
+    }
     let stores = super::stores(lock.is_none() && options.derive.probe || options.include_assets)?;
     let report = build_package(items, lock, &args.output_dir, &stores, options)?;
     let lock = format!(
@@ -60,6 +74,15 @@ pub(crate) fn build(args: BuildArgs) -> anyhow::Result<ExitStatus> {
     );
     diagnostics::warn_dropped_queries(report.queries_dropped, &lock);
     diagnostics::warn_dropped_credentials(report.credentials_dropped, &lock);
+    for (item_id, asset_key, value) in &report.malformed_checksum_examples {
+        diagnostics::warn_malformed_checksum(item_id, asset_key, value);
+    }
+    let unlisted = report.malformed_checksums - report.malformed_checksum_examples.len() as u64;
+    if unlisted > 0 {
+        diagnostics::warn_line(&format!(
+            "{unlisted} more assets have a malformed `file:checksum`; `stacpkg asset-lock derive` names them all"
+        ));
+    }
     if report.item_hrefs_stripped > 0 {
         diagnostics::warn_line(&format!(
             "left the query strings or credentials of {} asset hrefs out of `{}`; only their unsigned locations are kept",

@@ -33,7 +33,15 @@ fn legacy_stream() -> Vec<u8> {
             "size",
             Arc::new(Int32Array::from(vec![Some(10), None, Some(30)])) as ArrayRef,
         ),
-        ("file_checksum", strs(&[Some("1220aa"), None, None])),
+        // The original's checksum helpers accept `ALGORITHM:HEX` as well as multihashes.
+        (
+            "file_checksum",
+            strs(&[
+                Some("sha256:BA7816BF8F01CFEA414140DE5DAE2223B00361A396177A9CB410FF61F20015AD"),
+                None,
+                Some("1114a9993e364706816aba3e25717850c26c9cd0d89d"),
+            ]),
+        ),
     ])
     .unwrap();
     write_ipc(&batch.schema(), &[batch])
@@ -66,7 +74,8 @@ fn to_parquet_writes_the_v1_schema_from_legacy_rows() {
             "key",
             "size_bytes",
             "etag",
-            "last_modified"
+            "last_modified",
+            "file_checksum"
         ]
     );
     assert!(!schema.field(0).is_nullable() && !schema.field(1).is_nullable());
@@ -109,6 +118,14 @@ fn to_parquet_writes_the_v1_schema_from_legacy_rows() {
         .unwrap()
         .as_primitive::<Int64Type>();
     assert_eq!(size.iter().collect::<Vec<_>>(), [Some(10), None, Some(30)]);
+    assert_eq!(
+        text("file_checksum"),
+        [
+            Some("1220ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad".into()),
+            None,
+            Some("1114a9993e364706816aba3e25717850c26c9cd0d89d".into())
+        ]
+    );
     let bytes = std::fs::read(ctx.path("assets.lock.parquet")).unwrap();
     assert!(!bytes.windows(6).any(|w| w == b"SECRET"));
 }
@@ -184,6 +201,27 @@ fn a_row_without_item_id_is_named_and_nothing_is_written() {
     assert_eq!(
         run.error_line(1),
         "stacpkg: error: asset lock row 2 has no `item_id`"
+    );
+    assert!(!ctx.path("lock.parquet").exists());
+}
+
+#[test]
+fn a_lock_checksum_in_no_accepted_form_is_refused_naming_its_row_and_nothing_is_written() {
+    let ctx = ctx();
+    let strs = |v: &[Option<&str>]| Arc::new(StringArray::from(v.to_vec())) as ArrayRef;
+    let batch = RecordBatch::try_from_iter(vec![
+        ("item_id", strs(&[Some("a"), Some("b")])),
+        ("asset_key", strs(&[Some("x"), Some("y")])),
+        ("file_checksum", strs(&[None, Some("crc32:1234abcd")])),
+    ])
+    .unwrap();
+    let run = ctx.run(
+        &["asset-lock", "to-parquet", "lock.parquet"],
+        &write_ipc(&batch.schema(), &[batch]),
+    );
+    assert_eq!(
+        run.error_line(1),
+        "stacpkg: error: asset lock row 2 has a `file_checksum` that is no multihash or `ALGORITHM:HEX` checksum: `crc32:1234abcd`"
     );
     assert!(!ctx.path("lock.parquet").exists());
 }

@@ -23,9 +23,10 @@ use arrow_schema::DataType;
 use super::engine::{self, Chunker, Cursor, Event};
 use super::{LockRow, schema, to_batch};
 use crate::batch::BatchReader;
+use crate::checksum::{self, Strategy};
 use crate::error::{Error, Result};
 use crate::items::ItemFilter;
-use crate::items::schema::{ASSETS, ID, LINKS};
+use crate::items::schema::{ASSETS, FILE_CHECKSUM, ID, LINKS};
 use crate::runtime::{Runtime, Threads};
 use crate::store::{
     ObjectFacts, ObjectRef, Stores, has_userinfo, normalize_endpoint, resolve_href,
@@ -56,6 +57,9 @@ pub struct DeriveOptions {
     pub keep_going: bool,
     /// Concurrent probes, at least 1.
     pub max_workers: usize,
+    /// Where each row's `file_checksum` comes from. The `calculate-*` strategies read objects,
+    /// so they need `probe`.
+    pub checksum: Strategy,
     /// Where the probes run.
     pub runtime: Runtime,
 }
@@ -63,6 +67,7 @@ pub struct DeriveOptions {
 impl Default for DeriveOptions {
     fn default() -> Self {
         DeriveOptions {
+            checksum: Strategy::Metadata,
             probe: true,
             filter: ItemFilter::default(),
             asset_keys: HashSet::new(),
@@ -86,6 +91,33 @@ pub struct DeriveReport {
     pub queries_dropped: AtomicU64,
     /// Hrefs and endpoints whose credentials (`user:password@`) were left out of the lock.
     pub credentials_dropped: AtomicU64,
+    /// Rows written with a `file_checksum`.
+    pub checksums: AtomicU64,
+    /// Assets whose `file:checksum` was in no accepted form (their rows have none from it).
+    pub malformed_checksums: AtomicU64,
+    /// Objects read to their end and hashed (`calculate-*`), so far.
+    pub hashed: AtomicU64,
+    /// Rows that will be hashed, planned so far (`calculate-*`).
+    pub to_hash: AtomicU64,
+    /// Bytes read for hashing, so far.
+    pub bytes_hashed: AtomicU64,
+}
+
+/// What `derive` tells its caller while it runs, in row order.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum DeriveEvent<'a> {
+    /// A probe failed under `keep_going`; the row is written without observed facts.
+    ProbeFailed(&'a Error),
+    /// An asset's `file:checksum` is in no accepted form; the row gets no checksum from it.
+    MalformedChecksum {
+        /// Item id.
+        item_id: &'a str,
+        /// Asset key.
+        asset_key: &'a str,
+        /// The value as the item has it.
+        value: &'a str,
+    },
 }
 
 /// A planned lock row.
@@ -95,6 +127,10 @@ struct Planned {
     asset_key: String,
     target: ObjectRef,
     size: Option<i64>,
+    /// The asset's `file:checksum`, normalised.
+    checksum: Option<String>,
+    /// The asset's `file:checksum` as given, when it is in no accepted form.
+    malformed_checksum: Option<String>,
 }
 
 /// One input batch, columns pulled out once.
@@ -110,6 +146,8 @@ struct AssetColumn {
     href: StringArray,
     size: Option<Int64Array>,
     endpoint: Option<StringArray>,
+    /// `file:checksum` as text; `Err` (the member as it is) when it cannot be text at all.
+    checksum: Option<std::result::Result<StringArray, ArrayRef>>,
     present: Option<arrow_buffer::NullBuffer>,
 }
 
@@ -161,6 +199,11 @@ fn prepare(batch: RecordBatch, filter: &ItemFilter) -> Result<Prepared> {
                 endpoint: member(ASSET_STORE_ENDPOINT)
                     .map(|c| utf8(c, &format!("{path}.{ASSET_STORE_ENDPOINT}")))
                     .transpose()?,
+                checksum: member(FILE_CHECKSUM).map(|c| {
+                    arrow_cast::cast(c, &DataType::Utf8)
+                        .map(|text| text.as_string::<i32>().clone())
+                        .map_err(|_| Arc::clone(c))
+                }),
                 present: asset.nulls().cloned(),
             });
         }
@@ -263,6 +306,23 @@ fn plan_rows(
             if located.userinfo_dropped || endpoint_credentials {
                 report.credentials_dropped.fetch_add(1, Ordering::Relaxed);
             }
+            let (checksum, malformed_checksum) = match &column.checksum {
+                None => (None, None),
+                Some(Ok(text)) => match value(text, row) {
+                    None => (None, None),
+                    Some(given) => match checksum::normalize(given) {
+                        Some(multihash) => (Some(multihash), None),
+                        None => (None, Some(given.to_string())),
+                    },
+                },
+                Some(Err(member)) if member.is_valid(row) => (None, Some("(not text)".to_string())),
+                Some(Err(_)) => (None, None),
+            };
+            if options.checksum == Strategy::CalculateAlways
+                || (options.checksum == Strategy::CalculateIfNeeded && checksum.is_none())
+            {
+                report.to_hash.fetch_add(1, Ordering::Relaxed);
+            }
             out.push(Planned {
                 item_id: item_id.to_string(),
                 asset_key: column.key.clone(),
@@ -271,6 +331,8 @@ fn plan_rows(
                     .size
                     .as_ref()
                     .and_then(|s| s.is_valid(row).then(|| s.value(row))),
+                checksum,
+                malformed_checksum,
             });
             added += 1;
         }
@@ -298,6 +360,11 @@ fn lock_batch(rows: &[(Planned, Option<ObjectFacts>)]) -> Result<RecordBatch> {
                     size: facts.and_then(|f| f.size).or(planned.size),
                     etag: facts.and_then(|f| f.etag.clone()),
                     last_modified: facts.and_then(|f| f.last_modified.clone()),
+                    // Decided by the strategy when probed; the item's own otherwise.
+                    checksum: match facts {
+                        Some(f) => f.checksum.clone(),
+                        None => planned.checksum.clone(),
+                    },
                 },
             }
         })
@@ -307,14 +374,25 @@ fn lock_batch(rows: &[(Planned, Option<ObjectFacts>)]) -> Result<RecordBatch> {
 
 /// Derive a lock from an items stream: the returned reader yields lock batches (v1 schema) as
 /// they are ready, in input order, while the items are still being read. Objects are probed
-/// through `stores` (unless `options.probe` is off). `on_failure` hears of every row whose probe
-/// failed under `keep_going`; without it, the first failure ends the stream with that error.
+/// through `stores` (unless `options.probe` is off), and each row's checksum is found by
+/// `options.checksum`. `on_event` hears, in row order, of every asset whose `file:checksum` is
+/// malformed and of every row whose probe failed under `keep_going`; without it, the first
+/// failure ends the stream with that error.
 pub fn derive(
     items: BatchReader,
     stores: &Stores,
     options: DeriveOptions,
-    mut on_failure: impl FnMut(&Error) + Send + 'static,
+    mut on_event: impl FnMut(DeriveEvent<'_>) + Send + 'static,
 ) -> Result<(BatchReader, Arc<DeriveReport>)> {
+    let reads = matches!(
+        options.checksum,
+        Strategy::CalculateAlways | Strategy::CalculateIfNeeded
+    );
+    if reads && !options.probe {
+        return Err(Error::ChecksumNeedsProbe {
+            strategy: options.checksum,
+        });
+    }
     let stores = options.probe.then(|| stores.clone());
     let report = Arc::new(DeriveReport::default());
     let thread_report = Arc::clone(&report);
@@ -334,33 +412,53 @@ pub fn derive(
             thread_report
                 .rows
                 .fetch_add(rows.len() as u64, Ordering::Relaxed);
+            let with_checksum = rows
+                .iter()
+                .filter(|(planned, facts)| match facts {
+                    Some(f) => f.checksum.is_some(),
+                    None => planned.checksum.is_some(),
+                })
+                .count();
+            thread_report
+                .checksums
+                .fetch_add(with_checksum as u64, Ordering::Relaxed);
             tx.send(Ok(batch)).map_err(|_| Error::OutputClosed)
         };
         let Some(stores) = stores else {
             for chunk in chunks {
                 let rows: Vec<_> = chunk?.into_iter().map(|p| (p, None)).collect();
+                rows.iter()
+                    .for_each(|(planned, _)| malformed(planned, &thread_report, &mut on_event));
                 send(&rows)?;
             }
             return Ok(());
         };
         let mut done = Vec::with_capacity(engine::CHUNK_ROWS);
+        let strategy = options.checksum;
         engine::run_ordered(
             chunks,
             &options.runtime,
-            Threads::One,
+            // Hashing is CPU work: spread it over every core. Probes alone are many small
+            // requests, cheaper on one thread.
+            if reads { Threads::All } else { Threads::One },
             options.max_workers,
             None,
             |planned: Planned| {
                 let stores = stores.clone();
+                let report = Arc::clone(&thread_report);
                 async move {
-                    let facts = stores.head(&planned.target).await;
+                    let facts = observe(&stores, &planned, strategy, &report).await;
                     (planned, facts)
                 }
             },
             |event| {
                 match event {
-                    Event::Row((planned, Ok(facts))) => done.push((planned, Some(facts))),
+                    Event::Row((planned, Ok(facts))) => {
+                        malformed(&planned, &thread_report, &mut on_event);
+                        done.push((planned, Some(facts)));
+                    }
                     Event::Row((planned, Err(source))) => {
+                        malformed(&planned, &thread_report, &mut on_event);
                         let error = Error::Probe {
                             item_id: planned.item_id.clone(),
                             asset_key: planned.asset_key.clone(),
@@ -375,7 +473,7 @@ pub fn derive(
                             return Err(error);
                         }
                         thread_report.failed.fetch_add(1, Ordering::Relaxed);
-                        on_failure(&error);
+                        on_event(DeriveEvent::ProbeFailed(&error));
                         done.push((planned, None));
                     }
                     Event::ChunkEnd => {
@@ -389,4 +487,60 @@ pub fn derive(
         )
     };
     Ok((engine::spawn_batches("derive", schema(), run)?, report))
+}
+
+/// Tell of an asset whose `file:checksum` is malformed.
+fn malformed(planned: &Planned, report: &DeriveReport, on_event: &mut impl FnMut(DeriveEvent<'_>)) {
+    if let Some(value) = &planned.malformed_checksum {
+        report.malformed_checksums.fetch_add(1, Ordering::Relaxed);
+        on_event(DeriveEvent::MalformedChecksum {
+            item_id: &planned.item_id,
+            asset_key: &planned.asset_key,
+            value,
+        });
+    }
+}
+
+/// One row's facts, its checksum found by `strategy`: the item's `file:checksum`, a full-object
+/// checksum the store reports, an MD5 ETag, or the bytes' SHA-256 (read with one request that
+/// also gives the facts). Under `calculate-always`, bytes that do not match the item's checksum
+/// fail the row.
+async fn observe(
+    stores: &Stores,
+    planned: &Planned,
+    strategy: Strategy,
+    report: &DeriveReport,
+) -> std::result::Result<ObjectFacts, crate::store::StoreError> {
+    let given = planned.checksum.as_deref();
+    let read = match strategy {
+        Strategy::CalculateAlways => true,
+        // Straight to the bytes when no store checksum can come first: one request, not two.
+        Strategy::CalculateIfNeeded => {
+            given.is_none() && !stores.may_report_checksum(&planned.target)
+        }
+        Strategy::Metadata | Strategy::UseEtag => false,
+    };
+    if read {
+        let hashed = stores
+            .hash(&planned.target, given, &report.bytes_hashed)
+            .await?;
+        report.hashed.fetch_add(1, Ordering::Relaxed);
+        return Ok(hashed.facts);
+    }
+    let mut facts = match given {
+        Some(_) => stores.head(&planned.target).await?,
+        None => stores.head_with_checksum(&planned.target).await?,
+    };
+    facts.checksum = given.map(str::to_string).or(facts.checksum);
+    if strategy == Strategy::UseEtag && facts.checksum.is_none() {
+        facts.checksum = facts.etag.as_deref().and_then(checksum::from_etag);
+    }
+    if strategy == Strategy::CalculateIfNeeded && facts.checksum.is_none() {
+        let hashed = stores
+            .hash(&planned.target, None, &report.bytes_hashed)
+            .await?;
+        report.hashed.fetch_add(1, Ordering::Relaxed);
+        return Ok(hashed.facts);
+    }
+    Ok(facts)
 }

@@ -33,7 +33,7 @@ use crate::error::{Error, Result, StreamKind};
 use crate::items::schema::{META_KIND, META_VERSION, SCHEMA_VERSION};
 use crate::output::AtomicFile;
 pub use derive::{
-    ASSET_STORE_ENDPOINT, DEFAULT_MAX_WORKERS, DeriveOptions, DeriveReport, FILE_SIZE,
+    ASSET_STORE_ENDPOINT, DEFAULT_MAX_WORKERS, DeriveEvent, DeriveOptions, DeriveReport, FILE_SIZE,
     METADATA_ASSET, derive,
 };
 pub(crate) use engine::CHUNK_ROWS;
@@ -66,13 +66,16 @@ pub const SIZE_BYTES: &str = "size_bytes";
 pub const ETAG: &str = "etag";
 /// Backend last-modified time, ISO-8601 text.
 pub const LAST_MODIFIED: &str = "last_modified";
+/// Content checksum, a lowercase multihash in hex ([`crate::checksum`]); optional on input.
+pub const FILE_CHECKSUM: &str = "file_checksum";
 /// Accepted on input as an alias of `size_bytes`.
 pub const LEGACY_SIZE: &str = "size";
 /// Accepted on input: a plain href, turned into a location when the row has none.
 pub const LEGACY_HREF: &str = "href";
 
-/// The columns of the v1 lock, in order.
-pub const COLUMNS: [&str; 9] = [
+/// The columns of the v1 lock, in order. Locks without the last one (`file_checksum`, the
+/// Python original's nine columns) are read with a null checksum.
+pub const COLUMNS: [&str; 10] = [
     ITEM_ID,
     ASSET_KEY,
     STORE_TYPE,
@@ -82,6 +85,7 @@ pub const COLUMNS: [&str; 9] = [
     SIZE_BYTES,
     ETAG,
     LAST_MODIFIED,
+    FILE_CHECKSUM,
 ];
 
 /// The exact v1 schema: strings except `size_bytes` (int64); `item_id`, `asset_key` not null.
@@ -140,8 +144,9 @@ fn value(column: &Option<StringArray>, row: usize) -> Option<&str> {
 
 /// Bring a lock-shaped batch to the v1 schema (ref §5.1): missing columns become nulls, unknown
 /// ones are dropped, store-type aliases normalised (unknown types become null), endpoints
-/// normalised, `size` accepted for `size_bytes`, and a legacy `href` located when the row has no
-/// `store_type` and no `key`. http(s) locations never keep a query string (SPEC §4), and no
+/// normalised, `size` accepted for `size_bytes`, `file_checksum` normalised to a lowercase
+/// multihash (a value in no accepted form is an error naming the row), and a legacy `href`
+/// located when the row has no `store_type` and no `key`. http(s) locations never keep a query string (SPEC §4), and no
 /// location or endpoint keeps credentials.
 pub fn normalize(batch: &RecordBatch) -> Result<Normalized> {
     let rows = batch.num_rows();
@@ -166,6 +171,10 @@ pub fn normalize(batch: &RecordBatch) -> Result<Normalized> {
     let key = text_column(batch, KEY)?;
     let etag = text_column(batch, ETAG)?;
     let last_modified = text_column(batch, LAST_MODIFIED)?;
+    let checksums = match text_column(batch, FILE_CHECKSUM)? {
+        Some(column) => Some(normalize_checksums(&column)?),
+        None => None,
+    };
     let href = text_column(batch, LEGACY_HREF)?;
     let size = match batch
         .column_by_name(SIZE_BYTES)
@@ -247,6 +256,7 @@ pub fn normalize(batch: &RecordBatch) -> Result<Normalized> {
             size,
             strings(etag),
             strings(last_modified),
+            strings(checksums),
         ],
     )
     .map_err(|e| Error::arrow("failed to build asset lock rows", e))?;
@@ -255,6 +265,32 @@ pub fn normalize(batch: &RecordBatch) -> Result<Normalized> {
         queries_dropped,
         credentials_dropped,
     })
+}
+
+/// A `file_checksum` column with every value as a lowercase multihash; a value in no accepted
+/// form is an error naming its row (1-based within the batch).
+fn normalize_checksums(column: &StringArray) -> Result<StringArray> {
+    let mut out = StringBuilder::with_capacity(column.len(), column.len() * 68);
+    for row in 0..column.len() {
+        let text = column.is_valid(row).then(|| column.value(row));
+        let Some(text) = text.filter(|t| !t.trim().is_empty()) else {
+            out.append_null();
+            continue;
+        };
+        match crate::checksum::normalize(text) {
+            Some(multihash) => out.append_value(multihash),
+            None => {
+                return Err(Error::InvalidLock {
+                    row: row as u64 + 1,
+                    problem: format!(
+                        "has a `{FILE_CHECKSUM}` that is no multihash or `ALGORITHM:HEX` checksum: `{}`",
+                        text.escape_debug()
+                    ),
+                });
+            }
+        }
+    }
+    Ok(out.finish())
 }
 
 /// One lock row, owned: what relocation and derive work with between batches.
@@ -268,7 +304,7 @@ pub struct LockRow {
     pub location: Location,
     /// `store_endpoint_url`.
     pub endpoint: Option<String>,
-    /// `size_bytes`, `etag`, `last_modified`.
+    /// `size_bytes`, `etag`, `last_modified`, `file_checksum`.
     pub facts: crate::store::ObjectFacts,
 }
 
@@ -280,16 +316,15 @@ pub fn from_batch(batch: &RecordBatch) -> Vec<LockRow> {
             .filter(|c| c.is_valid(row))
             .map(|c| c.value(row).to_string())
     };
-    let (item_id, asset_key, store_type, container, endpoint, key, etag, modified) = (
+    let (item_id, asset_key, store_type, container, endpoint, key) = (
         text(ITEM_ID),
         text(ASSET_KEY),
         text(STORE_TYPE),
         text(STORE_CONTAINER),
         text(STORE_ENDPOINT_URL),
         text(KEY),
-        text(ETAG),
-        text(LAST_MODIFIED),
     );
+    let (etag, modified, checksum) = (text(ETAG), text(LAST_MODIFIED), text(FILE_CHECKSUM));
     let size = batch
         .column_by_name(SIZE_BYTES)
         .map(|c| c.as_primitive::<arrow_array::types::Int64Type>());
@@ -307,6 +342,7 @@ pub fn from_batch(batch: &RecordBatch) -> Vec<LockRow> {
                 size: size.and_then(|s| s.is_valid(row).then(|| s.value(row))),
                 etag: get(etag, row),
                 last_modified: get(modified, row),
+                checksum: get(checksum, row),
             },
         })
         .collect()
@@ -314,7 +350,7 @@ pub fn from_batch(batch: &RecordBatch) -> Vec<LockRow> {
 
 /// A v1 lock batch from rows.
 pub fn to_batch(rows: &[LockRow]) -> Result<RecordBatch> {
-    let mut text: Vec<StringBuilder> = (0..8).map(|_| StringBuilder::new()).collect();
+    let mut text: Vec<StringBuilder> = (0..9).map(|_| StringBuilder::new()).collect();
     let mut sizes = arrow_array::builder::Int64Builder::with_capacity(rows.len());
     for row in rows {
         text[0].append_value(&row.item_id);
@@ -326,6 +362,7 @@ pub fn to_batch(rows: &[LockRow]) -> Result<RecordBatch> {
         sizes.append_option(row.facts.size);
         text[6].append_option(row.facts.etag.as_deref());
         text[7].append_option(row.facts.last_modified.as_deref());
+        text[8].append_option(row.facts.checksum.as_deref());
     }
     let mut columns: Vec<ArrayRef> = text
         .iter_mut()
@@ -463,7 +500,13 @@ mod tests {
                 LEGACY_SIZE,
                 Arc::new(arrow_array::Int32Array::from(vec![12, 34])),
             ),
-            ("file_checksum", strs(&[Some("1220ab"), None])),
+            (
+                FILE_CHECKSUM,
+                strs(&[
+                    Some("SHA256:BA7816BF8F01CFEA414140DE5DAE2223B00361A396177A9CB410FF61F20015AD"),
+                    None,
+                ]),
+            ),
         ]);
         let out = normalize(&input).unwrap();
         assert_eq!(out.batch.schema(), schema());
@@ -486,6 +529,25 @@ mod tests {
         let size = size.as_primitive::<arrow_array::types::Int64Type>();
         assert_eq!((size.value(0), size.value(1)), (12, 34));
         assert_eq!(out.queries_dropped, 0);
+        assert_eq!(
+            text(FILE_CHECKSUM, 0).as_deref(),
+            Some("1220ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad")
+        );
+        assert_eq!(text(FILE_CHECKSUM, 1), None);
+    }
+
+    #[test]
+    fn a_checksum_in_no_accepted_form_is_an_error_naming_its_row() {
+        let input = batch(vec![
+            (ITEM_ID, strs(&[Some("a"), Some("b")])),
+            (ASSET_KEY, strs(&[Some("x"), Some("y")])),
+            (FILE_CHECKSUM, strs(&[None, Some("1220ab")])),
+        ]);
+        let err = normalize(&input).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "asset lock row 2 has a `file_checksum` that is no multihash or `ALGORITHM:HEX` checksum: `1220ab`"
+        );
     }
 
     #[test]

@@ -119,11 +119,13 @@ pub enum RelocateEvent<'a> {
     },
 }
 
-/// A row to produce: the output row, and the copy it needs first.
+/// A row to produce: the output row, the copy it needs first, and the checksum the copied
+/// bytes must have (the source row's, else the destination row's).
 #[derive(Debug)]
 struct Job {
     output: LockRow,
     copy: Option<(ObjectRef, ObjectRef)>,
+    expected: Option<String>,
 }
 
 fn target(row: &LockRow) -> ObjectRef {
@@ -232,7 +234,15 @@ pub fn relocate(
                         return (job, Ok(None));
                     };
                     let copied = stores
-                        .copy(from, to, &copy_options, &budget, &report.progress, &stop)
+                        .copy(
+                            from,
+                            to,
+                            job.expected.as_deref(),
+                            &copy_options,
+                            &budget,
+                            &report.progress,
+                            &stop,
+                        )
                         .await;
                     if !keep_going && matches!(&copied, Err(e) if *e != StoreError::Cancelled) {
                         // The run ends with this failure: the copies in flight stop now, not
@@ -334,6 +344,7 @@ fn jobs(
                     Planned::Unmapped => Job {
                         output: row.clone(),
                         copy: None,
+                        expected: None,
                     },
                     Planned::To(location) => {
                         let output = LockRow {
@@ -341,10 +352,14 @@ fn jobs(
                             asset_key: row.asset_key.clone(),
                             location,
                             endpoint: endpoint.clone(),
+                            // Size and checksum describe the content, which the copy keeps
+                            // (a dry run's plan says what the destination should hold); the
+                            // store's own facts are the destination's to tell.
                             facts: ObjectFacts {
                                 size: row.facts.size,
                                 etag: None,
                                 last_modified: None,
+                                checksum: row.facts.checksum.clone(),
                             },
                         };
                         let copy = if dry_run {
@@ -352,7 +367,11 @@ fn jobs(
                         } else {
                             copy_of(Some(row), &output)
                         };
-                        Job { output, copy }
+                        Job {
+                            output,
+                            copy,
+                            expected: row.facts.checksum.clone(),
+                        }
                     }
                 };
                 count(&report, &job, row.facts.size);
@@ -372,9 +391,13 @@ fn jobs(
             Ok(Box::new(row_chunks(rows, move |row| {
                 let source = sources.get(&(row.item_id.clone(), row.asset_key.clone()));
                 let copy = if dry_run { None } else { copy_of(source, row) };
+                let expected = source
+                    .and_then(|s| s.facts.checksum.clone())
+                    .or_else(|| row.facts.checksum.clone());
                 let job = Job {
                     output: row.clone(),
                     copy,
+                    expected,
                 };
                 count(&report, &job, source.and_then(|s| s.facts.size));
                 Ok(Some(job))

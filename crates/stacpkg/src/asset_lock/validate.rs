@@ -12,14 +12,14 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use super::engine::{self, Event};
 use super::{
-    ASSET_KEY, ITEM_ID, KEY, LockRow, STORE_CONTAINER, STORE_TYPE, from_batch, normalized,
-    row_chunks,
+    ASSET_KEY, FILE_CHECKSUM, ITEM_ID, KEY, LockRow, STORE_CONTAINER, STORE_TYPE, from_batch,
+    normalized, row_chunks,
 };
 use crate::batch::BatchReader;
 use crate::error::{Error, Result};
 use crate::pyjson::string;
 use crate::runtime::{Runtime, Threads};
-use crate::store::{ObjectFacts, ObjectRef, Stores};
+use crate::store::{ObjectFacts, ObjectRef, StoreError, Stores};
 
 /// Which rows to check and how.
 #[derive(Debug, Clone)]
@@ -32,6 +32,9 @@ pub struct ValidateOptions {
     pub keep_going: bool,
     /// Concurrent probes, at least 1.
     pub max_workers: usize,
+    /// Read the objects of rows with a `file_checksum` and check their bytes against it (rows
+    /// without one are counted in [`ValidateReport::unverifiable`]).
+    pub verify_checksums: bool,
     /// Where the probes run.
     pub runtime: Runtime,
 }
@@ -39,6 +42,7 @@ pub struct ValidateOptions {
 impl Default for ValidateOptions {
     fn default() -> Self {
         ValidateOptions {
+            verify_checksums: false,
             item_ids: HashSet::new(),
             asset_keys: HashSet::new(),
             keep_going: false,
@@ -134,6 +138,10 @@ pub struct ValidateReport {
     pub queries_dropped: u64,
     /// Credentials (`user:password@`) left out of locations and endpoints.
     pub credentials_dropped: u64,
+    /// Rows whose bytes were read and checked against their `file_checksum`.
+    pub verified: u64,
+    /// Rows that could not be verified because they have no `file_checksum` (when verifying).
+    pub unverifiable: u64,
 }
 
 struct Check {
@@ -141,6 +149,8 @@ struct Check {
     /// Expected facts; `None` when a required field is missing (no probe).
     expected: Option<ObjectFacts>,
     target: ObjectRef,
+    /// Read the bytes and check them against the expected checksum.
+    verify: bool,
 }
 
 fn missing_fields(row: &Validation) -> Vec<&'static str> {
@@ -229,10 +239,15 @@ fn check_of(row: &LockRow, options: &ValidateOptions) -> Option<Check> {
             .push(format!("missing fields: {}", missing.join(",")));
         None
     };
+    let verify = options.verify_checksums
+        && expected
+            .as_ref()
+            .is_some_and(|facts| facts.checksum.is_some());
     Some(Check {
         result,
         expected,
         target: ObjectRef::new(row.location.clone(), row.endpoint.clone()),
+        verify,
     })
 }
 
@@ -258,21 +273,52 @@ pub fn validate(
     let plan_options = options.clone();
     let chunks = row_chunks(rows, move |row| Ok(check_of(row, &plan_options)));
     let mut summary = ValidateReport::default();
+    let read_bytes = Arc::new(AtomicU64::new(0));
     engine::run_ordered(
         chunks,
         &options.runtime,
-        Threads::One,
+        // Hashing is CPU work: spread it over every core. Probes alone are many small requests,
+        // cheaper on one thread.
+        if options.verify_checksums {
+            Threads::All
+        } else {
+            Threads::One
+        },
         options.max_workers,
         None,
         |mut check: Check| {
             let stores = stores.clone();
+            let read_bytes = Arc::clone(&read_bytes);
             async move {
                 let Some(expected) = &check.expected else {
                     return (check, None);
                 };
-                match stores.head(&check.target).await {
-                    Ok(actual) => {
+                let observed = match expected.checksum.as_deref().filter(|_| check.verify) {
+                    Some(checksum) => {
+                        match stores
+                            .hash(&check.target, Some(checksum), &read_bytes)
+                            .await
+                        {
+                            Ok(hashed) => Ok((hashed.facts, None)),
+                            // The bytes differ: the other facts still count, from a HEAD.
+                            Err(StoreError::ChecksumMismatch(mismatch)) => stores
+                                .head(&check.target)
+                                .await
+                                .map(|facts| (facts, Some(mismatch))),
+                            Err(e) => Err(e),
+                        }
+                    }
+                    None => stores.head(&check.target).await.map(|facts| (facts, None)),
+                };
+                match observed {
+                    Ok((actual, mismatch)) => {
                         check.result.errors = compare(expected, &actual);
+                        if let Some(mismatch) = mismatch {
+                            check.result.errors.push(format!(
+                                "{FILE_CHECKSUM} mismatch: expected {}, actual {}",
+                                mismatch.expected, mismatch.actual
+                            ));
+                        }
                         (check, None)
                     }
                     Err(source) => {
@@ -289,6 +335,7 @@ pub fn validate(
         },
         |event| match event {
             Event::Row((mut check, failure)) => {
+                let probe_failed = failure.is_some();
                 if let Some(error) = failure {
                     if !options.keep_going {
                         return Err(error);
@@ -303,6 +350,17 @@ pub fn validate(
                 }
                 summary.results += 1;
                 summary.invalid += u64::from(!check.result.valid());
+                if check.verify && !probe_failed {
+                    summary.verified += 1;
+                }
+                if options.verify_checksums
+                    && check
+                        .expected
+                        .as_ref()
+                        .is_some_and(|e| e.checksum.is_none())
+                {
+                    summary.unverifiable += 1;
+                }
                 on_event(ValidateEvent::Result(&check.result))
             }
             Event::Idle | Event::ChunkEnd => on_event(ValidateEvent::Idle),
@@ -369,11 +427,13 @@ mod tests {
             size: Some(10),
             etag: Some("\"a\"".into()),
             last_modified: None,
+            checksum: None,
         };
         let actual = ObjectFacts {
             size: Some(11),
             etag: Some("\"b\"".into()),
             last_modified: Some("2024-01-01T00:00:00+00:00".into()),
+            checksum: None,
         };
         assert_eq!(
             compare(&expected, &actual),

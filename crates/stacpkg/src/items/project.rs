@@ -33,7 +33,7 @@ use crate::batch::BatchReader;
 use crate::error::{Error, Result, StreamKind};
 use crate::store::{href_of, normalize_endpoint};
 
-/// The File Info extension, added by `enrich` to items that got a size.
+/// The File Info extension, added by `enrich` to items that got a size or a checksum.
 pub const FILE_EXTENSION: &str = "https://stac-extensions.github.io/file/v2.1.0/schema.json";
 /// The Alternate Assets extension, added to items that got an alternate.
 pub const ALTERNATE_EXTENSION: &str =
@@ -48,8 +48,7 @@ pub const STORE_ENDPOINT_URL: &str = "store_endpoint_url";
 pub const HREF: &str = "href";
 /// Asset member with the size.
 pub const FILE_SIZE: &str = "file:size";
-/// Asset member with a checksum, which no longer holds after a relocation.
-pub const FILE_CHECKSUM: &str = "file:checksum";
+pub use super::schema::FILE_CHECKSUM;
 /// Default `--switched-alternate-name`.
 pub const DEFAULT_SWITCHED_NAME: &str = "original";
 
@@ -62,6 +61,8 @@ pub struct LockEntry {
     pub endpoint: Option<String>,
     /// `size_bytes`.
     pub size: Option<i64>,
+    /// `file_checksum` (a multihash).
+    pub checksum: Option<String>,
 }
 
 /// A lock read for projection: entries by `(item_id, asset_key)`, the last duplicate winning.
@@ -86,6 +87,7 @@ impl LockIndex {
                         href: href_of(&row.location),
                         endpoint: row.endpoint.as_deref().and_then(normalize_endpoint),
                         size: row.facts.size,
+                        checksum: row.facts.checksum,
                     },
                 );
             }
@@ -423,7 +425,7 @@ fn map_stream(
 // ---------------------------------------------------------------------------------------------
 // The four commands
 
-/// `items enrich`: sizes from the lock into `file:size`, `file:checksum` cleared, and with
+/// `items enrich`: sizes from the lock into `file:size`, checksums into `file:checksum`, and with
 /// `alternate_key` the lock's location as `alternate[K] = {href, store_endpoint_url}` (ref §6.1).
 pub fn enrich(
     input: BatchReader,
@@ -450,13 +452,35 @@ fn enrich_batch(batch: &RecordBatch, lock: &LockIndex, key: Option<&str>) -> Res
             })
             .collect();
         let mut asset = asset.clone();
-        if let Some(checksum) = child(&asset, FILE_CHECKSUM) {
-            let matched: Vec<bool> = entries.iter().map(Option::is_some).collect();
-            let cleared =
-                arrow_select::nullif::nullif(checksum, &arrow_array::BooleanArray::from(matched))
-                    .map_err(|e| Error::arrow("failed to clear file:checksum", e))?;
-            asset = with_member(&asset, FILE_CHECKSUM, cleared)?;
+        // A matched asset gets the lock's checksum (none when the lock has none: the item's
+        // own cannot be vouched for); the others keep theirs.
+        let old_checksum = match child(&asset, FILE_CHECKSUM) {
+            Some(c) => Some(
+                arrow_cast::cast(c, &DataType::Utf8)
+                    .map_err(|e| {
+                        Error::arrow(
+                            format!("`assets.{asset_key}.{FILE_CHECKSUM}` is not text"),
+                            e,
+                        )
+                    })?
+                    .as_string::<i32>()
+                    .clone(),
+            ),
+            None => None,
+        };
+        let mut checksums = StringBuilder::with_capacity(rows, 0);
+        for (row, entry) in entries.iter().enumerate() {
+            match entry {
+                Some(entry) => {
+                    if entry.checksum.is_some() {
+                        extensions[row].push(FILE_EXTENSION);
+                    }
+                    checksums.append_option(entry.checksum.as_deref());
+                }
+                None => checksums.append_option(old_checksum.as_ref().and_then(|c| str_at(c, row))),
+            }
         }
+        asset = with_member(&asset, FILE_CHECKSUM, Arc::new(checksums.finish()))?;
         let old_size: Option<Int64Array> = match child(&asset, FILE_SIZE) {
             Some(c) => Some(
                 arrow_cast::cast(c, &DataType::Int64)

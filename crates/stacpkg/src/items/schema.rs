@@ -27,6 +27,8 @@ pub const ID: &str = "id";
 pub const LINKS: &str = "links";
 /// `assets` column: struct with one field per asset key.
 pub const ASSETS: &str = "assets";
+/// Asset member with a checksum of the asset's bytes (File Info extension): a multihash in hex.
+pub const FILE_CHECKSUM: &str = "file:checksum";
 /// `collection` column.
 pub const COLLECTION: &str = "collection";
 /// `datetime` column: timestamp[us, UTC].

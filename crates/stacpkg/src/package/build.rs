@@ -29,8 +29,8 @@ use arrow_array::{BooleanArray, RecordBatch};
 
 use super::{ASSETS_DIR, ITEMS_FILE, LOCK_FILE, Staging, parse_time};
 use crate::asset_lock::{
-    self, CHUNK_ROWS, DeriveOptions, Destination, LockRow, RelocateOptions, RelocateReport,
-    from_batch, to_batch,
+    self, CHUNK_ROWS, DeriveEvent, DeriveOptions, Destination, LockRow, RelocateOptions,
+    RelocateReport, from_batch, to_batch,
 };
 use crate::asset_lock::{KeyLayout, PlanOptions};
 use crate::batch::BatchReader;
@@ -97,7 +97,15 @@ pub struct BuildReport {
     pub item_hrefs_stripped: u64,
     /// The existing package that was replaced (`force`).
     pub replaced: bool,
+    /// Assets whose `file:checksum` was in no accepted form (their rows got no checksum from
+    /// it): how many, and the first [`MALFORMED_LISTED`] as (item id, asset key, value).
+    pub malformed_checksums: u64,
+    /// See `malformed_checksums`.
+    pub malformed_checksum_examples: Vec<(String, String, String)>,
 }
+
+/// How many malformed checksums a [`BuildReport`] lists by name (the rest are counted).
+pub const MALFORMED_LISTED: usize = 20;
 
 /// Build the package `output` from `items`; assets are probed (and with `include_assets`
 /// copied) through `stores`. With `lock`, the package's lock is that stream (its rows of the
@@ -131,6 +139,7 @@ pub fn build(
     report.item_hrefs_stripped = stripped.load(Ordering::Relaxed);
 
     let mut derived = None;
+    let malformed = Arc::new(Mutex::new(Vec::new()));
     let lock = match explicit_lock {
         Some(lock) => match selected {
             Some(ids) => lock_of_items(lock, ids),
@@ -155,7 +164,20 @@ pub fn build(
                 keep_going: false,
                 ..options.derive.clone()
             };
-            let (lock, report) = asset_lock::derive(items, stores, derive, |_| {})?;
+            let examples = Arc::clone(&malformed);
+            let (lock, report) = asset_lock::derive(items, stores, derive, move |event| {
+                if let DeriveEvent::MalformedChecksum {
+                    item_id,
+                    asset_key,
+                    value,
+                } = event
+                {
+                    let mut examples = examples.lock().unwrap_or_else(|p| p.into_inner());
+                    if examples.len() < MALFORMED_LISTED {
+                        examples.push((item_id.into(), asset_key.into(), value.into()));
+                    }
+                }
+            })?;
             derived = Some(report);
             lock
         }
@@ -181,6 +203,9 @@ pub fn build(
     if let Some(derived) = derived {
         report.queries_dropped += derived.queries_dropped.load(Ordering::Relaxed);
         report.credentials_dropped += derived.credentials_dropped.load(Ordering::Relaxed);
+        report.malformed_checksums = derived.malformed_checksums.load(Ordering::Relaxed);
+        report.malformed_checksum_examples =
+            std::mem::take(&mut *malformed.lock().unwrap_or_else(|p| p.into_inner()));
     }
     if let Some(spool) = &spool {
         std::fs::remove_file(spool)
@@ -389,6 +414,7 @@ fn packaged_row(root: &Path, source: LockRow, copy: LockRow) -> Result<LockRow> 
             size: Some(i64::try_from(meta.len()).unwrap_or(i64::MAX)),
             etag: None,
             last_modified: modified,
+            checksum: copy.facts.checksum,
         },
     })
 }

@@ -57,6 +57,9 @@ pub struct Summary {
     pub known_size_bytes: i128,
     /// Rows with a known size.
     pub known_size_count: u64,
+    /// Rows with a content checksum (`file_checksum`); not in the original's report, which
+    /// had no checksums.
+    pub checksum_count: u64,
 }
 
 /// Summarise the package at `dir`; media types come from `media_types` (usually
@@ -96,6 +99,15 @@ pub fn inspect(dir: &Path, media_types: &MediaTypes) -> Result<Summary> {
         }
         Ok(())
     })?;
+    let mut checksum_count = 0u64;
+    read_column(
+        &package.lock_path(),
+        crate::asset_lock::FILE_CHECKSUM,
+        |column| {
+            checksum_count += (column.len() - column.logical_null_count()) as u64;
+            Ok(())
+        },
+    )?;
 
     Ok(Summary {
         package: python_path_str(dir),
@@ -106,6 +118,7 @@ pub fn inspect(dir: &Path, media_types: &MediaTypes) -> Result<Summary> {
         asset_keys: asset_keys.into_iter().collect(),
         known_size_bytes,
         known_size_count,
+        checksum_count,
     })
 }
 
@@ -203,6 +216,10 @@ impl Summary {
                         "known_size_count",
                         Value::Int(i128::from(self.known_size_count)),
                     ),
+                    (
+                        "checksum_count",
+                        Value::Int(i128::from(self.checksum_count)),
+                    ),
                 ]),
             ),
         ])
@@ -240,6 +257,7 @@ impl Summary {
         let _ = writeln!(out, "- Assets: {}", self.asset_count);
         let _ = writeln!(out, "- Asset keys: {}", or_none(&self.asset_keys));
         let _ = writeln!(out, "- Known asset bytes: {}", self.known_size_bytes);
+        let _ = writeln!(out, "- Assets with a checksum: {}", self.checksum_count);
         let _ = writeln!(out, "\n## Files\n");
         if self.files.is_empty() {
             out.push_str("No files recorded.\n");
@@ -345,6 +363,7 @@ mod tests {
             asset_keys: vec!["thumbnail".into(), "visual".into()],
             known_size_bytes: 30,
             known_size_count: 2,
+            checksum_count: 1,
         }
     }
 
@@ -365,7 +384,7 @@ mod tests {
             "package: \"pkg\"\nfiles:\n  -\n    path: \"a.txt\"\n    mediaType: \"text/plain\"\n    \
              size: 3\n    digest: \"sha256:00\"\nitems:\n  count: 1\n  collections:\n    []\n\
              assets:\n  count: 2\n  asset_keys:\n    - \"thumbnail\"\n    - \"visual\"\n  \
-             known_size_bytes: 30\n  known_size_count: 2\n"
+             known_size_bytes: 30\n  known_size_count: 2\n  checksum_count: 1\n"
         );
     }
 
@@ -375,7 +394,7 @@ mod tests {
         assert_eq!(
             text,
             "{\n  \"assets\": {\n    \"asset_keys\": [\n      \"thumbnail\",\n      \"visual\"\n    ],\n    \
-             \"count\": 2,\n    \"known_size_bytes\": 30,\n    \"known_size_count\": 2\n  },\n  \
+             \"checksum_count\": 1,\n    \"count\": 2,\n    \"known_size_bytes\": 30,\n    \"known_size_count\": 2\n  },\n  \
              \"files\": [],\n  \"items\": {\n    \"collections\": [],\n    \"count\": 1\n  },\n  \
              \"package\": \"pkg\"\n}\n"
         );
@@ -387,7 +406,7 @@ mod tests {
         assert_eq!(
             text,
             "# stacpkg Inspect\n\n- Package: `pkg`\n- Items: 1\n- Collections: none\n- Assets: 2\n\
-             - Asset keys: thumbnail, visual\n- Known asset bytes: 30\n\n## Files\n\nNo files recorded.\n"
+             - Asset keys: thumbnail, visual\n- Known asset bytes: 30\n- Assets with a checksum: 1\n\n## Files\n\nNo files recorded.\n"
         );
     }
 }

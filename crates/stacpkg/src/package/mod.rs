@@ -9,7 +9,7 @@ mod inspect;
 pub mod media_type;
 mod mime_table;
 
-pub use build::{BuildOptions, BuildReport, build};
+pub use build::{BuildOptions, BuildReport, MALFORMED_LISTED, build};
 pub use inspect::{FileSummary, Summary, inspect};
 
 use std::path::{Path, PathBuf};

@@ -18,6 +18,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::facts::{ObjectFacts, StoreError};
 use super::{ObjectRef, Stores};
+use crate::checksum::Evidence;
 
 /// S3's smallest multipart part (all but the last).
 pub const S3_MIN_PART: usize = 5 * 1024 * 1024;
@@ -132,15 +133,21 @@ async fn unless_stopped<T>(
 }
 
 impl Stores {
-    /// Copy one object from `source` to `destination`, then HEAD the destination.
+    /// Copy one object from `source` to `destination`, then HEAD the destination. The bytes are
+    /// hashed as they pass (SHA-256, recorded as the destination's `checksum`); when
+    /// `expected_checksum` is given they must match it, or the copy fails with
+    /// [`StoreError::ChecksumMismatch`] before the destination object is committed. A kept
+    /// destination (`overwrite` off) is read and hashed the same way.
     ///
     /// When `stop` is cancelled the copy ends early with [`StoreError::Cancelled`], and leaves
     /// nothing it started behind: a multipart upload is aborted (a local file's staging file is
     /// removed, an S3 upload's parts are discarded).
+    #[allow(clippy::too_many_arguments)] // one object's copy: what, where, how, with what limits
     pub async fn copy(
         &self,
         source: &ObjectRef,
         destination: &ObjectRef,
+        expected_checksum: Option<&str>,
         options: &CopyOptions,
         budget: &Budget,
         progress: &CopyProgress,
@@ -153,9 +160,23 @@ impl Stores {
         let store_error = |e: object_store::Error| StoreError::from_object_store(&e);
         if !options.overwrite {
             match self.head(destination).await {
-                Ok(existing) => {
+                Ok(mut existing) => {
                     let source_size = self.head(source).await?.size;
                     return if existing.size == source_size {
+                        // Kept only as proven: its bytes must match the source's checksum.
+                        let read = AtomicU64::new(0);
+                        let hashed = unless_stopped(
+                            stop,
+                            self.hash(destination, expected_checksum, &read),
+                        )
+                        .await
+                        .map_err(|e| match e {
+                            StoreError::ChecksumMismatch(m) => StoreError::Exists(format!(
+                                "the destination exists with the source's size but other content ({m})"
+                            )),
+                            other => other,
+                        })?;
+                        existing.checksum = hashed.facts.checksum;
                         self.remove_stale_staging(destination);
                         Ok(Copied::Kept(existing))
                     } else {
@@ -175,6 +196,7 @@ impl Stores {
         })
         .await?;
         let size = got.meta.size;
+        let mut evidence = Evidence::new(expected_checksum);
         let to_file = destination.location.store_type.as_deref() == Some("file");
         // Local files stream in small parts, so reading and writing one object overlap (the
         // file's ETag does not depend on how it was written); other stores get one PUT per
@@ -184,10 +206,13 @@ impl Stores {
         } else {
             options.chunk_size
         };
-        if size <= part as u64 {
+        let checksum = if size <= part as u64 {
             let _permit = unless_stopped(stop, async { Ok(budget.reserve(size).await) }).await?;
             let bytes =
                 unless_stopped(stop, async { got.bytes().await.map_err(store_error) }).await?;
+            // Checked before the PUT: bytes that do not match are never written.
+            evidence.update(&bytes);
+            let checksum = evidence.finish().map_err(StoreError::from)?;
             // Without overwrite the destination was checked above; for local files, Create also
             // guards the race with another writer. Remote stores get a plain PUT: conditional
             // writes are not supported by every S3-compatible server.
@@ -209,6 +234,7 @@ impl Stores {
                 .await
                 .map_err(store_error)?;
             progress.bytes.fetch_add(length, Ordering::Relaxed);
+            checksum
         } else {
             if destination.location.store_type.as_deref() == Some("s3")
                 && options.chunk_size < S3_MIN_PART
@@ -253,6 +279,7 @@ impl Stores {
                         .await
                         .map_err(store_error)?;
                     let length = bytes.len() as u64;
+                    evidence.update(&bytes);
                     // The network buffers become the part as they are. Copying them into one
                     // buffer per part (fewer write calls) measured slower: fresh part buffers
                     // cost page faults, and `write` copies into small blocks anyway.
@@ -262,9 +289,12 @@ impl Stores {
                 Ok(())
             })
             .await;
+            // Checked before the upload completes: bytes that do not match are never committed.
+            let copied = copied.and_then(|()| evidence.finish().map_err(StoreError::from));
             match copied {
-                Ok(()) => {
+                Ok(checksum) => {
                     writer.finish().await.map_err(store_error)?;
+                    checksum
                 }
                 Err(e) => {
                     // Leave no half-written object behind: the staging file of a local
@@ -273,9 +303,11 @@ impl Stores {
                     return Err(e);
                 }
             }
-        }
+        };
         self.remove_stale_staging(destination);
-        Ok(Copied::Written(self.head(destination).await?))
+        let mut facts = self.head(destination).await?;
+        facts.checksum = Some(checksum);
+        Ok(Copied::Written(facts))
     }
 
     /// Local files are written to a staging name (`NAME#N`, object_store's) and renamed. A copy

@@ -1,4 +1,4 @@
-//! Observed object facts (size, ETag, last-modified) and the errors a probe can end with.
+//! Observed object facts (size, ETag, last-modified, content checksum) and the errors a probe can end with.
 //!
 //! Facts are recorded the way the original recorded them (ref §5.4): ETags verbatim (HTTP and S3
 //! keep their quotes), times as ISO-8601 with `+00:00` and microseconds only when non-zero.
@@ -14,6 +14,9 @@ pub struct ObjectFacts {
     pub etag: Option<String>,
     /// Last modification, ISO-8601 (`2024-01-01T00:00:00+00:00`).
     pub last_modified: Option<String>,
+    /// A checksum of the whole content, as a lowercase multihash ([`crate::checksum`]): one the
+    /// store reports for the full object, or one computed from the bytes.
+    pub checksum: Option<String>,
 }
 
 /// Format a time as the lock stores it: Python's `datetime.isoformat()` of a UTC time
@@ -56,12 +59,21 @@ pub enum StoreError {
         /// The smallest part the store accepts.
         minimum: usize,
     },
+    /// The bytes read do not match the checksum they were expected to have.
+    #[error(transparent)]
+    ChecksumMismatch(Box<crate::checksum::Mismatch>),
     /// The work was stopped before it finished (another copy of the run failed).
     #[error("stopped")]
     Cancelled,
     /// Anything else, after retries.
     #[error("{0}")]
     Failed(String),
+}
+
+impl From<crate::checksum::Mismatch> for StoreError {
+    fn from(mismatch: crate::checksum::Mismatch) -> Self {
+        StoreError::ChecksumMismatch(Box::new(mismatch))
+    }
 }
 
 fn detail(text: &str) -> String {

@@ -24,6 +24,7 @@
 pub mod config;
 mod copy;
 mod facts;
+mod hash;
 mod href;
 mod settings;
 
@@ -44,10 +45,20 @@ pub(crate) use copy::Budget;
 pub use copy::{Copied, CopyOptions, CopyProgress, DEFAULT_CHUNK_SIZE, S3_MIN_PART};
 pub(crate) use facts::short_reason;
 pub use facts::{ObjectFacts, StoreError, iso_time, redact};
+pub use hash::Hashed;
 pub use href::{
     Located, Location, STORE_TYPES, has_userinfo, href_of, locate, normalize_endpoint,
     normalize_store_type, resolve_href, strip_secrets,
 };
+
+/// The request header that makes S3 report an object's checksums.
+const S3_CHECKSUM_MODE: &str = "x-amz-checksum-mode";
+/// S3's SHA-256 of the object (base64), when it was uploaded with one.
+const S3_CHECKSUM_SHA256: &str = "x-amz-checksum-sha256";
+/// `FULL_OBJECT` or `COMPOSITE` (a checksum of part checksums).
+const S3_CHECKSUM_TYPE: &str = "x-amz-checksum-type";
+/// How long a signed HEAD stays valid: it is sent at once, and retried within the retry budget.
+const SIGNED_HEAD_VALIDITY: std::time::Duration = std::time::Duration::from_secs(15 * 60);
 
 /// Retries of a failed request, read by [`Stores::from_env`] (default
 /// [`RetryPolicy::default`]'s 3).
@@ -130,8 +141,25 @@ pub struct Stores {
     inner: Arc<Inner>,
 }
 
+/// A store as built, and for S3 stores that sign their requests, the same store as a signer
+/// (for the HEAD that asks for checksums, which object_store does not send).
+#[derive(Clone)]
+struct Built {
+    store: Arc<dyn ObjectStore>,
+    signer: Option<Arc<object_store::aws::AmazonS3>>,
+}
+
+impl Built {
+    fn plain(store: Arc<dyn ObjectStore>) -> Self {
+        Built {
+            store,
+            signer: None,
+        }
+    }
+}
+
 struct Inner {
-    cache: Mutex<HashMap<StoreKey, Arc<dyn ObjectStore>>>,
+    cache: Mutex<HashMap<StoreKey, Built>>,
     settings: Settings,
     http: reqwest::Client,
 }
@@ -221,47 +249,121 @@ impl Stores {
             .with_read_timeout(Timeouts::STORES.read)
     }
 
-    /// Observe an object's facts with one HEAD request (retried when transient).
+    /// Observe an object's facts with one HEAD request (retried when transient). No checksum:
+    /// see [`Stores::head_with_checksum`].
     pub async fn head(&self, target: &ObjectRef) -> Result<ObjectFacts, StoreError> {
-        let registered = self.registered(&target.location).is_some();
-        match target.location.store_type.as_deref() {
-            Some("http" | "https") if !registered => {
-                let url = match &target.signed_url {
-                    Some(url) => url.clone(),
-                    None => href_of(&target.location).ok_or_else(|| {
-                        StoreError::BadLocation("an http(s) location needs a container".into())
-                    })?,
-                };
-                self.head_http(&url).await
-            }
-            _ => {
+        match self.http_url(target)? {
+            Some(url) => self
+                .send_http(reqwest::Method::HEAD, &url, &[])
+                .await
+                .map(|response| http_facts(response.headers())),
+            None => {
                 let (store, path) =
                     self.object_store(&target.location, target.endpoint.as_deref())?;
                 let meta = store
                     .head(&path)
                     .await
                     .map_err(|e| StoreError::from_object_store(&e))?;
-                let mut etag = meta.e_tag;
-                if target.location.store_type.as_deref() == Some("file") {
-                    // Locks written by the original carry local ETags unquoted
-                    // (`<inode>-<mtime µs>-<size>`, hex); newer object_store quotes them.
-                    etag = etag.map(|e| e.trim_matches('"').to_string());
-                }
-                Ok(ObjectFacts {
-                    size: i64::try_from(meta.size).ok(),
-                    etag,
-                    last_modified: Some(iso_time(meta.last_modified)),
-                })
+                Ok(meta_facts(meta, &target.location))
             }
         }
     }
 
-    async fn head_http(&self, url: &str) -> Result<ObjectFacts, StoreError> {
+    /// As [`Stores::head`], plus the full-object checksum the store reports, when it reports
+    /// one: S3's `x-amz-checksum-sha256` of an object whose checksum covers all its bytes (asked
+    /// for with `x-amz-checksum-mode: ENABLED`, on the same single request). Other stores, a
+    /// store registered by the caller and anonymous S3 access report none.
+    pub async fn head_with_checksum(&self, target: &ObjectRef) -> Result<ObjectFacts, StoreError> {
+        let Some((signer, path)) = self.s3_signer(target)? else {
+            return self.head(target).await;
+        };
+        let mode = (
+            reqwest::header::HeaderName::from_static(S3_CHECKSUM_MODE),
+            reqwest::header::HeaderValue::from_static("ENABLED"),
+        );
+        let options = object_store::signer::SignedUrlOptions::default()
+            .with_signed_header(mode.0.clone(), mode.1.clone());
+        let url = object_store::signer::Signer::signed_url_opts(
+            signer.as_ref(),
+            reqwest::Method::HEAD,
+            &path,
+            SIGNED_HEAD_VALIDITY,
+            &options,
+        )
+        .await
+        .map_err(|e| StoreError::from_object_store(&e))?;
+        let response = self
+            .send_http(reqwest::Method::HEAD, url.as_str(), &[mode])
+            .await?;
+        let headers = response.headers();
+        let mut facts = http_facts(headers);
+        let text = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
+        facts.checksum = text(S3_CHECKSUM_SHA256)
+            .and_then(|value| crate::checksum::from_s3_sha256(value, text(S3_CHECKSUM_TYPE)));
+        Ok(facts)
+    }
+
+    /// Whether [`Stores::head_with_checksum`] may find a checksum for `target` (an S3 object
+    /// reached through a store that signs its requests).
+    pub fn may_report_checksum(&self, target: &ObjectRef) -> bool {
+        matches!(self.s3_signer(target), Ok(Some(_)))
+    }
+
+    /// The URL to send an http(s) request to for `target`, when it is an http(s) location with
+    /// no store registered for it (those go through the plain client, not object_store).
+    fn http_url(&self, target: &ObjectRef) -> Result<Option<String>, StoreError> {
+        if !matches!(
+            target.location.store_type.as_deref(),
+            Some("http" | "https")
+        ) || self.registered(&target.location).is_some()
+        {
+            return Ok(None);
+        }
+        match &target.signed_url {
+            Some(url) => Ok(Some(url.clone())),
+            None => href_of(&target.location).map(Some).ok_or_else(|| {
+                StoreError::BadLocation("an http(s) location needs a container".into())
+            }),
+        }
+    }
+
+    /// The path of `target` on this machine's disk, when it is a local file with no store
+    /// registered for it.
+    fn local_file(&self, target: &ObjectRef) -> Result<Option<PathBuf>, StoreError> {
+        if target
+            .location
+            .store_type
+            .as_deref()
+            .and_then(normalize_store_type)
+            != Some("file")
+            || self.registered(&target.location).is_some()
+        {
+            return Ok(None);
+        }
+        // The same checks as for the store's own access (a key, an absolute path).
+        self.object_store(&target.location, target.endpoint.as_deref())?;
+        Ok(Some(
+            self.file_path(target.location.key.as_deref().unwrap_or("")),
+        ))
+    }
+
+    /// Send one request on the shared client, retried when transient, and map the status: a
+    /// 2xx response is returned, anything else is an error.
+    async fn send_http(
+        &self,
+        method: reqwest::Method,
+        url: &str,
+        headers: &[(reqwest::header::HeaderName, reqwest::header::HeaderValue)],
+    ) -> Result<reqwest::Response, StoreError> {
         let policy = self.settings().retry;
         let started = Instant::now();
         let mut attempt = 0;
         loop {
-            let result = self.inner.http.head(url).send().await;
+            let mut request = self.inner.http.request(method.clone(), url);
+            for (name, value) in headers {
+                request = request.header(name, value);
+            }
+            let result = request.send().await;
             let transient = match &result {
                 Ok(response) => RetryPolicy::is_transient_status(response.status().as_u16()),
                 Err(e) => {
@@ -276,7 +378,7 @@ impl Stores {
             let response = result.map_err(|e| StoreError::Failed(facts::short_reason(&e)))?;
             let status = response.status();
             return match status.as_u16() {
-                200..=299 => Ok(http_facts(response.headers())),
+                200..=299 => Ok(response),
                 404 | 410 => Err(StoreError::NotFound),
                 401 | 403 => Err(StoreError::Denied(format!("HTTP {}", status.as_u16()))),
                 _ => Err(StoreError::Failed(format!("HTTP {status}"))),
@@ -321,7 +423,7 @@ impl Stores {
             if let Some(store) = self.registered(location) {
                 return Ok((store, path));
             }
-            return Ok((self.cached(kind, "", None, build_file)?, path));
+            return Ok((self.cached(kind, "", None, build_file)?.store, path));
         }
         if container.is_empty() {
             return Err(StoreError::BadLocation(format!(
@@ -338,13 +440,41 @@ impl Stores {
             return Ok((store, path));
         }
         let endpoint = endpoint.and_then(normalize_endpoint);
-        let store = self.cached(
+        let built = self.cached(
             kind,
             container,
             endpoint.as_deref(),
             |kind, container, ep| self.build(kind, container, ep),
         )?;
-        Ok((store, path))
+        Ok((built.store, path))
+    }
+
+    /// The S3 store of a location as a request signer, when the location is in S3, no store is
+    /// registered for it, and the store signs its requests.
+    fn s3_signer(
+        &self,
+        target: &ObjectRef,
+    ) -> Result<Option<(Arc<object_store::aws::AmazonS3>, ObjectPath)>, StoreError> {
+        if target
+            .location
+            .store_type
+            .as_deref()
+            .and_then(normalize_store_type)
+            != Some("s3")
+            || self.registered(&target.location).is_some()
+        {
+            return Ok(None);
+        }
+        let (_, path) = self.object_store(&target.location, target.endpoint.as_deref())?;
+        let container = target.location.store_container.as_deref().unwrap_or("");
+        let endpoint = target.endpoint.as_deref().and_then(normalize_endpoint);
+        let built = self.cached(
+            "s3",
+            container,
+            endpoint.as_deref(),
+            |kind, container, ep| self.build(kind, container, ep),
+        )?;
+        Ok(built.signer.map(|signer| (signer, path)))
     }
 
     fn cached(
@@ -352,20 +482,20 @@ impl Stores {
         kind: &'static str,
         container: &str,
         endpoint: Option<&str>,
-        build: impl FnOnce(&'static str, &str, Option<&str>) -> Result<Arc<dyn ObjectStore>, StoreError>,
-    ) -> Result<Arc<dyn ObjectStore>, StoreError> {
+        build: impl FnOnce(&'static str, &str, Option<&str>) -> Result<Built, StoreError>,
+    ) -> Result<Built, StoreError> {
         let key = StoreKey {
             kind,
             container: container.to_string(),
             endpoint: endpoint.map(str::to_string),
         };
         let mut cache = self.inner.cache.lock().unwrap_or_else(|p| p.into_inner());
-        if let Some(store) = cache.get(&key) {
-            return Ok(Arc::clone(store));
+        if let Some(built) = cache.get(&key) {
+            return Ok(built.clone());
         }
-        let store = build(kind, container, endpoint)?;
-        cache.insert(key, Arc::clone(&store));
-        Ok(store)
+        let built = build(kind, container, endpoint)?;
+        cache.insert(key, built.clone());
+        Ok(built)
     }
 
     /// The store registered for a location's type and container, if any.
@@ -383,7 +513,7 @@ impl Stores {
         kind: &'static str,
         container: &str,
         endpoint: Option<&str>,
-    ) -> Result<Arc<dyn ObjectStore>, StoreError> {
+    ) -> Result<Built, StoreError> {
         let settings = self.settings();
         let failed = |e: object_store::Error| StoreError::Config(facts::short_reason(&e));
         let explicit = settings.location(kind, container);
@@ -444,12 +574,19 @@ impl Stores {
                     || env
                         .and_then(|env| env.get("AWS_ALLOW_HTTP"))
                         .is_some_and(truthy);
-                Arc::new(
+                let anonymous = builder
+                    .get_config_value(&object_store::aws::AmazonS3ConfigKey::SkipSignature)
+                    .is_some_and(|v| truthy(&v));
+                let s3 = Arc::new(
                     builder
                         .with_client_options(self.client_options(allow_http))
                         .build()
                         .map_err(failed)?,
-                )
+                );
+                return Ok(Built {
+                    store: Arc::clone(&s3) as Arc<dyn ObjectStore>,
+                    signer: (!anonymous).then_some(s3),
+                });
             }
             "gs" => {
                 let mut builder = object_store::gcp::GoogleCloudStorageBuilder::new();
@@ -551,7 +688,7 @@ impl Stores {
                     .map_err(failed)?,
             ),
         };
-        Ok(store)
+        Ok(Built::plain(store))
     }
 
     /// A file key as an absolute path: relative keys resolve against the working directory,
@@ -572,12 +709,10 @@ impl Stores {
     }
 }
 
-fn build_file(
-    _: &'static str,
-    _: &str,
-    _: Option<&str>,
-) -> Result<Arc<dyn ObjectStore>, StoreError> {
-    Ok(Arc::new(object_store::local::LocalFileSystem::new()))
+fn build_file(_: &'static str, _: &str, _: Option<&str>) -> Result<Built, StoreError> {
+    Ok(Built::plain(Arc::new(
+        object_store::local::LocalFileSystem::new(),
+    )))
 }
 
 fn truthy(value: &str) -> bool {
@@ -607,6 +742,22 @@ fn is_tls_rejection(error: &reqwest::Error) -> bool {
     false
 }
 
+/// The facts object_store reports for an object (no checksum).
+fn meta_facts(meta: object_store::ObjectMeta, location: &Location) -> ObjectFacts {
+    let mut etag = meta.e_tag;
+    if location.store_type.as_deref() == Some("file") {
+        // Locks written by the original carry local ETags unquoted (`<inode>-<mtime µs>-<size>`,
+        // hex); newer object_store quotes them.
+        etag = etag.map(|e| e.trim_matches('"').to_string());
+    }
+    ObjectFacts {
+        size: i64::try_from(meta.size).ok(),
+        etag,
+        last_modified: Some(iso_time(meta.last_modified)),
+        checksum: None,
+    }
+}
+
 fn http_facts(headers: &reqwest::header::HeaderMap) -> ObjectFacts {
     let text = |name| headers.get(name).and_then(|v| v.to_str().ok());
     ObjectFacts {
@@ -615,6 +766,7 @@ fn http_facts(headers: &reqwest::header::HeaderMap) -> ObjectFacts {
         last_modified: text(reqwest::header::LAST_MODIFIED)
             .and_then(|v| chrono::DateTime::parse_from_rfc2822(v.trim()).ok())
             .map(|t| iso_time(t.with_timezone(&chrono::Utc))),
+        checksum: None,
     }
 }
 
