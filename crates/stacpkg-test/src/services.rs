@@ -110,6 +110,33 @@ impl Services {
         format!("s3://{}/{}/{key}", self.bucket(s3), self.prefix)
     }
 
+    /// Put an object on an S3 server through its API, with `x-amz-checksum-sha256` (the server
+    /// checks it and keeps it); returns its `s3://` href.
+    #[allow(clippy::disallowed_types)] // an uploader standing in for another S3 client, not stacpkg
+    pub fn put_s3_with_sha256(&self, s3: S3, key: &str, bytes: &[u8]) -> String {
+        use object_store::ObjectStoreExt;
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let store = object_store::aws::AmazonS3Builder::new()
+            .with_endpoint(self.var(&format!("{}_URL", s3.tag())))
+            .with_allow_http(true)
+            .with_bucket_name(self.bucket(s3))
+            .with_region("us-east-1")
+            .with_access_key_id(self.var(&format!("{}_ACCESS_KEY", s3.tag())))
+            .with_secret_access_key(self.var(&format!("{}_SECRET_KEY", s3.tag())))
+            .with_checksum_algorithm(object_store::aws::Checksum::SHA256)
+            .build()
+            .expect("an S3 client");
+        let path = object_store::path::Path::from(format!("{}/{key}", self.prefix));
+        let payload = object_store::PutPayload::from(bytes.to_vec());
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("a runtime")
+            .block_on(store.put(&path, payload))
+            .expect("an S3 put with a checksum");
+        format!("s3://{}/{}/{key}", self.bucket(s3), self.prefix)
+    }
+
     /// The file s3s-fs keeps for an object.
     pub fn s3_path(&self, s3: S3, key: &str) -> PathBuf {
         Path::new(self.var(&format!("{}_ROOT", s3.tag())))

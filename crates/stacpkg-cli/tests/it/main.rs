@@ -15,9 +15,11 @@
 //!   image layouts.
 //! - `items_out`: `items to-ndjson / to-json`: STAC Items back out, exact round trips, consumers.
 //! - `conformance`: the store conformance suite, in memory and on disk, and on the real servers.
+//! - `checksums`: content checksums: derive strategies, hashing relocations, verify, enrich.
 //! - `regression`: one test per defect of an issue, named `issue_<n>_<what>`.
 
 mod asset_lock;
+mod checksums;
 mod conformance;
 mod errors;
 mod items;
