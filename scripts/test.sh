@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs the whole test suite. Needs the Rust toolchain, Python 3 (for the interop tests with
 # pyarrow, DuckDB, ORAS, stac-geoparquet, pystac and geopandas, installed here into .venv-test
-# on first use) and the test servers (nginx, s3s-fs,
+# on first use), Python 3.13 (for the Python original, stacpkg 0.1.4, in .venv-original) and the
+# test servers (nginx, s3s-fs,
 # Azurite, docker-registry: installed by scripts/services.sh on first use, started here, stopped
 # on exit).
 # `.ci/run` calls this script.
@@ -17,6 +18,22 @@ if [ ! -x "$venv/bin/python" ] || ! "$venv/bin/python" -c 'import pyarrow, duckd
   "$venv/bin/pip" install --quiet --disable-pip-version-check pyarrow duckdb oras stac-geoparquet pystac geopandas
 fi
 export STACPKG_TEST_PYTHON="$PWD/$venv/bin/python"
+
+# The Python original (stacpkg 0.1.4, which needs Python 3.13): the interop tests check that it
+# reads the locks we write, and that we read its own.
+original=.venv-original
+if [ ! -x "$original/bin/stacpkg" ]; then
+  py313=$(ls -d "$HOME"/.pyenv/versions/3.13*/bin/python3.13 2>/dev/null | head -1 || true)
+  [ -n "$py313" ] || py313=$(command -v python3.13 || true)
+  if [ -z "$py313" ]; then
+    echo "scripts/test.sh: the interop tests need Python 3.13 for stacpkg 0.1.4 (pyenv install 3.13)" >&2
+    exit 1
+  fi
+  echo "==> installing the Python original (stacpkg 0.1.4) into $original (interop tests)"
+  "$py313" -m venv "$original"
+  "$original/bin/pip" install --quiet --disable-pip-version-check stacpkg==0.1.4
+fi
+export STACPKG_TEST_ORIGINAL="$PWD/$original/bin/stacpkg"
 
 scripts/services.sh install
 services=$(mktemp -d /tmp/stacpkg-services.XXXXXX)

@@ -267,3 +267,22 @@ pub fn python() -> Option<PathBuf> {
         }
     }
 }
+
+/// The Python original's `stacpkg` (0.1.4), from `STACPKG_TEST_ORIGINAL` (`scripts/test.sh`
+/// installs it). Locally, without it, interop tests return early with a loud message; under CI
+/// (`CI=true`) a missing original fails the test.
+#[allow(clippy::print_stderr)] // the skip must be loud in the test output
+pub fn python_original() -> Option<PathBuf> {
+    match std::env::var_os("STACPKG_TEST_ORIGINAL") {
+        Some(p) => Some(PathBuf::from(p)),
+        None if std::env::var("CI").is_ok_and(|v| v == "true") => {
+            panic!("STACPKG_TEST_ORIGINAL is not set under CI: scripts/test.sh installs it")
+        }
+        None => {
+            eprintln!(
+                "SKIPPED: set STACPKG_TEST_ORIGINAL to the Python original's stacpkg (0.1.4)"
+            );
+            None
+        }
+    }
+}

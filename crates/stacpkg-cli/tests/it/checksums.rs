@@ -564,3 +564,60 @@ fn packaged_assets_carry_the_sha256_of_their_bytes_and_inspect_counts_them() {
             .ends_with("  known_size_count: 2\n  checksum_count: 2\n")
     );
 }
+
+#[test]
+fn the_python_original_reads_our_ten_column_lock_and_we_read_its_nine_column_one() {
+    let Some(original) = stacpkg_test::python_original() else {
+        return;
+    };
+    let ctx = ctx();
+    ctx.write("a.bin", b"abc");
+    ctx.write("b.bin", bytes(100_000, 1));
+    // Absolute paths: the original cannot probe `./relative` keys.
+    write_items(
+        &ctx,
+        &[item(
+            "one",
+            json!({
+                "a": {"href": ctx.path("a.bin").to_string_lossy()},
+                "b": {"href": ctx.path("b.bin").to_string_lossy()},
+            }),
+        )],
+    );
+    let original = original.display();
+    let run = ctx
+        .sh(&format!(
+            "set -e; $STACPKG items from-json items.json | $STACPKG asset-lock derive --checksum calculate-always | $STACPKG asset-lock to-parquet ours.parquet
+             '{original}' asset-lock from-parquet ours.parquet | '{original}' asset-lock validate
+             '{original}' asset-lock from-parquet ours.parquet | '{original}' asset-lock to-parquet theirs.parquet"
+        ))
+        .success();
+    assert_eq!(valid_lines(&run.stdout), 2);
+    // It keeps its nine columns and drops ours, every value the same.
+    let (ours_schema, ours, _) = read_parquet(&ctx.path("ours.parquet"));
+    let (theirs_schema, theirs, _) = read_parquet(&ctx.path("theirs.parquet"));
+    assert_eq!(ours_schema.fields().len(), 10);
+    assert_eq!(theirs_schema.fields().len(), 9);
+    let ours = concat(&ours_schema, &ours);
+    let theirs = concat(&theirs_schema, &theirs);
+    for field in theirs_schema.fields() {
+        assert_eq!(
+            ours.column_by_name(field.name()).unwrap().as_ref(),
+            theirs.column_by_name(field.name()).unwrap().as_ref(),
+            "{}",
+            field.name()
+        );
+    }
+    // Its own lock reads here with no checksum, validates, and is not verifiable.
+    let run = ctx
+        .sh(&format!(
+            "set -e; '{original}' items from-json items.json | '{original}' asset-lock derive | '{original}' asset-lock to-parquet orig.parquet
+             $STACPKG asset-lock from-parquet orig.parquet | $STACPKG asset-lock validate --checksum verify"
+        ))
+        .success();
+    assert_eq!(valid_lines(&run.stdout), 2);
+    assert_eq!(
+        run.stderr,
+        "stacpkg: note: 2 of 2 rows have no file_checksum and were not verifiable; 0 verified\n"
+    );
+}
