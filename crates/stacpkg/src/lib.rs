@@ -22,6 +22,7 @@
 //! | `items enrich`, `add-alternate`, `promote-alternate`, `remove-alternate` | [`items::project`] |
 //! | `asset-lock derive`, `validate`, `relocate` | [`asset_lock::derive()`], [`asset_lock::validate()`], [`asset_lock::relocate()`] |
 //! | `asset-lock from-parquet`, `to-parquet` | [`asset_lock::read_parquet`], [`asset_lock::write_parquet`] |
+//! | `--checksum` strategies, multihashes, hashing | [`checksum`] (used by derive, validate and every copy) |
 //! | `build`, `inspect` | [`package::build()`], [`package::inspect()`] |
 //! | `push`, `pull` | [`oci::push()`], [`oci::pull()`] (any target: [`oci::push_to`], [`oci::pull_from`]) |
 //!
@@ -82,6 +83,7 @@
 //! # use std::sync::Arc;
 //! # use object_store::{ObjectStore, ObjectStoreExt};
 //! use stacpkg::asset_lock::{self, DeriveOptions, ValidateOptions};
+//! use stacpkg::checksum::Strategy;
 //! use stacpkg::items::{read_stac, Format, Input, ReadOptions};
 //! use stacpkg::store::Stores;
 //!
@@ -91,9 +93,13 @@
 //! # let json = r#"{"type": "Feature", "id": "a", "geometry": null, "links": [],
 //! #               "properties": {"datetime": null}, "assets": {"data": {"href": "s3://archive/a.tif"}}}"#;
 //! # let items = read_stac(Input::Bytes { name: "item".into(), bytes: json.into() }, Format::Json, ReadOptions::default())?;
-//! let (lock, _) = asset_lock::derive(items, &stores, DeriveOptions::default(), |_| {})?;
+//! // Hash every object: the lock records its SHA-256 as a multihash (`1220…`).
+//! let options = DeriveOptions { checksum: Strategy::CalculateAlways, ..DeriveOptions::default() };
+//! let (lock, _) = asset_lock::derive(items, &stores, options, |_| {})?;
 //! let rows: Vec<_> = lock.collect::<Result<_, _>>()?;
-//! assert_eq!(asset_lock::from_batch(&rows[0])[0].facts.size, Some(6));
+//! let facts = &asset_lock::from_batch(&rows[0])[0].facts;
+//! assert_eq!(facts.size, Some(6));
+//! assert!(facts.checksum.as_deref().is_some_and(|c| c.starts_with("1220")));
 //! let lock = stacpkg::BatchReader::new(asset_lock::schema(), rows.into_iter().map(Ok));
 //! let report = asset_lock::validate(lock, &stores, ValidateOptions::default(), |_| Ok(()))?;
 //! assert_eq!((report.results, report.invalid), (1, 0));
@@ -125,6 +131,11 @@
 //! let (relocated, _) = asset_lock::relocate(lock, &stores, options, |_| {})?;
 //! let rows: Vec<_> = relocated.collect::<Result<_, _>>()?;
 //! assert_eq!(std::fs::read(dir.path().join("mirror/a/data.tif"))?, b"pixels");
+//! // The copy was hashed on its way: the row carries the SHA-256 of the bytes written.
+//! let copied = &asset_lock::from_batch(&rows[0])[0];
+//! let mut sha256 = stacpkg::checksum::Hasher::new(stacpkg::checksum::Algorithm::Sha256);
+//! sha256.update(b"pixels");
+//! assert_eq!(copied.facts.checksum, Some(sha256.finish()));
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 //!
