@@ -176,17 +176,22 @@ fn main() -> Result<(), Error> {
     );
     println!("pulled {} (identical)", pulled.display());
 
-    // The pulled lock validates against the pulled files (keys are package-relative).
+    // The pulled lock validates against the pulled files (keys are package-relative), their
+    // bytes checked against the SHA-256 each copy recorded.
     let in_package = Stores::builder().working_dir(&pulled).build()?;
     let lock = asset_lock::read_parquet(&pulled.join(stacpkg::package::LOCK_FILE), 1024)?;
     let mut valid = 0;
-    let report = asset_lock::validate(lock, &in_package, ValidateOptions::default(), |event| {
+    let verify = ValidateOptions {
+        verify_checksums: true,
+        ..ValidateOptions::default()
+    };
+    let report = asset_lock::validate(lock, &in_package, verify, |event| {
         if let ValidateEvent::Result(result) = event {
             valid += usize::from(result.valid());
         }
         Ok(())
     })?;
-    assert_eq!((report.invalid, valid), (0, 3));
-    println!("validated {valid} assets in the pulled package");
+    assert_eq!((report.invalid, valid, report.verified), (0, 3, 3));
+    println!("validated {valid} assets in the pulled package, checksums verified");
     Ok(())
 }
