@@ -8,7 +8,8 @@
 #     one worker (one core hashing) and the default 32, next to `openssl dgst -sha256` (the
 #     CPU's SHA extensions, one core) on the same files;
 #  3. `derive --checksum calculate-always` over nginx (100 × 8 MiB) against curl fetching the
-#     same URLs to /dev/null, 32 at a time, alternately, best of 3;
+#     same URLs to /dev/null, 32 at a time, and against curl piped into `openssl dgst -sha256`
+#     (the same work by peers), alternately, best of 3;
 #  4. peak RSS of derive, validate --checksum verify and relocate with 1 MiB and 1 GiB objects.
 #
 #   bench/checksums.sh                      # builds the baseline from BASELINE_REV first
@@ -62,25 +63,25 @@ make_set() {
   items "$name" "$HTTP_ROOT/$name" "$count" | "$ours" items from-ndjson > "$out/$name.file.items"
 }
 
-# rate LABEL BYTES SECS RSS_KB
+# rate LABEL BYTES SECS RSS_KB [CPU_SECS]
 rate() {
-  printf "%-58s %7.2f s %8.1f MB/s  peak RSS %5d MB\n" "$1" "$3" \
-    "$(echo "$2 / 1000000 / $3" | bc -l)" "$(($4 / 1024))"
+  printf "%-58s %7.2f s %8.1f MB/s  peak RSS %5d MB  CPU %5.2f s\n" "$1" "$3" \
+    "$(echo "$2 / 1000000 / $3" | bc -l)" "$(($4 / 1024))" "${5:-$BEST_CPU}"
 }
 
 # alternately RUNS LABEL_A CMD_A LABEL_B CMD_B BYTES CLEANUP SYNC: run A and B one after the
 # other RUNS times (so drift in the machine hits both), and print the best of each.
 alternately() {
   local runs=$1 la=$2 ca=$3 lb=$4 cb=$5 bytes=$6 cleanup=$7 sync=$8
-  local best_a="" best_b="" rss_a=0 rss_b=0
+  local best_a="" best_b="" rss_a=0 rss_b=0 cpu_a=0 cpu_b=0
   for _ in $(seq 1 "$runs"); do
     best_of 1 "$cleanup" "$ca" "$sync"
-    if [ -z "$best_a" ] || [ "$(echo "$BEST_SECS < $best_a" | bc -l)" = 1 ]; then best_a=$BEST_SECS rss_a=$BEST_RSS; fi
+    if [ -z "$best_a" ] || [ "$(echo "$BEST_SECS < $best_a" | bc -l)" = 1 ]; then best_a=$BEST_SECS rss_a=$BEST_RSS cpu_a=$BEST_CPU; fi
     best_of 1 "$cleanup" "$cb" "$sync"
-    if [ -z "$best_b" ] || [ "$(echo "$BEST_SECS < $best_b" | bc -l)" = 1 ]; then best_b=$BEST_SECS rss_b=$BEST_RSS; fi
+    if [ -z "$best_b" ] || [ "$(echo "$BEST_SECS < $best_b" | bc -l)" = 1 ]; then best_b=$BEST_SECS rss_b=$BEST_RSS cpu_b=$BEST_CPU; fi
   done
-  rate "$la" "$bytes" "$best_a" "$rss_a"
-  rate "$lb" "$bytes" "$best_b" "$rss_b"
+  rate "$la" "$bytes" "$best_a" "$rss_a" "$cpu_a"
+  rate "$lb" "$bytes" "$best_b" "$rss_b" "$cpu_b"
   printf "%-58s %7.1f %%\n" "  → $la relative to $lb (time)" "$(echo "100 * $best_a / $best_b" | bc -l)"
 }
 
@@ -96,10 +97,13 @@ bytes=$(bytes_of "$HTTP_ROOT/set8")
 "$ours" asset-lock derive < "$out/set8.http.items" > "$out/set8.http.lock"
 alternately 3 \
   "relocate http→file, hashing" \
-  "$ours asset-lock relocate --store-type file --key $out/new-set8 < $out/set8.http.lock > $out/set8.file.lock" \
+  "$ours asset-lock relocate --store-type file --key $out/new-set8 < $out/set8.http.lock > /dev/null" \
   "relocate http→file, baseline" \
   "$BASELINE asset-lock relocate --store-type file --key $out/old-set8 < $out/set8.http.lock > /dev/null" \
   "$bytes" "rm -rf $out/new-set8 $out/old-set8" 1
+rm -rf "$out/new-set8" "$out/old-set8"
+# The file → S3 source: a copy the alternation's cleanups do not remove.
+"$ours" asset-lock relocate --store-type file --key "$out/src-set8" < "$out/set8.http.lock" > "$out/set8.file.lock"
 alternately 3 \
   "relocate file→S3, hashing" \
   "$ours asset-lock relocate --store-type s3 --store-container $S3A_BUCKET --key new < $out/set8.file.lock > /dev/null" \
@@ -107,7 +111,7 @@ alternately 3 \
   "$BASELINE asset-lock relocate --store-type s3 --store-container $S3A_BUCKET --key old < $out/set8.file.lock > /dev/null" \
   "$bytes" "$s3_clean" 1
 bash -c "$s3_clean"
-rm -rf "$out/new-set8" "$out/old-set8"
+rm -rf "$out/src-set8"
 
 echo "== 2. derive --checksum calculate-always over local files (page cache), 8 × 256 MiB"
 make_set set256 8 256
@@ -128,7 +132,15 @@ alternately 3 \
   "derive calculate-always over nginx (32 workers)" \
   "$ours asset-lock derive --checksum calculate-always < $out/set8.http.items > /dev/null" \
   "curl --parallel --parallel-max 32 to /dev/null" \
-  "curl -s --fail --parallel --parallel-max 32 -K $out/curl.cfg" \
+  "curl -s --no-progress-meter --fail --parallel --parallel-max 32 -K $out/curl.cfg" \
+  "$bytes" true 0
+# The same work done by peers: every object fetched by curl and hashed by openssl, 32 at a time.
+for i in $(seq -w 1 100); do echo "$HTTP_URL/set8/obj-$i.bin"; done > "$out/urls"
+alternately 3 \
+  "derive calculate-always over nginx (32 workers)" \
+  "$ours asset-lock derive --checksum calculate-always < $out/set8.http.items > /dev/null" \
+  "curl | openssl dgst -sha256, 32 at a time" \
+  "xargs -P 32 -I{} sh -c 'curl -s --fail {} | openssl dgst -sha256 > /dev/null' < $out/urls" \
   "$bytes" true 0
 
 echo "== 4. peak RSS with 1 MiB and 1 GiB objects (2 objects each)"

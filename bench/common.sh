@@ -28,21 +28,21 @@ bench_setup() {
 }
 
 # best_of RUNS CLEANUP CMD [SYNC]: run CLEANUP then CMD (bash -c strings) RUNS times; sets
-# BEST_SECS and BEST_RSS (KB) of the fastest run. With SYNC=1 the clock stops after `sync`.
+# BEST_SECS, BEST_RSS (KB) and BEST_CPU (user + system seconds of CMD) of the fastest run. With SYNC=1 the clock stops after `sync`.
 best_of() {
   local runs=$1 cleanup=$2 cmd=$3 sync=${4:-0} start end secs
-  BEST_SECS="" BEST_RSS=0
+  BEST_SECS="" BEST_RSS=0 BEST_CPU=0
   for _ in $(seq 1 "$runs"); do
     bash -c "$cleanup"
     [ "$sync" = 1 ] && sync
     start=$(date +%s.%N)
-    /usr/bin/time -o "$out/time" -f "%M" bash -c "$cmd"
+    /usr/bin/time -o "$out/time" -f "%M %U %S" bash -c "$cmd"
     [ "$sync" = 1 ] && sync
     end=$(date +%s.%N)
     secs=$(echo "$end - $start" | bc -l)
     if [ -z "$BEST_SECS" ] || [ "$(echo "$secs < $BEST_SECS" | bc -l)" = 1 ]; then
       BEST_SECS=$secs
-      BEST_RSS=$(tail -1 "$out/time")
+      read -r BEST_RSS BEST_CPU < <(tail -1 "$out/time" | awk '{print $1, $2 + $3}')
     fi
   done
 }
