@@ -160,17 +160,18 @@ EOF
   echo "==> services up:$want($dir/services.env)"
 }
 
-# One docker-registry: name, port, extra config (auth). Its variables must not start with
-# REGISTRY_ (the registry reads those as configuration).
+# One docker-registry: name, port, extra config (auth), and whether to keep an access log (the
+# open one does: tests count the blobs a command fetched from it). Its variables must not start
+# with REGISTRY_ (the registry reads those as configuration).
 registry() {
-  local name=$1 port=$2 auth=$3
+  local name=$1 port=$2 auth=$3 accesslog_off=${4:-true}
   mkdir -p "$dir/$name/data"
   cat >"$dir/$name/config.yml" <<EOF
 version: 0.1
 log:
   level: error
   accesslog:
-    disabled: true
+    disabled: $accesslog_off
 storage:
   filesystem:
     rootdirectory: $dir/$name/data
@@ -188,7 +189,7 @@ EOF
 start_oci() {
   local open_port basic_port token_port auth_port
   open_port=$(free_port)
-  registry oci "$open_port" ""
+  registry oci "$open_port" "" false
   basic_port=$(free_port)
   mkdir -p "$dir/oci-basic"
   htpasswd -Bbn stacpkg-user 'basic-pass-0123' >"$dir/oci-basic/htpasswd"
@@ -216,7 +217,7 @@ start_oci() {
   wait_port "$basic_port" oci-basic
   wait_port "$auth_port" oci-auth
   wait_port "$token_port" oci-token
-  printf '%s\n' "OCI_HOST=127.0.0.1:$open_port" "OCI_ROOT=$dir/oci/data" \
+  printf '%s\n' "OCI_HOST=127.0.0.1:$open_port" "OCI_ROOT=$dir/oci/data" "OCI_LOG=$dir/oci.log" \
     "OCI_BASIC_HOST=127.0.0.1:$basic_port" "OCI_BASIC_USER=stacpkg-user" "OCI_BASIC_PASS=basic-pass-0123" \
     "OCI_TOKEN_HOST=127.0.0.1:$token_port" "OCI_TOKEN_USER=stacpkg-token-user" \
     "OCI_TOKEN_PASS=token-pass-0123" >>"$dir/services.env"

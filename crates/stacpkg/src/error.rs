@@ -576,6 +576,15 @@ pub enum Error {
         table: &'static str,
     },
 
+    /// A selective pull's selection matches nothing in the artifact's tables.
+    #[error("the selection matches no {what} of {artifact}")]
+    EmptySelection {
+        /// The artifact.
+        artifact: String,
+        /// `item` or `asset`.
+        what: &'static str,
+    },
+
     /// Fetching one layer of an artifact failed.
     #[error("OCI layer {index} from {artifact}")]
     Layer {

@@ -24,7 +24,8 @@
 //! | `asset-lock from-parquet`, `to-parquet` | [`asset_lock::read_parquet`], [`asset_lock::write_parquet`] |
 //! | `--checksum` strategies, multihashes, hashing | [`checksum`] (used by derive, validate and every copy) |
 //! | `build`, `inspect` | [`package::build()`], [`package::inspect()`] |
-//! | `push`, `pull` | [`oci::push()`], [`oci::pull()`] (any target: [`oci::push_to`], [`oci::pull_from`]) |
+//! | `inspect REF` (a pushed package) | [`oci::inspect()`] (any target: [`oci::inspect_from`]) |
+//! | `push`, `pull` | [`oci::push()`], [`oci::pull()`] (any target: [`oci::push_to`], [`oci::pull_from`]); selective pull: [`oci::Selection`] |
 //!
 //! Tables travel as [`BatchReader`]s (an Arrow schema and its record batches); between commands
 //! they are Arrow IPC streams ([`ipc`]) that carry `stacpkg:schema-kind`, so a command fed the

@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use clap::{Args, ValueEnum};
 
-use super::items::asset_lock_path;
+use super::items::{FilterArgs, asset_lock_path};
 
 /// `build OUTPUT_DIR`
 #[derive(Debug, Args)]
@@ -54,11 +54,15 @@ impl BuildArgs {
 /// `inspect PACKAGE`
 #[derive(Debug, Args)]
 pub(crate) struct InspectArgs {
-    /// package directory to inspect
-    pub(crate) package: PathBuf,
+    /// package directory, OCI registry reference (HOST[:PORT]/REPOSITORY[:TAG|@DIGEST]) or
+    /// oci-layout:PATH[:TAG|@DIGEST] to inspect; a pushed package is summarised from its manifest
+    /// and its two tables, without fetching assets
+    pub(crate) package: String,
     /// summary output format
     #[arg(long, value_enum, default_value_t = InspectFormat::Yaml)]
     pub(crate) format: InspectFormat,
+    #[command(flatten)]
+    pub(crate) transport: TransportArgs,
 }
 
 /// `--format` of `inspect`.
@@ -114,6 +118,15 @@ pub(crate) struct PullArgs {
     /// replace an existing package in the output directory
     #[arg(long)]
     pub(crate) force: bool,
+    #[command(flatten)]
+    pub(crate) filters: FilterArgs,
+    /// asset key to pull; repeat for multiple asset keys (with item filters: their assets with
+    /// these keys)
+    #[arg(long, value_name = "ASSET_KEY")]
+    pub(crate) asset_keys: Vec<String>,
+    /// fetch only items.parquet and assets.lock.parquet (filtered by any selection)
+    #[arg(long)]
+    pub(crate) tables_only: bool,
     #[command(flatten)]
     pub(crate) transport: TransportArgs,
 }

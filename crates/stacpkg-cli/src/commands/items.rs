@@ -14,7 +14,7 @@ use crate::args::items::{
 use crate::stdio;
 use stacpkg::items::project::{self, LockIndex, PromoteMode, PromoteOptions};
 
-fn filter(args: FilterArgs) -> ItemFilter {
+pub(crate) fn filter(args: FilterArgs) -> ItemFilter {
     ItemFilter {
         item_ids: args.item_ids.into_iter().collect(),
         collections: args.collections.into_iter().collect(),

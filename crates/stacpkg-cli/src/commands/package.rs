@@ -93,9 +93,18 @@ pub(crate) fn build(args: BuildArgs) -> anyhow::Result<ExitStatus> {
     Ok(ExitStatus::Success)
 }
 
-/// `inspect` → [`stacpkg::package::inspect`].
+/// `inspect` → [`stacpkg::package::inspect`] for a directory, [`stacpkg::oci::inspect`] for
+/// a pushed package.
 pub(crate) fn inspect(args: InspectArgs) -> anyhow::Result<ExitStatus> {
-    let summary = inspect_package(&args.package, &MediaTypes::host())?;
+    let summary = if is_artifact(&args.package) {
+        let options = stacpkg::oci::InspectOptions {
+            registry: registry(&args.transport)?,
+            ..stacpkg::oci::InspectOptions::default()
+        };
+        stacpkg::oci::inspect(&target(&args.package)?, &options)?
+    } else {
+        inspect_package(std::path::Path::new(&args.package), &MediaTypes::host())?
+    };
     let text = match args.format {
         InspectFormat::Yaml => summary.to_yaml(),
         InspectFormat::Json => summary.to_json(),
@@ -120,6 +129,22 @@ fn registry(args: &TransportArgs) -> anyhow::Result<stacpkg::oci::RegistryOption
         },
         credentials: std::sync::Arc::new(stacpkg::oci::EnvCredentials::from_env()),
     })
+}
+
+/// Whether `inspect`'s argument names a pushed package rather than a directory: not an existing
+/// path, and either `oci-layout:…` or a reference whose first component is a host (`HOST:PORT`,
+/// a dotted name, `localhost`) — so a missing directory is never looked up on Docker Hub.
+fn is_artifact(text: &str) -> bool {
+    if std::path::Path::new(text).exists() {
+        return false;
+    }
+    if text.starts_with("oci-layout:") {
+        return true;
+    }
+    let Some((host, _)) = text.split_once('/') else {
+        return false;
+    };
+    !matches!(host, "." | "..") && (host == "localhost" || host.contains(':') || host.contains('.'))
 }
 
 fn target(text: &str) -> anyhow::Result<stacpkg::oci::ArtifactRef> {
@@ -171,6 +196,11 @@ pub(crate) fn pull(args: PullArgs) -> anyhow::Result<ExitStatus> {
     let options = stacpkg::oci::PullOptions {
         registry: registry(&args.transport)?,
         force: args.force,
+        selection: stacpkg::oci::Selection {
+            items: super::items::filter(args.filters),
+            asset_keys: args.asset_keys.into_iter().collect(),
+        },
+        tables_only: args.tables_only,
         ..stacpkg::oci::PullOptions::default()
     };
     let progress = stacpkg::oci::Progress::default();
@@ -178,6 +208,12 @@ pub(crate) fn pull(args: PullArgs) -> anyhow::Result<ExitStatus> {
     let report = stacpkg::oci::pull(&source, &args.output_dir, &options, &progress);
     bar.finish();
     let report = report?;
+    if report.layers_left > 0 {
+        diagnostics::note(&format!(
+            "left {} of the artifact's layers in {source} ({} of them asset layers)",
+            report.layers_left, report.asset_layers_left
+        ));
+    }
     if std::io::stderr().is_terminal() {
         diagnostics::note(&format!(
             "pulled {source} ({}, {} layers) into {}",

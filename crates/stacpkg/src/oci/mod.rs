@@ -4,6 +4,9 @@
 //!
 //! - [`push`] / [`pull`] (and [`push_to`] / [`pull_from`] for any target) stream blobs between
 //!   disk and the target, several layers at a time, checking every moved blob's size and digest.
+//!   A pull can take a [`Selection`] (items, asset keys) or only the tables.
+//! - [`inspect`] summarises a pushed package from its manifest and its two tables, without
+//!   fetching any asset or content layer.
 //! - Registries get their credentials from a [`CredentialSource`] the caller hands over in
 //!   [`RegistryOptions`]: [`EnvCredentials`] (the command line's rules), [`StaticCredentials`],
 //!   or none.
@@ -15,6 +18,7 @@
 mod auth;
 mod blob;
 mod content;
+mod inspect;
 mod layout;
 mod manifest;
 pub mod media_type;
@@ -31,6 +35,7 @@ pub use auth::{
 };
 pub(crate) use auth::{token_credentials, with_credentials};
 pub use blob::{Descriptor, Progress, digest_of, sha256_hex};
+pub use inspect::{InspectOptions, inspect, inspect_from};
 pub use layout::ImageLayout;
 pub use manifest::{Manifest, ManifestProblem, manifest_json};
 pub use reference::{ArtifactRef, Reference};
@@ -38,6 +43,6 @@ pub(crate) use registry::status_text;
 pub use registry::{Registry, RegistryOptions};
 pub use target::{MemoryTarget, OciTarget, Place};
 pub use transfer::{
-    LAYERS_IN_FLIGHT, PullOptions, PullReport, PushOptions, PushReport, pull, pull_from, push,
-    push_to,
+    LAYERS_IN_FLIGHT, PullOptions, PullReport, PushOptions, PushReport, Selection, pull, pull_from,
+    push, push_to,
 };

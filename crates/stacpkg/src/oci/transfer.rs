@@ -5,8 +5,13 @@
 //! staging directory next to the output and renamed into place, so a failed pull leaves
 //! nothing. Memory: one buffer or network chunk per layer in flight, whatever the blob sizes.
 
+use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::Ordering;
+use std::sync::{Arc, Mutex};
+
+use arrow_array::BooleanArray;
+use arrow_array::cast::AsArray;
 
 use futures::future::BoxFuture;
 use futures::{FutureExt, StreamExt, TryStreamExt};
@@ -15,11 +20,13 @@ use super::blob::{Descriptor, Progress, digest_of};
 use super::content::{Placement, package_layers, placements};
 use super::layout::ImageLayout;
 use super::manifest::{Manifest, manifest_json};
-use super::media_type::EMPTY_BLOB;
+use super::media_type::{ASSET_MEDIA_TYPE, ASSET_ZIP_MEDIA_TYPE, EMPTY_BLOB};
 use super::reference::ArtifactRef;
 use super::registry::{Registry, RegistryOptions};
 use super::target::OciTarget;
+use crate::batch::BatchReader;
 use crate::error::{Error, Result};
+use crate::items::ItemFilter;
 use crate::package::media_type::MediaTypes;
 use crate::package::{ITEMS_FILE, LOCK_FILE, Package, Staging};
 use crate::runtime::{Runtime, Threads};
@@ -61,6 +68,28 @@ pub struct PullOptions {
     pub runtime: Runtime,
     /// Replace an existing package at the output directory.
     pub force: bool,
+    /// Pull only part of the package (empty: all of it).
+    pub selection: Selection,
+    /// Fetch the two tables only (filtered by `selection`), no asset or content layer.
+    pub tables_only: bool,
+}
+
+/// The part of a package a selective pull fetches: the tables are written filtered to it (the
+/// bytes `build` writes for the same selection) and only the asset layers its lock rows point
+/// at are fetched.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Selection {
+    /// Which items (ids, collections, providers; every filter given must match).
+    pub items: ItemFilter,
+    /// Which assets of those items, by key (empty: all).
+    pub asset_keys: HashSet<String>,
+}
+
+impl Selection {
+    /// True when nothing is filtered.
+    pub fn is_empty(&self) -> bool {
+        self.items.is_empty() && self.asset_keys.is_empty()
+    }
 }
 
 /// What a push did.
@@ -81,6 +110,10 @@ pub struct PullReport {
     pub digest: String,
     /// Layers fetched.
     pub layers: usize,
+    /// Layers left at the source (a selection or `tables_only` did not need them).
+    pub layers_left: usize,
+    /// Of those, asset layers.
+    pub asset_layers_left: usize,
     /// An existing package was replaced.
     pub replaced: bool,
 }
@@ -221,22 +254,128 @@ pub fn pull_from(
     let digest = digest_of(&bytes);
     let manifest = Manifest::parse(&bytes, media_type.as_deref(), &artifact)?;
     let placed = placements(&manifest.layers)?;
-    progress.total.store(
-        manifest.layers.iter().map(|l| l.size).sum(),
+    let root = staging.path().to_path_buf();
+    let partial = !options.selection.is_empty() || options.tables_only;
+    // A partial pull fetches the tables first: they say which asset layers are needed.
+    let (wanted, needed) = if partial {
+        let needed = pull_tables(
+            source,
+            &artifact,
+            &manifest.layers,
+            &placed,
+            zips.path(),
+            &root,
+            options,
+            progress,
+        )?;
+        let wanted: Vec<bool> = manifest
+            .layers
+            .iter()
+            .zip(&placed)
+            .map(|(layer, placement)| match placement {
+                Placement::File(path) if is_table(path) => false,
+                _ if options.tables_only => false,
+                Placement::File(path) if layer.media_type == ASSET_MEDIA_TYPE => {
+                    needed.contains(path)
+                }
+                Placement::Zip if layer.media_type == ASSET_ZIP_MEDIA_TYPE => !needed.is_empty(),
+                _ => true,
+            })
+            .collect();
+        (wanted, Some(needed))
+    } else {
+        (vec![true; manifest.layers.len()], None)
+    };
+    progress.total.fetch_add(
+        manifest
+            .layers
+            .iter()
+            .zip(&wanted)
+            .filter(|(_, w)| **w)
+            .map(|(l, _)| l.size)
+            .sum(),
         Ordering::Relaxed,
     );
-    let root = staging.path().to_path_buf();
     let jobs: Vec<(usize, &Descriptor, PathBuf)> = manifest
         .layers
         .iter()
         .zip(&placed)
         .enumerate()
+        .filter(|(index, _)| wanted[*index])
         .map(|(index, (layer, placement))| match placement {
             Placement::File(path) => (index, layer, root.join(path)),
             Placement::Zip => (index, layer, zips.path().join(format!("{index}.zip"))),
         })
         .collect();
-    let artifact_name = &artifact;
+    fetch_layers(source, &artifact, &jobs, runtime, progress)?;
+    // Every member of every ZIP is checked before any is extracted.
+    let mut archives = Vec::new();
+    for (index, layer, path) in &jobs {
+        if placed[*index] == Placement::Zip {
+            let name = format!("OCI layer {index} (`{}`)", layer.name());
+            let members = super::zip::members(path, &name)?;
+            // Zipped assets of a selection: only the members its lock rows point at.
+            let keep: Vec<bool> = members
+                .iter()
+                .map(
+                    |(member, is_dir)| match (&needed, layer.media_type.as_str()) {
+                        (Some(needed), ASSET_ZIP_MEDIA_TYPE) => !is_dir && needed.contains(member),
+                        _ => true,
+                    },
+                )
+                .collect();
+            archives.push((name, path, members, keep));
+        }
+    }
+    for (name, path, members, keep) in &archives {
+        super::zip::extract(path, name, members, keep, &root)?;
+    }
+    drop(zips);
+    for table in [ITEMS_FILE, LOCK_FILE] {
+        if !root.join(table).is_file() {
+            return Err(Error::IncompleteArtifact {
+                artifact: artifact.clone(),
+                table,
+            });
+        }
+    }
+    // Blobs carry no file times; the lock records those of the packaged assets.
+    crate::package::set_recorded_times(&root)?;
+    let replaced = staging.commit()?;
+    let left: Vec<&Descriptor> = manifest
+        .layers
+        .iter()
+        .zip(&wanted)
+        .zip(&placed)
+        .filter(|((_, w), placement)| {
+            !**w && !matches!(placement, Placement::File(path) if is_table(path))
+        })
+        .map(|((l, _), _)| l)
+        .collect();
+    Ok(PullReport {
+        digest,
+        layers: manifest.layers.len() - left.len(),
+        layers_left: left.len(),
+        asset_layers_left: left
+            .iter()
+            .filter(|l| [ASSET_MEDIA_TYPE, ASSET_ZIP_MEDIA_TYPE].contains(&l.media_type.as_str()))
+            .count(),
+        replaced,
+    })
+}
+
+fn is_table(path: &str) -> bool {
+    path == ITEMS_FILE || path == LOCK_FILE
+}
+
+/// Fetch `jobs` (layer index, descriptor, file) from `source`, [`LAYERS_IN_FLIGHT`] at a time.
+fn fetch_layers(
+    source: &impl OciTarget,
+    artifact: &str,
+    jobs: &[(usize, &Descriptor, PathBuf)],
+    runtime: &Runtime,
+    progress: &Progress,
+) -> Result<()> {
     let downloads: Vec<BoxFuture<'_, Result<()>>> = jobs
         .iter()
         .map(|(index, layer, to)| {
@@ -251,48 +390,143 @@ pub fn pull_from(
                     .await
                     .map_err(|e| Error::Layer {
                         index: *index,
-                        artifact: artifact_name.clone(),
+                        artifact: artifact.to_string(),
                         source: Box::new(e),
                     })
             }
             .boxed()
         })
         .collect();
-    runtime.block_on(Threads::All, async {
-        futures::stream::iter(downloads)
-            .buffer_unordered(LAYERS_IN_FLIGHT)
-            .try_collect::<Vec<()>>()
-            .await
-    })??;
-    // Every member of every ZIP is checked before any is extracted.
-    let mut archives = Vec::new();
-    for (index, layer, path) in &jobs {
-        if placed[*index] == Placement::Zip {
-            let name = format!("OCI layer {index} (`{}`)", layer.name());
-            let members = super::zip::members(path, &name)?;
-            archives.push((name, path, members));
-        }
-    }
-    for (name, path, members) in &archives {
-        super::zip::extract(path, name, members, &root)?;
-    }
-    drop(zips);
+    runtime
+        .block_on(Threads::All, async {
+            futures::stream::iter(downloads)
+                .buffer_unordered(LAYERS_IN_FLIGHT)
+                .try_collect::<Vec<()>>()
+                .await
+        })?
+        .map(|_| ())
+}
+
+/// The tables of a partial pull: fetched into `scratch`, then written into `root` filtered to
+/// the selection (or moved there as they are without one). Returns the package-relative paths
+/// the kept lock rows point at — the asset files the selection needs.
+#[allow(clippy::too_many_arguments)]
+fn pull_tables(
+    source: &impl OciTarget,
+    artifact: &str,
+    layers: &[Descriptor],
+    placed: &[Placement],
+    scratch: &Path,
+    root: &Path,
+    options: &PullOptions,
+    progress: &Progress,
+) -> Result<HashSet<String>> {
+    let mut jobs = Vec::new();
     for table in [ITEMS_FILE, LOCK_FILE] {
-        if !root.join(table).is_file() {
-            return Err(Error::IncompleteArtifact {
-                artifact: artifact.clone(),
+        let index = placed
+            .iter()
+            .position(|p| matches!(p, Placement::File(path) if path == table))
+            .ok_or_else(|| Error::IncompleteArtifact {
+                artifact: artifact.to_string(),
                 table,
+            })?;
+        jobs.push((index, &layers[index], scratch.join(table)));
+    }
+    progress
+        .total
+        .fetch_add(jobs.iter().map(|(_, l, _)| l.size).sum(), Ordering::Relaxed);
+    fetch_layers(source, artifact, &jobs, &options.runtime, progress)?;
+    let (items_from, lock_from) = (scratch.join(ITEMS_FILE), scratch.join(LOCK_FILE));
+    let selection = &options.selection;
+    let item_ids = if selection.items.is_empty() {
+        move_file(&items_from, &root.join(ITEMS_FILE))?;
+        None
+    } else {
+        let ids = Arc::new(Mutex::new(HashSet::new()));
+        let items = crate::items::geoparquet::read(
+            &items_from,
+            crate::asset_lock::CHUNK_ROWS,
+            selection.items.clone(),
+        )?;
+        let noted = Arc::clone(&ids);
+        let schema = items.schema();
+        let items = items.map(move |batch| {
+            let batch = batch?;
+            if let Some(column) = batch.column_by_name(crate::items::schema::ID) {
+                let column = arrow_cast::cast(column, &arrow_schema::DataType::Utf8)
+                    .map_err(|e| Error::arrow("failed to read item ids", e))?;
+                let mut noted = noted.lock().unwrap_or_else(|p| p.into_inner());
+                noted.extend(
+                    column
+                        .as_string::<i32>()
+                        .iter()
+                        .flatten()
+                        .map(str::to_string),
+                );
+            }
+            Ok(batch)
+        });
+        let written = crate::items::geoparquet::write(
+            BatchReader::new(schema, items),
+            &root.join(ITEMS_FILE),
+        )?;
+        if written.rows == 0 {
+            return Err(Error::EmptySelection {
+                artifact: artifact.to_string(),
+                what: "item",
             });
         }
+        Some(std::mem::take(
+            &mut *ids.lock().unwrap_or_else(|p| p.into_inner()),
+        ))
+    };
+    let needed = Arc::new(Mutex::new(HashSet::new()));
+    let lock = crate::asset_lock::read_parquet(&lock_from, crate::asset_lock::CHUNK_ROWS)?;
+    let schema = lock.schema();
+    let asset_keys = selection.asset_keys.clone();
+    let noted = Arc::clone(&needed);
+    let lock = lock.map(move |batch| {
+        let batch = batch?;
+        let rows = crate::asset_lock::from_batch(&batch);
+        let keep: Vec<bool> = rows
+            .iter()
+            .map(|row| {
+                item_ids
+                    .as_ref()
+                    .is_none_or(|ids| ids.contains(&row.item_id))
+                    && (asset_keys.is_empty() || asset_keys.contains(&row.asset_key))
+            })
+            .collect();
+        let mut noted = noted.lock().unwrap_or_else(|p| p.into_inner());
+        for (row, _) in rows.iter().zip(&keep).filter(|(_, k)| **k) {
+            if row.location.store_type.as_deref() == Some("file")
+                && let Some(key) = row.location.key.as_deref()
+                && crate::package::package_relative(key).is_some()
+            {
+                noted.insert(key.to_string());
+            }
+        }
+        arrow_select::filter::filter_record_batch(&batch, &BooleanArray::from(keep))
+            .map_err(|e| Error::arrow("failed to filter the asset lock", e))
+    });
+    let written =
+        crate::asset_lock::write_parquet(BatchReader::new(schema, lock), &root.join(LOCK_FILE))?;
+    if written.rows == 0 && !selection.asset_keys.is_empty() {
+        return Err(Error::EmptySelection {
+            artifact: artifact.to_string(),
+            what: "asset",
+        });
     }
-    // Blobs carry no file times; the lock records those of the packaged assets.
-    crate::package::set_recorded_times(&root)?;
-    let replaced = staging.commit()?;
-    Ok(PullReport {
-        digest,
-        layers: manifest.layers.len(),
-        replaced,
-    })
+    std::fs::remove_file(&lock_from)
+        .map_err(|e| Error::io("failed to remove", lock_from.display().to_string(), e))?;
+    Ok(std::mem::take(
+        &mut *needed.lock().unwrap_or_else(|p| p.into_inner()),
+    ))
+}
+
+fn move_file(from: &Path, to: &Path) -> Result<()> {
+    std::fs::rename(from, to)
+        .map_err(|e| Error::io("failed to move", from.display().to_string(), e))
 }
 
 #[cfg(test)]

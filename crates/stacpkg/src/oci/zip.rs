@@ -72,16 +72,20 @@ pub(super) fn members(archive: &Path, layer: &str) -> Result<Vec<(String, bool)>
     Ok(names)
 }
 
-/// Extract every member of `archive` below `dir`; `members` is what [`members`] returned for
-/// it. An existing file is never overwritten.
+/// Extract the members of `archive` that `keep` marks below `dir`; `members` is what
+/// [`members`] returned for it. An existing file is never overwritten.
 pub(super) fn extract(
     archive: &Path,
     layer: &str,
     members: &[(String, bool)],
+    keep: &[bool],
     dir: &Path,
 ) -> Result<()> {
     let mut zip = open(archive, layer)?;
     for (i, (name, is_dir)) in members.iter().enumerate() {
+        if !keep.get(i).copied().unwrap_or(true) {
+            continue;
+        }
         let target = dir.join(name);
         if *is_dir {
             std::fs::create_dir_all(&target)

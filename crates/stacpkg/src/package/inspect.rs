@@ -81,17 +81,32 @@ pub fn inspect(dir: &Path, media_types: &MediaTypes) -> Result<Summary> {
         })
         .collect();
 
+    summarise(
+        python_path_str(dir),
+        files,
+        &package.items_path(),
+        &package.lock_path(),
+    )
+}
+
+/// A summary with `package` and `files` as given and the counts read from the two tables.
+pub(crate) fn summarise(
+    package: String,
+    files: Vec<FileSummary>,
+    items: &Path,
+    lock: &Path,
+) -> Result<Summary> {
     let mut collections = BTreeSet::new();
-    let item_count = read_column(&package.items_path(), "collection", |column| {
+    let item_count = read_column(items, "collection", |column| {
         collect_strings(column, &mut collections)
     })?;
     let mut asset_keys = BTreeSet::new();
-    let asset_count = read_column(&package.lock_path(), "asset_key", |column| {
+    let asset_count = read_column(lock, "asset_key", |column| {
         collect_strings(column, &mut asset_keys)
     })?;
     let mut known_size_bytes = 0i128;
     let mut known_size_count = 0u64;
-    read_column(&package.lock_path(), "size_bytes", |column| {
+    read_column(lock, "size_bytes", |column| {
         let sizes = arrow_cast::cast(column, &DataType::Int64)?;
         for size in sizes.as_primitive::<Int64Type>().iter().flatten() {
             known_size_bytes += i128::from(size);
@@ -100,17 +115,13 @@ pub fn inspect(dir: &Path, media_types: &MediaTypes) -> Result<Summary> {
         Ok(())
     })?;
     let mut checksum_count = 0u64;
-    read_column(
-        &package.lock_path(),
-        crate::asset_lock::FILE_CHECKSUM,
-        |column| {
-            checksum_count += (column.len() - column.logical_null_count()) as u64;
-            Ok(())
-        },
-    )?;
+    read_column(lock, crate::asset_lock::FILE_CHECKSUM, |column| {
+        checksum_count += (column.len() - column.logical_null_count()) as u64;
+        Ok(())
+    })?;
 
     Ok(Summary {
-        package: python_path_str(dir),
+        package,
         files,
         item_count,
         collections: collections.into_iter().collect(),

@@ -10,6 +10,7 @@ pub mod media_type;
 mod mime_table;
 
 pub use build::{BuildOptions, BuildReport, MALFORMED_LISTED, build};
+pub(crate) use inspect::summarise;
 pub use inspect::{FileSummary, Summary, inspect};
 
 use std::path::{Path, PathBuf};
@@ -318,7 +319,7 @@ pub fn set_recorded_times(dir: &Path) -> Result<u64> {
 }
 
 /// A key naming a file inside a package (relative, only normal components), as a path.
-fn package_relative(key: &str) -> Option<PathBuf> {
+pub(crate) fn package_relative(key: &str) -> Option<PathBuf> {
     let path = Path::new(key);
     path.components()
         .all(|c| {
