@@ -4,6 +4,7 @@
 #   s3s-fs ×2   S3 with SigV4 checked; two servers with different credentials, so bucket-scoped
 #               endpoints and credentials are tested for real (a wrong key gets 403)
 #   Azurite     Azure Blob
+#   ferro-oci-server    an OCI registry with the OCI 1.1 referrers API
 #   docker-registry ×3  OCI registries: open, htpasswd Basic auth, and bearer tokens from a small
 #               token service (scripts/token-server.py)
 #
@@ -21,6 +22,8 @@ export PATH="$tools/bin:$tools/npm/node_modules/.bin:$PATH"
 
 S3S_VERSION=0.14.1
 AZURITE_VERSION=3.35.0
+# A registry with the OCI 1.1 referrers API (docker-registry 2.8 has none).
+FERRO_OCI_VERSION=1.0.0
 
 install() {
   local need=()
@@ -39,6 +42,10 @@ install() {
   if ! command -v s3s-fs >/dev/null; then
     echo "==> cargo install s3s-fs@$S3S_VERSION (a few minutes on 2 cores)"
     cargo install "s3s-fs@$S3S_VERSION" --features binary --locked --root "$tools" --quiet
+  fi
+  if ! command -v ferro-oci-server >/dev/null; then
+    echo "==> cargo install ferro-oci-server@$FERRO_OCI_VERSION (a few minutes on 2 cores)"
+    cargo install "ferro-oci-server@$FERRO_OCI_VERSION" --locked --root "$tools" --quiet
   fi
   if ! command -v azurite-blob >/dev/null; then
     echo "==> npm install azurite@$AZURITE_VERSION"
@@ -213,19 +220,27 @@ start_oci() {
     service: stacpkg-registry
     issuer: stacpkg-issuer
     rootcertbundle: $dir/oci-token/cert.pem"
+  # The referrers API: ferro-oci-server, open, state in DIR/oci-ferro.
+  local ferro_port
+  ferro_port=$(free_port)
+  mkdir -p "$dir/oci-ferro"
+  FERRO_OCI_LISTEN=127.0.0.1:$ferro_port FERRO_OCI_STORAGE_DIR=$dir/oci-ferro RUST_LOG=warn \
+    ferro-oci-server >"$dir/oci-ferro.log" 2>&1 &
+  echo $! >"$dir/oci-ferro.pid"
   wait_port "$open_port" oci
+  wait_port "$ferro_port" oci-ferro
   wait_port "$basic_port" oci-basic
   wait_port "$auth_port" oci-auth
   wait_port "$token_port" oci-token
   printf '%s\n' "OCI_HOST=127.0.0.1:$open_port" "OCI_ROOT=$dir/oci/data" "OCI_LOG=$dir/oci.log" \
     "OCI_BASIC_HOST=127.0.0.1:$basic_port" "OCI_BASIC_USER=stacpkg-user" "OCI_BASIC_PASS=basic-pass-0123" \
     "OCI_TOKEN_HOST=127.0.0.1:$token_port" "OCI_TOKEN_USER=stacpkg-token-user" \
-    "OCI_TOKEN_PASS=token-pass-0123" >>"$dir/services.env"
+    "OCI_TOKEN_PASS=token-pass-0123" "OCI_REFERRERS_HOST=127.0.0.1:$ferro_port" >>"$dir/services.env"
 }
 
 stop() {
   local dir=$1
-  for name in nginx s3a s3b azurite oci oci-basic oci-token oci-auth; do
+  for name in nginx s3a s3b azurite oci oci-basic oci-token oci-auth oci-ferro; do
     if [ -f "$dir/$name.pid" ]; then
       kill "$(cat "$dir/$name.pid")" 2>/dev/null || true
     fi

@@ -576,6 +576,40 @@ pub enum Error {
         table: &'static str,
     },
 
+    /// A file cannot be attached as a referrer's layer.
+    #[error("cannot attach `{path}`: it {why}")]
+    NotAttachable {
+        /// The file.
+        path: String,
+        /// Why.
+        why: &'static str,
+    },
+
+    /// Concurrent attaches kept replacing a referrers fallback tag.
+    #[error(
+        "the referrers tag `{tag}` kept changing under concurrent attaches: gave up after {attempts} attempts"
+    )]
+    ReferrersRace {
+        /// The tag.
+        tag: String,
+        /// Attempts made.
+        attempts: usize,
+    },
+
+    /// A referrers listing or a referrers fallback tag is not an image index.
+    #[error("{what} is not an image index")]
+    NotAnIndex {
+        /// What was read.
+        what: String,
+    },
+
+    /// Only a package can be pulled in part (a selection, the tables only).
+    #[error("{artifact} is not a stacpkg package: only a package can be pulled in part")]
+    NotAPackage {
+        /// The artifact.
+        artifact: String,
+    },
+
     /// A selective pull's selection matches nothing in the artifact's tables.
     #[error("the selection matches no {what} of {artifact}")]
     EmptySelection {

@@ -24,6 +24,7 @@
 //! | `asset-lock from-parquet`, `to-parquet` | [`asset_lock::read_parquet`], [`asset_lock::write_parquet`] |
 //! | `--checksum` strategies, multihashes, hashing | [`checksum`] (used by derive, validate and every copy) |
 //! | `build`, `inspect` | [`package::build()`], [`package::inspect()`] |
+//! | `attach`, `discover` | [`oci::attach()`], [`oci::discover()`] (any target: [`oci::attach_to`], [`oci::discover_in`]) |
 //! | `inspect REF` (a pushed package) | [`oci::inspect()`] (any target: [`oci::inspect_from`]) |
 //! | `push`, `pull` | [`oci::push()`], [`oci::pull()`] (any target: [`oci::push_to`], [`oci::pull_from`]); selective pull: [`oci::Selection`] |
 //!

@@ -46,6 +46,16 @@ pub(crate) enum Command {
     )]
     Pull(package::PullArgs),
     #[command(
+        about = "Attach files to a pushed manifest as an OCI referrer.",
+        after_help = "Library method: stacpkg::oci::attach"
+    )]
+    Attach(package::AttachArgs),
+    #[command(
+        about = "List the OCI referrers of a pushed manifest.",
+        after_help = "Library method: stacpkg::oci::discover"
+    )]
+    Discover(package::DiscoverArgs),
+    #[command(
         about = "Work with STAC items table commands.",
         subcommand_required = true
     )]

@@ -130,3 +130,57 @@ pub(crate) struct PullArgs {
     #[command(flatten)]
     pub(crate) transport: TransportArgs,
 }
+
+/// `attach SUBJECT FILE[:MEDIATYPE]… --artifact-type TYPE`
+#[derive(Debug, Args)]
+pub(crate) struct AttachArgs {
+    /// the manifest to attach to: HOST[:PORT]/REPOSITORY[:TAG|@DIGEST] or
+    /// oci-layout:PATH[:TAG|@DIGEST]
+    pub(crate) subject: String,
+    /// files to attach, each FILE or FILE:MEDIATYPE (default media type
+    /// application/vnd.oci.image.layer.v1.tar); each layer is titled with the file's name
+    #[arg(required = true, value_name = "FILE[:MEDIATYPE]", value_parser = attach_file)]
+    pub(crate) files: Vec<stacpkg::oci::AttachFile>,
+    /// the artifact type of the attached artifact
+    #[arg(long, required = true, value_name = "TYPE")]
+    pub(crate) artifact_type: String,
+    /// a manifest annotation; repeat for multiple annotations
+    #[arg(long = "annotation", value_name = "KEY=VALUE", value_parser = annotation)]
+    pub(crate) annotations: Vec<(String, String)>,
+    #[command(flatten)]
+    pub(crate) transport: TransportArgs,
+}
+
+fn attach_file(text: &str) -> Result<stacpkg::oci::AttachFile, String> {
+    text.parse()
+}
+
+fn annotation(text: &str) -> Result<(String, String), String> {
+    match text.split_once('=') {
+        Some((key, value)) if !key.is_empty() => Ok((key.to_string(), value.to_string())),
+        _ => Err("expected KEY=VALUE".into()),
+    }
+}
+
+/// `discover SUBJECT`
+#[derive(Debug, Args)]
+pub(crate) struct DiscoverArgs {
+    /// the manifest whose referrers to list: HOST[:PORT]/REPOSITORY[:TAG|@DIGEST] or
+    /// oci-layout:PATH[:TAG|@DIGEST]
+    pub(crate) subject: String,
+    /// list only referrers of this artifact type
+    #[arg(long, value_name = "TYPE")]
+    pub(crate) artifact_type: Option<String>,
+    /// output format
+    #[arg(long, value_enum, default_value_t = DiscoverFormat::Text)]
+    pub(crate) format: DiscoverFormat,
+    #[command(flatten)]
+    pub(crate) transport: TransportArgs,
+}
+
+/// `--format` of `discover`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum DiscoverFormat {
+    Text,
+    Json,
+}

@@ -27,6 +27,8 @@ pub(crate) fn dispatch(command: Command) -> anyhow::Result<ExitStatus> {
         Command::Inspect(args) => package::inspect(args),
         Command::Push(args) => package::push(args),
         Command::Pull(args) => package::pull(args),
+        Command::Attach(args) => package::attach(args),
+        Command::Discover(args) => package::discover(args),
         Command::Items { command } => match command {
             ItemsCommand::FromJson(args) => items::from_json(args),
             ItemsCommand::FromNdjson(args) => items::from_ndjson(args),

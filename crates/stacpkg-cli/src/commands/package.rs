@@ -12,7 +12,8 @@ use stacpkg::package::{BuildOptions, build as build_package, inspect as inspect_
 
 use super::ExitStatus;
 use crate::args::package::{
-    AuthBackend, BuildArgs, InspectArgs, InspectFormat, PullArgs, PushArgs, TransportArgs,
+    AttachArgs, AuthBackend, BuildArgs, DiscoverArgs, DiscoverFormat, InspectArgs, InspectFormat,
+    PullArgs, PushArgs, TransportArgs,
 };
 use crate::{diagnostics, progress, stdio};
 
@@ -223,4 +224,75 @@ pub(crate) fn pull(args: PullArgs) -> anyhow::Result<ExitStatus> {
         ));
     }
     Ok(ExitStatus::Success)
+}
+
+/// `attach` → [`stacpkg::oci::attach`]; prints the attached artifact as `…@sha256:…`.
+pub(crate) fn attach(args: AttachArgs) -> anyhow::Result<ExitStatus> {
+    let subject = target(&args.subject)?;
+    let options = stacpkg::oci::AttachOptions {
+        registry: registry(&args.transport)?,
+        artifact_type: args.artifact_type,
+        annotations: args.annotations.into_iter().collect(),
+        ..stacpkg::oci::AttachOptions::default()
+    };
+    let report = stacpkg::oci::attach(&subject, &args.files, &options)?;
+    if report.via == stacpkg::oci::ReferrersVia::FallbackTag {
+        diagnostics::note(&format!(
+            "the registry has no referrers API: listed in the tag `{}`",
+            stacpkg::oci::fallback_tag(&report.subject)
+        ));
+    }
+    write_stdout(&format!("{}\n", with_digest(&subject, &report.digest)))?;
+    Ok(ExitStatus::Success)
+}
+
+/// `discover` → [`stacpkg::oci::discover`].
+pub(crate) fn discover(args: DiscoverArgs) -> anyhow::Result<ExitStatus> {
+    let subject = target(&args.subject)?;
+    let (referrers, _) = stacpkg::oci::discover(
+        &subject,
+        args.artifact_type.as_deref(),
+        &registry(&args.transport)?,
+        &stacpkg::runtime::Runtime::Own,
+    )?;
+    let text = match args.format {
+        DiscoverFormat::Json => stacpkg::oci::referrers_json(&referrers),
+        DiscoverFormat::Text => {
+            let mut out = String::new();
+            for referrer in &referrers {
+                out.push_str(&format!(
+                    "{} {} {}\n",
+                    referrer.digest,
+                    referrer.artifact_type.as_deref().unwrap_or("-"),
+                    referrer.size
+                ));
+                for (key, value) in &referrer.annotations {
+                    out.push_str(&format!("  {key}={}\n", value.escape_debug()));
+                }
+            }
+            out
+        }
+    };
+    write_stdout(&text)?;
+    Ok(ExitStatus::Success)
+}
+
+/// `subject` with its reference replaced by `digest`.
+fn with_digest(subject: &stacpkg::oci::ArtifactRef, digest: &str) -> String {
+    match subject {
+        stacpkg::oci::ArtifactRef::Registry(reference) => {
+            format!("{}/{}@{digest}", reference.registry, reference.repository)
+        }
+        stacpkg::oci::ArtifactRef::Layout { path, .. } => {
+            format!("oci-layout:{}@{digest}", path.display())
+        }
+    }
+}
+
+fn write_stdout(text: &str) -> anyhow::Result<()> {
+    let mut out = std::io::stdout().lock();
+    out.write_all(text.as_bytes())
+        .and_then(|()| out.flush())
+        .map_err(|e| stacpkg::Error::write_failed("stdout", e))?;
+    Ok(())
 }

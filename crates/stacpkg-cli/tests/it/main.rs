@@ -25,6 +25,7 @@ mod errors;
 mod items;
 mod items_out;
 mod oci;
+mod oci_referrers;
 mod oci_select;
 mod package;
 mod parquet;

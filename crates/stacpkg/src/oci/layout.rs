@@ -62,6 +62,13 @@ impl ImageLayout {
     fn store_manifest(&self, reference: &str, bytes: &[u8]) -> Result<()> {
         let digest = digest_of(bytes);
         write_atomically(&self.blob_path(&digest)?, bytes)?;
+        // Writers of `index.json` take turns (two attaches at once must not lose an entry): an
+        // advisory lock on the marker file, which is never replaced.
+        let marker = self.root.join(LAYOUT_FILE);
+        let held = File::open(&marker)
+            .map_err(|e| Error::io("failed to open", marker.display().to_string(), e))?;
+        held.lock()
+            .map_err(|e| Error::io("failed to lock", marker.display().to_string(), e))?;
         let index_path = self.root.join(INDEX_FILE);
         let mut index = match std::fs::read(&index_path) {
             Ok(text) => serde_json::from_slice::<serde_json::Value>(&text)
@@ -83,14 +90,22 @@ impl ImageLayout {
             .get_mut("manifests")
             .and_then(|m| m.as_array_mut())
             .ok_or_else(|| self.index_error("has no manifests list".into()))?;
-        if !reference.starts_with("sha256:") {
+        if reference.starts_with("sha256:") {
+            if manifests
+                .iter()
+                .any(|m| m["digest"].as_str() == Some(&digest))
+            {
+                return Ok(());
+            }
+        } else {
             manifests.retain(|m| m["annotations"][REF_NAME].as_str() != Some(reference));
         }
+        let document: serde_json::Value = serde_json::from_slice(bytes).unwrap_or_default();
         let mut entry = serde_json::json!({
-            "mediaType": MANIFEST_MEDIA_TYPE,
+            "mediaType": document["mediaType"].as_str().unwrap_or(MANIFEST_MEDIA_TYPE),
             "digest": digest,
             "size": bytes.len(),
-            "artifactType": ARTIFACT_TYPE,
+            "artifactType": document["artifactType"].as_str().unwrap_or(ARTIFACT_TYPE),
         });
         if !reference.starts_with("sha256:") {
             entry["annotations"] = serde_json::json!({ REF_NAME: reference });
@@ -137,6 +152,70 @@ impl ImageLayout {
     }
 }
 
+impl ImageLayout {
+    /// The manifests of the layout whose `subject` is `digest`, as an image index.
+    fn scan_referrers(&self, digest: &str) -> Result<Vec<u8>> {
+        let index_path = self.root.join(INDEX_FILE);
+        let entries: Vec<serde_json::Value> = match std::fs::read(&index_path) {
+            Ok(text) => serde_json::from_slice::<serde_json::Value>(&text)
+                .map_err(|e| self.index_error(format!("is not valid JSON: {e}")))?["manifests"]
+                .as_array()
+                .cloned()
+                .unwrap_or_default(),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
+            Err(e) => {
+                return Err(Error::io(
+                    "failed to read",
+                    index_path.display().to_string(),
+                    e,
+                ));
+            }
+        };
+        let mut seen = std::collections::HashSet::new();
+        let mut referrers = Vec::new();
+        for entry in entries {
+            let Some(entry_digest) = entry["digest"].as_str() else {
+                continue;
+            };
+            if entry["mediaType"].as_str() != Some(MANIFEST_MEDIA_TYPE)
+                || !seen.insert(entry_digest.to_string())
+            {
+                continue;
+            }
+            let path = self.blob_path(entry_digest)?;
+            let bytes = std::fs::read(&path)
+                .map_err(|e| Error::io("failed to read", path.display().to_string(), e))?;
+            let Ok(manifest) = serde_json::from_slice::<serde_json::Value>(&bytes) else {
+                continue;
+            };
+            if manifest["subject"]["digest"].as_str() != Some(digest) {
+                continue;
+            }
+            let mut descriptor = serde_json::json!({
+                "mediaType": MANIFEST_MEDIA_TYPE,
+                "digest": entry_digest,
+                "size": bytes.len(),
+            });
+            let artifact_type = manifest["artifactType"]
+                .as_str()
+                .or(manifest["config"]["mediaType"].as_str());
+            if let Some(artifact_type) = artifact_type {
+                descriptor["artifactType"] = artifact_type.into();
+            }
+            if let Some(annotations) = manifest.get("annotations") {
+                descriptor["annotations"] = annotations.clone();
+            }
+            referrers.push(descriptor);
+        }
+        let index = serde_json::json!({
+            "schemaVersion": 2,
+            "mediaType": INDEX_MEDIA_TYPE,
+            "manifests": referrers,
+        });
+        Ok(serde_json::to_vec(&index).expect("an index serialises"))
+    }
+}
+
 /// Run blocking file work on tokio's blocking pool: blobs may be gigabytes.
 async fn blocking(work: impl FnOnce() -> Result<()> + Send + 'static) -> Result<()> {
     tokio::task::spawn_blocking(work)
@@ -178,6 +257,10 @@ impl OciTarget for ImageLayout {
 
     async fn fetch_manifest(&self, reference: &str) -> Result<(Vec<u8>, Option<String>)> {
         self.load_manifest(reference)
+    }
+
+    async fn fetch_referrers(&self, digest: &str) -> Result<Option<Vec<u8>>> {
+        self.scan_referrers(digest).map(Some)
     }
 
     async fn fetch_blob(

@@ -75,6 +75,19 @@ impl Manifest {
     }
 }
 
+/// The `mediaType` a manifest or index document names, if it names one.
+pub(crate) fn media_type_of(bytes: &[u8]) -> Option<&'static str> {
+    #[derive(Deserialize)]
+    #[serde(rename_all = "camelCase")]
+    struct Head {
+        media_type: Option<String>,
+    }
+    let head: Head = serde_json::from_slice(bytes).ok()?;
+    [MANIFEST_MEDIA_TYPE, INDEX_MEDIA_TYPE]
+        .into_iter()
+        .find(|known| head.media_type.as_deref() == Some(*known))
+}
+
 /// The manifest bytes for a package: Python `json.dumps` layout, keys in the original's order,
 /// no annotations (so the same package always has the same manifest digest).
 pub fn manifest_json(layers: &[Descriptor]) -> Vec<u8> {

@@ -5,6 +5,8 @@
 //! - [`push`] / [`pull`] (and [`push_to`] / [`pull_from`] for any target) stream blobs between
 //!   disk and the target, several layers at a time, checking every moved blob's size and digest.
 //!   A pull can take a [`Selection`] (items, asset keys) or only the tables.
+//! - [`attach`] / [`discover`]: OCI 1.1 referrers (signatures, validation reports) of a
+//!   package, through the registry's referrers API or the referrers tag schema.
 //! - [`inspect`] summarises a pushed package from its manifest and its two tables, without
 //!   fetching any asset or content layer.
 //! - Registries get their credentials from a [`CredentialSource`] the caller hands over in
@@ -23,6 +25,7 @@ mod layout;
 mod manifest;
 pub mod media_type;
 mod reference;
+mod referrers;
 mod registry;
 mod target;
 mod title;
@@ -39,6 +42,10 @@ pub use inspect::{InspectOptions, inspect, inspect_from};
 pub use layout::ImageLayout;
 pub use manifest::{Manifest, ManifestProblem, manifest_json};
 pub use reference::{ArtifactRef, Reference};
+pub use referrers::{
+    AttachFile, AttachOptions, AttachReport, DEFAULT_FILE_MEDIA_TYPE, FALLBACK_ATTEMPTS, Referrer,
+    ReferrersVia, attach, attach_to, discover, discover_in, fallback_tag, referrers_json,
+};
 pub(crate) use registry::status_text;
 pub use registry::{Registry, RegistryOptions};
 pub use target::{MemoryTarget, OciTarget, Place};

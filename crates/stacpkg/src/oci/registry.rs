@@ -32,6 +32,8 @@ use crate::net::{RetryPolicy, Timeouts};
 
 /// Manifests larger than this are refused (they are a few KB; the cap keeps memory bounded).
 const MAX_MANIFEST_BYTES: usize = 4 * 1024 * 1024;
+/// Pages of a referrers listing followed (each at most [`MAX_MANIFEST_BYTES`]).
+const MAX_REFERRER_PAGES: usize = 64;
 
 /// How to reach a registry, and with which credentials.
 #[derive(Debug, Clone)]
@@ -425,16 +427,18 @@ impl Registry {
         })
     }
 
-    /// Store `bytes` as the manifest tagged `reference`.
+    /// Store `bytes` as the manifest tagged `reference`, sent as the media type the document
+    /// names (an image manifest, or an image index for a referrers fallback tag).
     async fn put_manifest(&self, reference: &str, bytes: &[u8]) -> Result<()> {
         let url = self.url(&format!("manifests/{reference}"));
         let body = bytes.to_vec();
+        let content_type = super::manifest::media_type_of(bytes).unwrap_or(MANIFEST_MEDIA_TYPE);
         let response = self
             .send("uploading the manifest", || {
                 Ok(self
                     .client
                     .put(&url)
-                    .header(CONTENT_TYPE, MANIFEST_MEDIA_TYPE)
+                    .header(CONTENT_TYPE, content_type)
                     .body(body.clone()))
             })
             .await?;
@@ -466,6 +470,26 @@ impl Registry {
             .get(CONTENT_TYPE)
             .and_then(|v| v.to_str().ok())
             .map(|v| v.split(';').next().unwrap_or(v).trim().to_string());
+        let bytes = self
+            .read_document(response, reference, "fetching the manifest")
+            .await?;
+        if reference.starts_with("sha256:") && digest_of(&bytes) != reference {
+            return Err(Error::ManifestDigestMismatch {
+                place: self.place(),
+                reference: reference.to_string(),
+            });
+        }
+        Ok((bytes, media_type))
+    }
+
+    /// A manifest or index body, at most [`MAX_MANIFEST_BYTES`] (a larger one is refused, not
+    /// buffered).
+    async fn read_document(
+        &self,
+        response: Response,
+        reference: &str,
+        what: &str,
+    ) -> Result<Vec<u8>> {
         let too_large = || Error::ManifestTooLarge {
             place: self.place(),
             reference: reference.to_string(),
@@ -480,19 +504,64 @@ impl Registry {
         let mut bytes = Vec::new();
         let mut stream = response.bytes_stream();
         while let Some(chunk) = stream.next().await {
-            let chunk = chunk.map_err(|e| self.unavailable("fetching the manifest", reason(&e)))?;
+            let chunk = chunk.map_err(|e| self.unavailable(what, reason(&e)))?;
             if bytes.len() + chunk.len() > MAX_MANIFEST_BYTES {
                 return Err(too_large());
             }
             bytes.extend_from_slice(&chunk);
         }
-        if reference.starts_with("sha256:") && digest_of(&bytes) != reference {
-            return Err(Error::ManifestDigestMismatch {
-                place: self.place(),
-                reference: reference.to_string(),
-            });
+        Ok(bytes)
+    }
+
+    /// The referrers API (OCI distribution 1.1): the referrers of `digest` as one image index
+    /// (pages followed through `Link` headers, at most [`MAX_REFERRER_PAGES`]), or `None` when
+    /// the registry has no such API (404).
+    async fn referrers(&self, digest: &str) -> Result<Option<Vec<u8>>> {
+        const WHAT: &str = "listing referrers";
+        let mut url = self.url(&format!("referrers/{digest}"));
+        let mut manifests = Vec::new();
+        for page in 0..MAX_REFERRER_PAGES {
+            let response = self
+                .send(WHAT, || {
+                    Ok(self.client.get(&url).header(ACCEPT, INDEX_MEDIA_TYPE))
+                })
+                .await?;
+            if page == 0 && response.status() == StatusCode::NOT_FOUND {
+                return Ok(None);
+            }
+            let response = self.successful(WHAT, response).await?;
+            let next = response
+                .headers()
+                .get(reqwest::header::LINK)
+                .and_then(|v| v.to_str().ok())
+                .and_then(next_link);
+            let bytes = self.read_document(response, digest, WHAT).await?;
+            let not_index = || Error::NotAnIndex {
+                what: format!("the referrers of `{digest}` from registry {}", self.host),
+            };
+            let index: serde_json::Value =
+                serde_json::from_slice(&bytes).map_err(|_| not_index())?;
+            let page_manifests = index
+                .get("manifests")
+                .and_then(|m| m.as_array())
+                .ok_or_else(not_index)?;
+            manifests.extend(page_manifests.iter().cloned());
+            match next {
+                Some(next) if next.starts_with('/') => {
+                    url = format!("{}{next}", self.base);
+                }
+                Some(next) => url = next,
+                None => break,
+            }
         }
-        Ok((bytes, media_type))
+        let index = serde_json::json!({
+            "schemaVersion": 2,
+            "mediaType": INDEX_MEDIA_TYPE,
+            "manifests": manifests,
+        });
+        Ok(Some(
+            serde_json::to_vec(&index).expect("an index serialises"),
+        ))
     }
 
     /// Download a blob into `to`, checking its size and digest as it streams.
@@ -583,6 +652,10 @@ impl OciTarget for Registry {
         self.get_manifest(reference).await
     }
 
+    async fn fetch_referrers(&self, digest: &str) -> Result<Option<Vec<u8>>> {
+        self.referrers(digest).await
+    }
+
     async fn fetch_blob(
         &self,
         descriptor: &Descriptor,
@@ -646,6 +719,23 @@ pub(crate) fn status_text(status: u16) -> String {
 }
 
 /// The PUT URL that completes an upload: the session URL plus `digest=`.
+/// The target of a `Link: <URL>; rel="next"` header.
+fn next_link(header: &str) -> Option<String> {
+    header.split(',').find_map(|link| {
+        let (target, params) = link.split_once(';')?;
+        params
+            .split(';')
+            .any(|p| p.trim().replace(' ', "") == "rel=\"next\"")
+            .then(|| {
+                target
+                    .trim()
+                    .trim_start_matches('<')
+                    .trim_end_matches('>')
+                    .to_string()
+            })
+    })
+}
+
 fn put_url(location: &str, digest: &str) -> String {
     let sep = if location.contains('?') { '&' } else { '?' };
     format!("{location}{sep}digest={digest}")

@@ -122,6 +122,17 @@ pub trait OciTarget: Send + Sync {
         reference: &str,
     ) -> impl Future<Output = Result<(Vec<u8>, Option<String>)>> + Send;
 
+    /// The referrers of the manifest `digest` as an image index, when the target can list them
+    /// (the OCI 1.1 referrers API of a registry, a scan of a layout); `None` when it cannot, and
+    /// the referrers tag schema (`sha256-<hex>`) is used instead.
+    fn fetch_referrers(
+        &self,
+        digest: &str,
+    ) -> impl Future<Output = Result<Option<Vec<u8>>>> + Send {
+        let _ = digest;
+        async { Ok(None) }
+    }
+
     /// Write the blob `descriptor` into the file `to`, checking it as it streams and counting
     /// its bytes into `progress`.
     fn fetch_blob(

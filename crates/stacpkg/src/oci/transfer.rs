@@ -20,7 +20,10 @@ use super::blob::{Descriptor, Progress, digest_of};
 use super::content::{Placement, package_layers, placements};
 use super::layout::ImageLayout;
 use super::manifest::{Manifest, manifest_json};
-use super::media_type::{ASSET_MEDIA_TYPE, ASSET_ZIP_MEDIA_TYPE, EMPTY_BLOB};
+use super::media_type::{
+    ARTIFACT_TYPE, ASSET_LOCK_MEDIA_TYPE, ASSET_MEDIA_TYPE, ASSET_ZIP_MEDIA_TYPE, EMPTY_BLOB,
+    ITEMS_MEDIA_TYPE,
+};
 use super::reference::ArtifactRef;
 use super::registry::{Registry, RegistryOptions};
 use super::target::OciTarget;
@@ -256,6 +259,17 @@ pub fn pull_from(
     let placed = placements(&manifest.layers)?;
     let root = staging.path().to_path_buf();
     let partial = !options.selection.is_empty() || options.tables_only;
+    // Anything else — a referrer such as a signature or a validation report — is pulled as
+    // its titled files, with the same path checks.
+    let package = manifest.artifact_type.as_deref() == Some(ARTIFACT_TYPE)
+        || [ITEMS_MEDIA_TYPE, ASSET_LOCK_MEDIA_TYPE]
+            .iter()
+            .all(|t| manifest.layers.iter().any(|l| l.media_type == *t));
+    if partial && !package {
+        return Err(Error::NotAPackage {
+            artifact: artifact.clone(),
+        });
+    }
     // A partial pull fetches the tables first: they say which asset layers are needed.
     let (wanted, needed) = if partial {
         let needed = pull_tables(
@@ -331,16 +345,18 @@ pub fn pull_from(
         super::zip::extract(path, name, members, keep, &root)?;
     }
     drop(zips);
-    for table in [ITEMS_FILE, LOCK_FILE] {
-        if !root.join(table).is_file() {
-            return Err(Error::IncompleteArtifact {
-                artifact: artifact.clone(),
-                table,
-            });
+    if package {
+        for table in [ITEMS_FILE, LOCK_FILE] {
+            if !root.join(table).is_file() {
+                return Err(Error::IncompleteArtifact {
+                    artifact: artifact.clone(),
+                    table,
+                });
+            }
         }
+        // Blobs carry no file times; the lock records those of the packaged assets.
+        crate::package::set_recorded_times(&root)?;
     }
-    // Blobs carry no file times; the lock records those of the packaged assets.
-    crate::package::set_recorded_times(&root)?;
     let replaced = staging.commit()?;
     let left: Vec<&Descriptor> = manifest
         .layers
