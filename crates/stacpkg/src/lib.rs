@@ -25,6 +25,7 @@
 //! | `--checksum` strategies, multihashes, hashing | [`checksum`] (used by derive, validate and every copy) |
 //! | `build`, `inspect` | [`package::build()`], [`package::inspect()`] |
 //! | `attach`, `discover` | [`oci::attach()`], [`oci::discover()`] (any target: [`oci::attach_to`], [`oci::discover_in`]) |
+//! | `copy` | [`oci::copy()`] (any targets: [`oci::copy_between`]) |
 //! | `inspect REF` (a pushed package) | [`oci::inspect()`] (any target: [`oci::inspect_from`]) |
 //! | `push`, `pull` | [`oci::push()`], [`oci::pull()`] (any target: [`oci::push_to`], [`oci::pull_from`]); selective pull: [`oci::Selection`] |
 //!

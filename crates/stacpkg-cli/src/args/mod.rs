@@ -56,6 +56,11 @@ pub(crate) enum Command {
     )]
     Discover(package::DiscoverArgs),
     #[command(
+        about = "Copy an OCI artifact between registries and OCI image layouts.",
+        after_help = "Library method: stacpkg::oci::copy"
+    )]
+    Copy(package::CopyArgs),
+    #[command(
         about = "Work with STAC items table commands.",
         subcommand_required = true
     )]

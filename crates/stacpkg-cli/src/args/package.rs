@@ -184,3 +184,18 @@ pub(crate) enum DiscoverFormat {
     Text,
     Json,
 }
+
+/// `copy SOURCE TARGET`
+#[derive(Debug, Args)]
+pub(crate) struct CopyArgs {
+    /// the artifact to copy: HOST[:PORT]/REPOSITORY[:TAG|@DIGEST] or oci-layout:PATH[:TAG|@DIGEST]
+    pub(crate) source: String,
+    /// where to copy it: HOST[:PORT]/REPOSITORY[:TAG] or oci-layout:PATH[:TAG] (created when
+    /// missing)
+    pub(crate) target: String,
+    /// copy the artifact's referrers too (and theirs)
+    #[arg(long)]
+    pub(crate) referrers: bool,
+    #[command(flatten)]
+    pub(crate) transport: TransportArgs,
+}

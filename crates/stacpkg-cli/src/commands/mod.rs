@@ -29,6 +29,7 @@ pub(crate) fn dispatch(command: Command) -> anyhow::Result<ExitStatus> {
         Command::Pull(args) => package::pull(args),
         Command::Attach(args) => package::attach(args),
         Command::Discover(args) => package::discover(args),
+        Command::Copy(args) => package::copy(args),
         Command::Items { command } => match command {
             ItemsCommand::FromJson(args) => items::from_json(args),
             ItemsCommand::FromNdjson(args) => items::from_ndjson(args),

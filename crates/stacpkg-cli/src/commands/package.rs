@@ -12,8 +12,8 @@ use stacpkg::package::{BuildOptions, build as build_package, inspect as inspect_
 
 use super::ExitStatus;
 use crate::args::package::{
-    AttachArgs, AuthBackend, BuildArgs, DiscoverArgs, DiscoverFormat, InspectArgs, InspectFormat,
-    PullArgs, PushArgs, TransportArgs,
+    AttachArgs, AuthBackend, BuildArgs, CopyArgs, DiscoverArgs, DiscoverFormat, InspectArgs,
+    InspectFormat, PullArgs, PushArgs, TransportArgs,
 };
 use crate::{diagnostics, progress, stdio};
 
@@ -295,4 +295,36 @@ fn write_stdout(text: &str) -> anyhow::Result<()> {
         .and_then(|()| out.flush())
         .map_err(|e| stacpkg::Error::write_failed("stdout", e))?;
     Ok(())
+}
+
+/// `copy` → [`stacpkg::oci::copy`].
+pub(crate) fn copy(args: CopyArgs) -> anyhow::Result<ExitStatus> {
+    let source = target(&args.source)?;
+    let destination = target(&args.target)?;
+    let registry = registry(&args.transport)?;
+    let options = stacpkg::oci::CopyOptions {
+        source_registry: registry.clone(),
+        target_registry: registry,
+        referrers: args.referrers,
+        ..stacpkg::oci::CopyOptions::default()
+    };
+    let progress = stacpkg::oci::Progress::default();
+    let bar = transfer_bar("copying", &progress);
+    let report = stacpkg::oci::copy(&source, &destination, &options, &progress);
+    bar.finish();
+    let report = report?;
+    let referrers = if args.referrers {
+        format!("; {} referrers", report.referrers)
+    } else {
+        String::new()
+    };
+    diagnostics::note(&format!(
+        "copied {source} to {} ({} blobs: {} copied, {} mounted, {} already there{referrers})",
+        with_digest(&destination, &report.digest),
+        report.blobs,
+        report.copied,
+        report.mounted,
+        report.skipped
+    ));
+    Ok(ExitStatus::Success)
 }

@@ -317,3 +317,147 @@ fn referrer_bad_input_gets_one_line_and_nothing_partial() {
     );
     assert!(!ctx.path("sel").exists());
 }
+
+/// The digest of the manifest `reference` (`HOST/REPO:TAG`) as the registry serves it.
+fn served_digest(ctx: &TestContext, reference: &str) -> String {
+    let (host, rest) = reference.split_once('/').unwrap();
+    let (repository, tag) = rest.rsplit_once(':').unwrap();
+    let run = ctx
+        .sh(&format!(
+            "curl -fsS -H 'Accept: application/vnd.oci.image.manifest.v1+json' http://{host}/v2/{repository}/manifests/{tag} | sha256sum"
+        ))
+        .success();
+    format!(
+        "sha256:{}",
+        String::from_utf8_lossy(&run.stdout)
+            .split_whitespace()
+            .next()
+            .unwrap()
+    )
+}
+
+#[test]
+fn copy_hands_a_package_and_its_referrers_over_from_registry_to_layout_to_another_registry() {
+    let Some(svc) = Services::get("oci-copy-handover") else {
+        return;
+    };
+    let ctx = with_demo();
+    crate::package::includes(&ctx);
+    let source = format!("{}/{}/handover:v1", svc.var("OCI_HOST"), svc.prefix());
+    let target = format!(
+        "{}/{}/received:v1",
+        svc.var("OCI_REFERRERS_HOST"),
+        svc.prefix()
+    );
+    ctx.sh(&format!(
+        "set -e; $STACPKG items from-json items.json | $STACPKG build pkg --include-assets {}
+         (cd pkg && $STACPKG asset-lock from-parquet assets.lock.parquet | $STACPKG asset-lock validate) > report.jsonl
+         $STACPKG push pkg {source} --plain-http
+         $STACPKG attach {source} report.jsonl:{REPORT_TYPE} --artifact-type {REPORT_TYPE} --plain-http > attached 2>/dev/null",
+        crate::package::INCLUDES
+    ))
+    .success();
+    let digest = served_digest(&ctx, &source);
+    let report = std::fs::read_to_string(ctx.path("attached")).unwrap();
+    let report = report.trim_end().split_once('@').unwrap().1.to_string();
+
+    let to_layout = ctx
+        .sh(&format!(
+            "$STACPKG copy {source} oci-layout:handover:v1 --referrers --plain-http"
+        ))
+        .success();
+    assert_eq!(
+        to_layout.stderr,
+        format!(
+            "stacpkg: note: copied {source} to oci-layout:handover@{digest} (14 blobs: 13 copied, 0 mounted, 1 already there; 1 referrers)\n"
+        )
+    );
+    let to_registry = ctx
+        .sh(&format!(
+            "$STACPKG copy oci-layout:handover:v1 {target} --referrers --plain-http"
+        ))
+        .success();
+    assert!(
+        to_registry
+            .stderr
+            .contains(&format!("@{digest} (14 blobs: ")),
+        "{}",
+        to_registry.stderr
+    );
+    // The same manifest at the end, its referrer listed there, and the package intact.
+    assert_eq!(served_digest(&ctx, &target), digest);
+    let listed = ctx
+        .sh(&format!(
+            "$STACPKG discover {target} --plain-http --format json"
+        ))
+        .success();
+    let listed: Value = serde_json::from_slice(&listed.stdout).unwrap();
+    assert_eq!(listed[0]["digest"], report.as_str(), "{listed}");
+    ctx.sh(&format!(
+        "set -e; $STACPKG pull {target} --plain-http --output-dir received && diff -r pkg received"
+    ))
+    .success();
+    // Again: nothing to move.
+    let again = ctx
+        .sh(&format!(
+            "$STACPKG copy oci-layout:handover:v1 {target} --referrers --plain-http"
+        ))
+        .success();
+    assert!(
+        again
+            .stderr
+            .contains("(14 blobs: 0 copied, 0 mounted, 14 already there; 1 referrers)"),
+        "{}",
+        again.stderr
+    );
+}
+
+#[test]
+fn copy_within_one_registry_mounts_blobs_instead_of_moving_bytes() {
+    let Some(svc) = Services::get("oci-copy-mount") else {
+        return;
+    };
+    let ctx = with_demo();
+    let host = svc.var("OCI_HOST");
+    let source = format!("{host}/{}/mount-a:v1", svc.prefix());
+    let target = format!("{host}/{}/mount-b:v1", svc.prefix());
+    ctx.sh(&format!(
+        "set -e; $STACPKG items from-json items.json | $STACPKG build pkg --include-assets
+         $STACPKG push pkg {source} --plain-http"
+    ))
+    .success();
+    let log = || std::fs::read_to_string(svc.var("OCI_LOG")).unwrap();
+    let mark = log().lines().count();
+    let run = ctx
+        .sh(&format!("$STACPKG copy {source} {target} --plain-http"))
+        .success();
+    let after: Vec<String> = log().lines().skip(mark).map(str::to_string).collect();
+    let source_repository = format!("{}/mount-a", svc.prefix());
+    let target_repository = format!("{}/mount-b", svc.prefix());
+    let blob_gets = after
+        .iter()
+        .filter(|l| l.contains(&format!("\"GET /v2/{source_repository}/blobs/")))
+        .count();
+    let mounts = after
+        .iter()
+        .filter(|l| {
+            l.contains(&format!(
+                "\"POST /v2/{target_repository}/blobs/uploads/?mount="
+            )) && l.contains("\" 201 ")
+        })
+        .count();
+    assert_eq!(blob_gets, 0, "{after:#?}");
+    // Items, lock, six assets and the config.
+    assert_eq!(mounts, 9, "{after:#?}");
+    assert!(
+        run.stderr
+            .contains("(9 blobs: 0 copied, 9 mounted, 0 already there)"),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(served_digest(&ctx, &target), served_digest(&ctx, &source));
+    ctx.sh(&format!(
+        "set -e; $STACPKG pull {target} --plain-http --output-dir copied && diff -r pkg copied"
+    ))
+    .success();
+}

@@ -7,6 +7,8 @@
 //!   A pull can take a [`Selection`] (items, asset keys) or only the tables.
 //! - [`attach`] / [`discover`]: OCI 1.1 referrers (signatures, validation reports) of a
 //!   package, through the registry's referrers API or the referrers tag schema.
+//! - [`copy`]: an artifact (and with it, its referrers) between registries and layouts, the
+//!   same manifest digest at both ends.
 //! - [`inspect`] summarises a pushed package from its manifest and its two tables, without
 //!   fetching any asset or content layer.
 //! - Registries get their credentials from a [`CredentialSource`] the caller hands over in
@@ -20,6 +22,7 @@
 mod auth;
 mod blob;
 mod content;
+mod copy;
 mod inspect;
 mod layout;
 mod manifest;
@@ -38,6 +41,7 @@ pub use auth::{
 };
 pub(crate) use auth::{token_credentials, with_credentials};
 pub use blob::{Descriptor, Progress, digest_of, sha256_hex};
+pub use copy::{CopyOptions, CopyReport, MAX_REFERRER_DEPTH, copy, copy_between};
 pub use inspect::{InspectOptions, inspect, inspect_from};
 pub use layout::ImageLayout;
 pub use manifest::{Manifest, ManifestProblem, manifest_json};

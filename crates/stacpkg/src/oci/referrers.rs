@@ -173,16 +173,7 @@ pub fn attach_to(
             size: manifest.len() as u64,
             annotations: options.annotations.clone(),
         };
-        let via = match target.fetch_referrers(&subject.digest).await? {
-            Some(_) if matches!(target.place(), super::Place::Layout { .. }) => {
-                ReferrersVia::Layout
-            }
-            Some(_) => ReferrersVia::Api,
-            None => {
-                add_to_fallback_tag(target, &subject.digest, &referrer).await?;
-                ReferrersVia::FallbackTag
-            }
-        };
+        let via = register(target, &subject.digest, &referrer).await?;
         Ok(AttachReport {
             digest,
             subject: subject.digest,
@@ -220,39 +211,61 @@ pub fn discover_in(
 ) -> Result<(Vec<Referrer>, ReferrersVia)> {
     runtime.block_on(Threads::All, async {
         let subject = subject_descriptor(target, subject).await?;
-        let (index, via, what) = match target.fetch_referrers(&subject.digest).await? {
-            Some(index) => {
-                let via = if matches!(target.place(), super::Place::Layout { .. }) {
-                    ReferrersVia::Layout
-                } else {
-                    ReferrersVia::Api
-                };
-                (
-                    Some(index),
-                    via,
-                    format!("the referrers of `{}`", subject.digest),
-                )
-            }
-            None => {
-                let tag = fallback_tag(&subject.digest);
-                let what = format!("the referrers tag `{tag}` of {}", target.place());
-                let index = match target.fetch_manifest(&tag).await {
-                    Ok((bytes, _)) => Some(bytes),
-                    Err(Error::ManifestNotFound { .. }) => None,
-                    Err(e) => return Err(e),
-                };
-                (index, ReferrersVia::FallbackTag, what)
-            }
-        };
-        let mut referrers = match index {
-            Some(bytes) => parse_index(&bytes, &what)?,
-            None => Vec::new(),
-        };
+        let (mut referrers, via) = list_referrers(target, &subject.digest).await?;
         if let Some(wanted) = artifact_type {
             referrers.retain(|r| r.artifact_type.as_deref() == Some(wanted));
         }
         Ok((referrers, via))
     })?
+}
+
+/// The referrers of the manifest `digest` in `target`: its own listing, else the fallback tag.
+pub(super) async fn list_referrers(
+    target: &impl OciTarget,
+    digest: &str,
+) -> Result<(Vec<Referrer>, ReferrersVia)> {
+    let (index, via, what) = match target.fetch_referrers(digest).await? {
+        Some(index) => {
+            let via = if matches!(target.place(), super::Place::Layout { .. }) {
+                ReferrersVia::Layout
+            } else {
+                ReferrersVia::Api
+            };
+            (Some(index), via, format!("the referrers of `{digest}`"))
+        }
+        None => {
+            let tag = fallback_tag(digest);
+            let what = format!("the referrers tag `{tag}` of {}", target.place());
+            let index = match target.fetch_manifest(&tag).await {
+                Ok((bytes, _)) => Some(bytes),
+                Err(Error::ManifestNotFound { .. }) => None,
+                Err(e) => return Err(e),
+            };
+            (index, ReferrersVia::FallbackTag, what)
+        }
+    };
+    let referrers = match index {
+        Some(bytes) => parse_index(&bytes, &what)?,
+        None => Vec::new(),
+    };
+    Ok((referrers, via))
+}
+
+/// Make `referrer` (already in `target`) listed as a referrer of `subject` there: nothing to do
+/// where the target lists referrers itself, else an entry in the fallback tag.
+pub(super) async fn register(
+    target: &impl OciTarget,
+    subject: &str,
+    referrer: &Referrer,
+) -> Result<ReferrersVia> {
+    Ok(match target.fetch_referrers(subject).await? {
+        Some(_) if matches!(target.place(), super::Place::Layout { .. }) => ReferrersVia::Layout,
+        Some(_) => ReferrersVia::Api,
+        None => {
+            add_to_fallback_tag(target, subject, referrer).await?;
+            ReferrersVia::FallbackTag
+        }
+    })
 }
 
 /// Referrers as JSON: an array, keys sorted, two-space indent, a trailing newline.

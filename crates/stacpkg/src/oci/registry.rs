@@ -403,6 +403,41 @@ impl Registry {
             .map(drop)
     }
 
+    /// Mount `descriptor` from another repository of this registry (no bytes move). The
+    /// registry answers 201 when it mounted the blob; anything else — it started an upload
+    /// instead (202, cancelled here), it refused — means the blob must be copied.
+    async fn mount(&self, descriptor: &Descriptor, from_repository: &str) -> Result<bool> {
+        let url = self.url(&format!(
+            "blobs/uploads/?mount={}&from={from_repository}",
+            descriptor.digest
+        ));
+        let response = self
+            .send("mounting a blob", || {
+                Ok(self.client.post(&url).header(CONTENT_LENGTH, 0))
+            })
+            .await?;
+        if response.status() == StatusCode::CREATED {
+            return Ok(true);
+        }
+        if response.status() == StatusCode::ACCEPTED
+            && let Some(location) = response
+                .headers()
+                .get(LOCATION)
+                .and_then(|v| v.to_str().ok())
+        {
+            let location = if location.starts_with('/') {
+                format!("{}{location}", self.base)
+            } else {
+                location.to_string()
+            };
+            // The unused upload session is cancelled; a registry that keeps it expires it.
+            let _ = self
+                .send("cancelling an upload", || Ok(self.client.delete(&location)))
+                .await;
+        }
+        Ok(false)
+    }
+
     /// Open an upload session; its URL (which may carry session state in its query).
     async fn start_upload(&self) -> Result<String> {
         let url = self.url("blobs/uploads/");
@@ -654,6 +689,19 @@ impl OciTarget for Registry {
 
     async fn fetch_referrers(&self, digest: &str) -> Result<Option<Vec<u8>>> {
         self.referrers(digest).await
+    }
+
+    async fn mount_blob(&self, descriptor: &Descriptor, from: &Place) -> Result<bool> {
+        match from {
+            Place::Registry {
+                registry,
+                repository,
+                ..
+            } if *registry == self.registry && *repository != self.repository => {
+                self.mount(descriptor, repository).await
+            }
+            _ => Ok(false),
+        }
     }
 
     async fn fetch_blob(

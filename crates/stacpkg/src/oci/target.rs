@@ -133,6 +133,17 @@ pub trait OciTarget: Send + Sync {
         async { Ok(None) }
     }
 
+    /// Make the blob `descriptor` of `from` (another repository of the same registry) this
+    /// target's without moving its bytes; `false` when the target cannot.
+    fn mount_blob(
+        &self,
+        descriptor: &Descriptor,
+        from: &Place,
+    ) -> impl Future<Output = Result<bool>> + Send {
+        let _ = (descriptor, from);
+        async { Ok(false) }
+    }
+
     /// Write the blob `descriptor` into the file `to`, checking it as it streams and counting
     /// its bytes into `progress`.
     fn fetch_blob(
