@@ -227,7 +227,53 @@ start_oci() {
   FERRO_OCI_LISTEN=127.0.0.1:$ferro_port FERRO_OCI_STORAGE_DIR=$dir/oci-ferro RUST_LOG=warn \
     ferro-oci-server >"$dir/oci-ferro.log" 2>&1 &
   echo $! >"$dir/oci-ferro.pid"
+  # The open registry behind a proxy that sends at most 48 MB/s, and ferro-oci-server behind
+  # one too, both logging the bytes of every request and response: resumed transfers are
+  # measured there, and a pull is slow enough to be killed halfway.
+  local slow_port ferro_proxy_port
+  slow_port=$(free_port)
+  ferro_proxy_port=$(free_port)
+  mkdir -p "$dir/oci-slow"
+  cat >"$dir/oci-slow/nginx.conf" <<NGINX
+daemon off;
+worker_processes 1;
+$( [ "$(id -u)" = 0 ] && echo "user root;" )
+pid $dir/oci-slow/nginx.pid;
+error_log $dir/oci-slow.log;
+events { worker_connections 1024; }
+http {
+  log_format bytes '\$request_method \$uri \$status \$request_length \$bytes_sent';
+  access_log $dir/oci-slow/access.log bytes;
+  server {
+    listen 127.0.0.1:$slow_port;
+    client_max_body_size 0;
+    location / {
+      proxy_pass http://127.0.0.1:$open_port;
+      proxy_set_header Host \$http_host;
+      proxy_request_buffering off;
+      proxy_buffering off;
+      proxy_http_version 1.1;
+      limit_rate 48m;
+    }
+  }
+  server {
+    listen 127.0.0.1:$ferro_proxy_port;
+    client_max_body_size 0;
+    location / {
+      proxy_pass http://127.0.0.1:$ferro_port;
+      proxy_set_header Host \$http_host;
+      proxy_request_buffering off;
+      proxy_buffering off;
+      proxy_http_version 1.1;
+    }
+  }
+}
+NGINX
+  nginx -c "$dir/oci-slow/nginx.conf" -p "$dir/oci-slow" >"$dir/oci-slow.log" 2>&1 &
+  echo $! >"$dir/oci-slow.pid"
   wait_port "$open_port" oci
+  wait_port "$slow_port" oci-slow
+  wait_port "$ferro_proxy_port" oci-slow
   wait_port "$ferro_port" oci-ferro
   wait_port "$basic_port" oci-basic
   wait_port "$auth_port" oci-auth
@@ -235,12 +281,14 @@ start_oci() {
   printf '%s\n' "OCI_HOST=127.0.0.1:$open_port" "OCI_ROOT=$dir/oci/data" "OCI_LOG=$dir/oci.log" \
     "OCI_BASIC_HOST=127.0.0.1:$basic_port" "OCI_BASIC_USER=stacpkg-user" "OCI_BASIC_PASS=basic-pass-0123" \
     "OCI_TOKEN_HOST=127.0.0.1:$token_port" "OCI_TOKEN_USER=stacpkg-token-user" \
-    "OCI_TOKEN_PASS=token-pass-0123" "OCI_REFERRERS_HOST=127.0.0.1:$ferro_port" >>"$dir/services.env"
+    "OCI_TOKEN_PASS=token-pass-0123" "OCI_REFERRERS_HOST=127.0.0.1:$ferro_port" \
+    "OCI_SLOW_HOST=127.0.0.1:$slow_port" "OCI_SLOW_LOG=$dir/oci-slow/access.log" \
+    "OCI_REFERRERS_PROXY_HOST=127.0.0.1:$ferro_proxy_port" >>"$dir/services.env"
 }
 
 stop() {
   local dir=$1
-  for name in nginx s3a s3b azurite oci oci-basic oci-token oci-auth oci-ferro; do
+  for name in nginx s3a s3b azurite oci oci-basic oci-token oci-auth oci-ferro oci-slow; do
     if [ -f "$dir/$name.pid" ]; then
       kill "$(cat "$dir/$name.pid")" 2>/dev/null || true
     fi

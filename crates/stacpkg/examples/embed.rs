@@ -26,7 +26,9 @@ use stacpkg::asset_lock::{
     self, DeriveOptions, Destination, PlanOptions, RelocateOptions, ValidateEvent, ValidateOptions,
 };
 use stacpkg::items::{Format, Input, ReadOptions, read_stac};
-use stacpkg::oci::{ImageLayout, OciTarget, Progress, PullOptions, PushOptions, RegistryOptions};
+use stacpkg::oci::{
+    ChunkedUploads, ImageLayout, OciTarget, Progress, PullOptions, PushOptions, RegistryOptions,
+};
 use stacpkg::package::media_type::MediaTypes;
 use stacpkg::package::{BuildOptions, build};
 use stacpkg::runtime::Runtime;
@@ -158,6 +160,7 @@ fn main() -> Result<(), Error> {
         runtime: Runtime::Own,
         media_types: MediaTypes::builtin(),
         scratch: work.to_path_buf(),
+        chunked: ChunkedUploads::default(),
     };
     let pushed = stacpkg::oci::push_to(&layout, "v1", &package, &push, &Progress::default())?;
     println!("pushed {}", layout.place().artifact(&pushed.digest));

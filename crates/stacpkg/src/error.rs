@@ -610,6 +610,13 @@ pub enum Error {
         artifact: String,
     },
 
+    /// Another live process is pulling into the same output.
+    #[error("another pull into `{path}` is running")]
+    OutputBusy {
+        /// The output directory.
+        path: String,
+    },
+
     /// A selective pull's selection matches nothing in the artifact's tables.
     #[error("the selection matches no {what} of {artifact}")]
     EmptySelection {

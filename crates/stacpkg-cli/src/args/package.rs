@@ -103,6 +103,10 @@ pub(crate) struct PushArgs {
     pub(crate) package: PathBuf,
     /// OCI registry target reference (HOST[:PORT]/REPOSITORY[:TAG]) or oci-layout:PATH[:TAG]
     pub(crate) target: String,
+    /// blobs larger than this go to a registry in resumable chunks of this size (bytes, or with
+    /// KiB/MiB/GiB); an interrupted push resumes them
+    #[arg(long, value_name = "BYTES", default_value = "32MiB", value_parser = chunk_size)]
+    pub(crate) chunk_size: u64,
     #[command(flatten)]
     pub(crate) transport: TransportArgs,
 }
@@ -198,4 +202,11 @@ pub(crate) struct CopyArgs {
     pub(crate) referrers: bool,
     #[command(flatten)]
     pub(crate) transport: TransportArgs,
+}
+
+fn chunk_size(text: &str) -> Result<u64, String> {
+    match super::asset_lock::byte_size(text)? {
+        0 => Err("value must be at least 1 byte".into()),
+        size => Ok(size),
+    }
 }

@@ -173,15 +173,24 @@ fn transfer_bar(verb: &'static str, progress: &stacpkg::oci::Progress) -> progre
 /// `push` → [`stacpkg::oci::push`].
 pub(crate) fn push(args: PushArgs) -> anyhow::Result<ExitStatus> {
     let target = target(&args.target)?;
+    let defaults = stacpkg::oci::PushOptions::default();
     let options = stacpkg::oci::PushOptions {
         registry: registry(&args.transport)?,
-        ..stacpkg::oci::PushOptions::default()
+        chunked: stacpkg::oci::ChunkedUploads {
+            threshold: args.chunk_size,
+            chunk_size: args.chunk_size,
+            ..defaults.chunked.clone()
+        },
+        ..defaults
     };
     let progress = stacpkg::oci::Progress::default();
     let bar = transfer_bar("pushing", &progress);
     let report = stacpkg::oci::push(&args.package, &target, &options, &progress);
     bar.finish();
     let report = report?;
+    for note in &report.notes {
+        diagnostics::note(note);
+    }
     if std::io::stderr().is_terminal() {
         diagnostics::note(&format!(
             "pushed {target}@{} ({} layers, {} blobs already there)",
@@ -209,6 +218,9 @@ pub(crate) fn pull(args: PullArgs) -> anyhow::Result<ExitStatus> {
     let report = stacpkg::oci::pull(&source, &args.output_dir, &options, &progress);
     bar.finish();
     let report = report?;
+    for note in &report.notes {
+        diagnostics::note(note);
+    }
     if report.layers_left > 0 {
         diagnostics::note(&format!(
             "left {} of the artifact's layers in {source} ({} of them asset layers)",

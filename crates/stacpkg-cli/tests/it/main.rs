@@ -26,6 +26,7 @@ mod items;
 mod items_out;
 mod oci;
 mod oci_referrers;
+mod oci_resume;
 mod oci_select;
 mod package;
 mod parquet;

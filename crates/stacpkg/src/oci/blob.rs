@@ -137,6 +137,11 @@ impl<'a> Verifier<'a> {
     }
 
     /// Bytes taken so far.
+    /// The size the blob must have.
+    pub(crate) fn size(&self) -> u64 {
+        self.descriptor.size
+    }
+
     pub(crate) fn seen(&self) -> u64 {
         self.seen
     }

@@ -51,7 +51,9 @@ pub use referrers::{
     ReferrersVia, attach, attach_to, discover, discover_in, fallback_tag, referrers_json,
 };
 pub(crate) use registry::status_text;
-pub use registry::{Registry, RegistryOptions};
+pub use registry::{
+    ChunkedUploads, DEFAULT_CHUNK_SIZE, DEFAULT_CHUNK_THRESHOLD, Registry, RegistryOptions,
+};
 pub use target::{MemoryTarget, OciTarget, Place};
 pub use transfer::{
     LAYERS_IN_FLIGHT, PullOptions, PullReport, PushOptions, PushReport, Selection, pull, pull_from,

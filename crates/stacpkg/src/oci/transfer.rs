@@ -25,7 +25,7 @@ use super::media_type::{
     ITEMS_MEDIA_TYPE,
 };
 use super::reference::ArtifactRef;
-use super::registry::{Registry, RegistryOptions};
+use super::registry::{ChunkedUploads, Registry, RegistryOptions};
 use super::target::OciTarget;
 use crate::batch::BatchReader;
 use crate::error::{Error, Result};
@@ -49,6 +49,9 @@ pub struct PushOptions {
     /// Where directories are zipped before they are pushed (default: the system's temporary
     /// directory).
     pub scratch: PathBuf,
+    /// How large blobs go to a registry: in resumable chunks (state files in the system's
+    /// temporary directory by default).
+    pub chunked: ChunkedUploads,
 }
 
 impl Default for PushOptions {
@@ -58,6 +61,10 @@ impl Default for PushOptions {
             runtime: Runtime::Own,
             media_types: MediaTypes::host(),
             scratch: std::env::temp_dir(),
+            chunked: ChunkedUploads {
+                state_dir: Some(std::env::temp_dir()),
+                ..ChunkedUploads::default()
+            },
         }
     }
 }
@@ -104,6 +111,8 @@ pub struct PushReport {
     pub layers: usize,
     /// Blobs (layers and config) the target already had.
     pub skipped: usize,
+    /// What the caller should be told: uploads resumed, upload states ignored.
+    pub notes: Vec<String>,
 }
 
 /// What a pull did.
@@ -119,6 +128,8 @@ pub struct PullReport {
     pub asset_layers_left: usize,
     /// An existing package was replaced.
     pub replaced: bool,
+    /// What the caller should be told: downloads resumed.
+    pub notes: Vec<String>,
 }
 
 fn threads() -> usize {
@@ -135,14 +146,19 @@ pub fn push(
 ) -> Result<PushReport> {
     match target {
         ArtifactRef::Registry(reference) => {
-            let registry = Registry::new(reference, &options.registry, true)?;
-            push_to(
+            let registry = Registry::new(reference, &options.registry, true)?
+                .with_uploads(options.chunked.clone());
+            let report = push_to(
                 &registry,
                 &reference.reference,
                 package_dir,
                 options,
                 progress,
-            )
+            );
+            report.map(|report| PushReport {
+                notes: registry.take_notes(),
+                ..report
+            })
         }
         ArtifactRef::Layout { path, reference } => {
             let layout = ImageLayout::open(path, true)?;
@@ -211,6 +227,7 @@ pub fn push_to(
         digest: digest_of(&manifest),
         layers: layers.len(),
         skipped,
+        notes: Vec::new(),
     })
 }
 
@@ -225,13 +242,17 @@ pub fn pull(
     match source {
         ArtifactRef::Registry(reference) => {
             let registry = Registry::new(reference, &options.registry, false)?;
-            pull_from(
+            let report = pull_from(
                 &registry,
                 &reference.reference,
                 output_dir,
                 options,
                 progress,
-            )
+            );
+            report.map(|report| PullReport {
+                notes: registry.take_notes(),
+                ..report
+            })
         }
         ArtifactRef::Layout { path, reference } => {
             let layout = ImageLayout::open(path, false)?;
@@ -248,8 +269,30 @@ pub fn pull_from(
     options: &PullOptions,
     progress: &Progress,
 ) -> Result<PullReport> {
-    let artifact = source.place().artifact(reference);
     let staging = Staging::new(output_dir, options.force)?;
+    let fetched = Partial::open(output_dir)?;
+    let result = pull_staged(source, reference, staging, &fetched, options, progress);
+    // What was fetched is kept for the next run only when the source could not be reached;
+    // any other failure (a wrong blob, an unsafe title, a bad selection) starts over.
+    let reachable_again = matches!(
+        &result,
+        Err(Error::Layer { source, .. }) if matches!(**source, Error::RegistryUnavailable { .. })
+    ) || matches!(&result, Err(Error::RegistryUnavailable { .. }));
+    if !reachable_again {
+        fetched.remove();
+    }
+    result
+}
+
+fn pull_staged(
+    source: &impl OciTarget,
+    reference: &str,
+    staging: Staging,
+    fetched: &Partial,
+    options: &PullOptions,
+    progress: &Progress,
+) -> Result<PullReport> {
+    let artifact = source.place().artifact(reference);
     let zips = staging.scratch()?;
     let runtime = &options.runtime;
     let (bytes, media_type) =
@@ -259,12 +302,13 @@ pub fn pull_from(
     let placed = placements(&manifest.layers)?;
     let root = staging.path().to_path_buf();
     let partial = !options.selection.is_empty() || options.tables_only;
-    // Anything else — a referrer such as a signature or a validation report — is pulled as
-    // its titled files, with the same path checks.
+    // A package says so or has a table layer; anything else — a referrer such as a signature
+    // or a validation report — is pulled as its titled files, with the same path checks.
     let package = manifest.artifact_type.as_deref() == Some(ARTIFACT_TYPE)
-        || [ITEMS_MEDIA_TYPE, ASSET_LOCK_MEDIA_TYPE]
+        || manifest
+            .layers
             .iter()
-            .all(|t| manifest.layers.iter().any(|l| l.media_type == *t));
+            .any(|l| [ITEMS_MEDIA_TYPE, ASSET_LOCK_MEDIA_TYPE].contains(&l.media_type.as_str()));
     if partial && !package {
         return Err(Error::NotAPackage {
             artifact: artifact.clone(),
@@ -279,6 +323,7 @@ pub fn pull_from(
             &placed,
             zips.path(),
             &root,
+            fetched,
             options,
             progress,
         )?;
@@ -321,7 +366,7 @@ pub fn pull_from(
             Placement::Zip => (index, layer, zips.path().join(format!("{index}.zip"))),
         })
         .collect();
-    fetch_layers(source, &artifact, &jobs, runtime, progress)?;
+    fetch_layers(source, &artifact, &jobs, fetched, runtime, progress)?;
     // Every member of every ZIP is checked before any is extracted.
     let mut archives = Vec::new();
     for (index, layer, path) in &jobs {
@@ -377,6 +422,7 @@ pub fn pull_from(
             .filter(|l| [ASSET_MEDIA_TYPE, ASSET_ZIP_MEDIA_TYPE].contains(&l.media_type.as_str()))
             .count(),
         replaced,
+        notes: Vec::new(),
     })
 }
 
@@ -385,30 +431,56 @@ fn is_table(path: &str) -> bool {
 }
 
 /// Fetch `jobs` (layer index, descriptor, file) from `source`, [`LAYERS_IN_FLIGHT`] at a time.
+/// Each blob is fetched once (layers may share one) into the `partial` directory, where an
+/// interrupted pull left what it had, and moved to its files when complete and checked.
 fn fetch_layers(
     source: &impl OciTarget,
     artifact: &str,
     jobs: &[(usize, &Descriptor, PathBuf)],
+    partial: &Partial,
     runtime: &Runtime,
     progress: &Progress,
 ) -> Result<()> {
-    let downloads: Vec<BoxFuture<'_, Result<()>>> = jobs
+    let mut blobs: Vec<(usize, &Descriptor, Vec<&Path>)> = Vec::new();
+    for (index, layer, to) in jobs {
+        match blobs.iter_mut().find(|(_, l, _)| l.digest == layer.digest) {
+            Some((_, _, targets)) => targets.push(to),
+            None => blobs.push((*index, layer, vec![to.as_path()])),
+        }
+    }
+    let downloads: Vec<BoxFuture<'_, Result<()>>> = blobs
         .iter()
-        .map(|(index, layer, to)| {
+        .map(|(index, layer, targets)| {
             async move {
-                if let Some(parent) = to.parent() {
-                    tokio::fs::create_dir_all(parent).await.map_err(|e| {
-                        Error::io("failed to create", parent.display().to_string(), e)
-                    })?;
-                }
+                let fetched = partial.blob(layer)?;
                 source
-                    .fetch_blob(layer, to, progress)
+                    .fetch_blob(layer, &fetched, progress)
                     .await
                     .map_err(|e| Error::Layer {
                         index: *index,
                         artifact: artifact.to_string(),
                         source: Box::new(e),
-                    })
+                    })?;
+                for (i, to) in targets.iter().enumerate() {
+                    if let Some(parent) = to.parent() {
+                        tokio::fs::create_dir_all(parent).await.map_err(|e| {
+                            Error::io("failed to create", parent.display().to_string(), e)
+                        })?;
+                    }
+                    // A link keeps the finished blob for a re-run until the pull succeeds;
+                    // more files with the same bytes get copies (no two package files share
+                    // an inode).
+                    let linked = match i {
+                        0 => match tokio::fs::hard_link(&fetched, to).await {
+                            Ok(()) => Ok(()),
+                            Err(_) => tokio::fs::copy(&fetched, to).await.map(drop),
+                        },
+                        _ => tokio::fs::copy(&fetched, to).await.map(drop),
+                    };
+                    linked
+                        .map_err(|e| Error::io("failed to write", to.display().to_string(), e))?;
+                }
+                Ok(())
             }
             .boxed()
         })
@@ -423,6 +495,55 @@ fn fetch_layers(
         .map(|_| ())
 }
 
+/// Blobs of a pull into `OUTPUT`, kept in `.OUTPUT.partial.stacpkg` next to it until they are
+/// complete, so that a killed pull's next run continues them (a registry fetches the rest with
+/// `Range`). Held under an advisory lock; removed when the pull succeeds.
+struct Partial {
+    dir: PathBuf,
+    _held: std::fs::File,
+}
+
+impl Partial {
+    fn open(output: &Path) -> Result<Partial> {
+        let name = output
+            .file_name()
+            .ok_or_else(|| Error::OutputUnnamed {
+                path: output.display().to_string(),
+            })?
+            .to_string_lossy()
+            .into_owned();
+        let parent = match output.parent() {
+            Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+            _ => PathBuf::from("."),
+        };
+        let dir = parent.join(format!(".{name}.partial.stacpkg"));
+        std::fs::create_dir_all(&dir)
+            .map_err(|e| Error::io("failed to create", dir.display().to_string(), e))?;
+        let lock = dir.join("lock");
+        let held = std::fs::File::options()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&lock)
+            .map_err(|e| Error::io("failed to create", lock.display().to_string(), e))?;
+        if held.try_lock().is_err() {
+            return Err(Error::OutputBusy {
+                path: output.display().to_string(),
+            });
+        }
+        Ok(Partial { dir, _held: held })
+    }
+
+    /// Where the blob is fetched to (named by its digest, which is checked to be one).
+    fn blob(&self, descriptor: &Descriptor) -> Result<PathBuf> {
+        Ok(self.dir.join(descriptor.sha256_hex()?))
+    }
+
+    fn remove(&self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
 /// The tables of a partial pull: fetched into `scratch`, then written into `root` filtered to
 /// the selection (or moved there as they are without one). Returns the package-relative paths
 /// the kept lock rows point at — the asset files the selection needs.
@@ -434,6 +555,7 @@ fn pull_tables(
     placed: &[Placement],
     scratch: &Path,
     root: &Path,
+    partial: &Partial,
     options: &PullOptions,
     progress: &Progress,
 ) -> Result<HashSet<String>> {
@@ -451,7 +573,7 @@ fn pull_tables(
     progress
         .total
         .fetch_add(jobs.iter().map(|(_, l, _)| l.size).sum(), Ordering::Relaxed);
-    fetch_layers(source, artifact, &jobs, &options.runtime, progress)?;
+    fetch_layers(source, artifact, &jobs, partial, &options.runtime, progress)?;
     let (items_from, lock_from) = (scratch.join(ITEMS_FILE), scratch.join(LOCK_FILE));
     let selection = &options.selection;
     let item_ids = if selection.items.is_empty() {

@@ -27,8 +27,11 @@ use super::blob::{Descriptor, Progress, Verifier, digest_of};
 use super::media_type::{DOCKER_MANIFEST_MEDIA_TYPE, INDEX_MEDIA_TYPE, MANIFEST_MEDIA_TYPE};
 use super::reference::Reference;
 use super::target::{OciTarget, Place};
+
+mod chunked;
 use crate::error::{Error, Result};
 use crate::net::{RetryPolicy, Timeouts};
+pub use chunked::{ChunkedUploads, DEFAULT_CHUNK_SIZE, DEFAULT_CHUNK_THRESHOLD};
 
 /// Manifests larger than this are refused (they are a few KB; the cap keeps memory bounded).
 const MAX_MANIFEST_BYTES: usize = 4 * 1024 * 1024;
@@ -84,6 +87,9 @@ pub struct Registry {
     actions: &'static str,
     auth: tokio::sync::RwLock<AuthState>,
     retry: RetryPolicy,
+    uploads: ChunkedUploads,
+    /// What the caller should be told (resumed uploads, ignored state files).
+    notes: std::sync::Mutex<Vec<String>>,
 }
 
 /// Why a request failed: worth another try, or final (boxed: errors are large, and most
@@ -128,7 +134,21 @@ impl Registry {
             actions: if push { "pull,push" } else { "pull" },
             auth: tokio::sync::RwLock::new(initial),
             retry: options.retry,
+            uploads: ChunkedUploads::default(),
+            notes: std::sync::Mutex::new(Vec::new()),
         })
+    }
+
+    /// How large blobs are uploaded (default: [`ChunkedUploads::default`], no resuming).
+    pub fn with_uploads(mut self, uploads: ChunkedUploads) -> Self {
+        self.uploads = uploads;
+        self
+    }
+
+    /// What happened that the caller should be told (a resumed upload, an ignored upload
+    /// state), once.
+    pub fn take_notes(&self) -> Vec<String> {
+        std::mem::take(&mut *self.notes.lock().unwrap_or_else(|p| p.into_inner()))
     }
 
     fn origin(&self) -> Option<CredentialOrigin> {
@@ -320,8 +340,29 @@ impl Registry {
             .map(|_| true)
     }
 
-    /// Upload a blob from a file (POST, then one PUT streaming the file).
+    /// Upload a blob from a file: in resumable chunks when it is large, else (or when the
+    /// registry refuses chunks) in one request.
     async fn upload_file(
+        &self,
+        descriptor: &Descriptor,
+        path: &Path,
+        progress: &Progress,
+    ) -> Result<()> {
+        if descriptor.size > self.uploads.threshold {
+            match self.upload_chunked(descriptor, path, progress).await? {
+                chunked::Outcome::Done => return Ok(()),
+                chunked::Outcome::Monolithic => self.note(format!(
+                    "registry {} refused a chunked upload: `{}` went up in one request",
+                    self.host,
+                    descriptor.name()
+                )),
+            }
+        }
+        self.upload_monolithic(descriptor, path, progress).await
+    }
+
+    /// Upload a blob from a file (POST, then one PUT streaming the file).
+    async fn upload_monolithic(
         &self,
         descriptor: &Descriptor,
         path: &Path,
@@ -599,7 +640,9 @@ impl Registry {
         ))
     }
 
-    /// Download a blob into `to`, checking its size and digest as it streams.
+    /// Download a blob into `to`, checking its size and digest as it streams. When `to` holds
+    /// the start of the blob (an interrupted pull's), only the rest is fetched (`Range`), and
+    /// the digest is still checked over the whole blob; a complete `to` is checked, not fetched.
     async fn download(
         &self,
         descriptor: &Descriptor,
@@ -611,14 +654,47 @@ impl Registry {
         let started = Instant::now();
         let mut attempt = 0;
         loop {
+            let have = match tokio::fs::metadata(to).await {
+                Ok(meta) if meta.len() <= descriptor.size => meta.len(),
+                _ => 0,
+            };
+            let (verifier, have) = match prefix_verifier(descriptor, to, have).await {
+                Ok(Some(verifier)) => (verifier, have),
+                // A complete file with the right digest: nothing to fetch.
+                Ok(None) => {
+                    progress.done.fetch_add(descriptor.size, Ordering::Relaxed);
+                    return Ok(());
+                }
+                Err(_) => (Verifier::new(descriptor), 0),
+            };
             let response = self
-                .send("fetching a blob", || Ok(self.client.get(&url)))
+                .send("fetching a blob", || {
+                    let request = self.client.get(&url);
+                    Ok(if have > 0 {
+                        request.header(reqwest::header::RANGE, format!("bytes={have}-"))
+                    } else {
+                        request
+                    })
+                })
                 .await?;
             let response = self.successful("fetching a blob", response).await?;
+            // A registry that ignores the range sends the whole blob: start over.
+            let (verifier, have) = if have > 0 && response.status() != StatusCode::PARTIAL_CONTENT {
+                (Verifier::new(descriptor), 0)
+            } else {
+                (verifier, have)
+            };
+            if have > 0 {
+                self.note(format!(
+                    "resumed the download of `{}` at {have} of {} bytes",
+                    descriptor.name(),
+                    descriptor.size
+                ));
+            }
             let stream = response
                 .bytes_stream()
                 .map(|chunk| chunk.map_err(|e| std::io::Error::other(reason(&e))));
-            match write_checked(stream, descriptor, to, progress).await {
+            match write_checked(stream, verifier, have, to, progress).await {
                 Ok(()) => return Ok(()),
                 Err(Failure::Final(e)) => return Err(*e),
                 Err(Failure::Transient(why)) if !self.retry.may_retry(true, attempt, started) => {
@@ -716,17 +792,74 @@ impl OciTarget for Registry {
 
 /// Write a byte stream to `to` while hashing it; a wrong size or digest is final, a broken
 /// connection is worth another try.
+/// A verifier that has seen the first `have` bytes of `path` (`Some`), or `None` when `path`
+/// is the whole blob and matches it. A prefix is only trusted after this re-read.
+async fn prefix_verifier<'a>(
+    descriptor: &'a Descriptor,
+    path: &Path,
+    have: u64,
+) -> Result<Option<Verifier<'a>>> {
+    let mut verifier = Verifier::new(descriptor);
+    if have == 0 {
+        return Ok(Some(verifier));
+    }
+    let shown = path.display().to_string();
+    let mut file = tokio::fs::File::open(path)
+        .await
+        .map_err(|e| Error::io("failed to open", &shown, e))?;
+    let mut buf = vec![0u8; 256 * 1024];
+    let mut left = have;
+    while left > 0 {
+        let n = tokio::io::AsyncReadExt::read(&mut file, &mut buf)
+            .await
+            .map_err(|e| Error::io("failed to read", &shown, e))?;
+        if n == 0 {
+            break;
+        }
+        let n = n.min(usize::try_from(left).unwrap_or(usize::MAX));
+        verifier.update(&buf[..n])?;
+        left -= n as u64;
+    }
+    if have == descriptor.size {
+        return match verifier.finish() {
+            Ok(()) => Ok(None),
+            // Complete but wrong: fetch it again from the start.
+            Err(e) => Err(e),
+        };
+    }
+    Ok(Some(verifier))
+}
+
+/// Write `stream` into `to` after its first `have` bytes (which `verifier` has seen), checking
+/// the whole blob as it goes.
 async fn write_checked(
     mut stream: impl futures::Stream<Item = std::io::Result<bytes::Bytes>> + Unpin,
-    descriptor: &Descriptor,
+    mut verifier: Verifier<'_>,
+    have: u64,
     to: &Path,
     progress: &Progress,
 ) -> std::result::Result<(), Failure> {
     let shown = to.display().to_string();
-    let mut file = tokio::fs::File::create(to)
-        .await
-        .map_err(|e| Failure::from(Error::io("failed to create", &shown, e)))?;
-    let mut verifier = Verifier::new(descriptor);
+    let mut file = if have > 0 {
+        let mut file = tokio::fs::OpenOptions::new()
+            .write(true)
+            .open(to)
+            .await
+            .map_err(|e| Failure::from(Error::io("failed to open", &shown, e)))?;
+        file.set_len(have)
+            .await
+            .map_err(|e| Failure::from(Error::io("failed to write", &shown, e)))?;
+        tokio::io::AsyncSeekExt::seek(&mut file, std::io::SeekFrom::Start(have))
+            .await
+            .map_err(|e| Failure::from(Error::io("failed to write", &shown, e)))?;
+        file
+    } else {
+        tokio::fs::File::create(to)
+            .await
+            .map_err(|e| Failure::from(Error::io("failed to create", &shown, e)))?
+    };
+    progress.done.fetch_add(have, Ordering::Relaxed);
+    let size = verifier.size();
     let result = async {
         while let Some(chunk) = stream.next().await {
             let chunk = chunk.map_err(|e| Failure::Transient(e.to_string()))?;
@@ -746,17 +879,19 @@ async fn write_checked(
     .await;
     let seen = verifier.seen();
     let result = result.and_then(|()| {
-        // A short body is a broken connection (worth another try); wrong bytes are final.
-        if seen < descriptor.size {
-            return Err(Failure::Transient(format!(
-                "got {seen} of {} bytes",
-                descriptor.size
-            )));
+        // A short body is a broken connection (worth another try, from where it broke); wrong
+        // bytes are final.
+        if seen < size {
+            return Err(Failure::Transient(format!("got {seen} of {size} bytes")));
         }
         verifier.finish().map_err(Failure::from)
     });
     if result.is_err() {
         progress.done.fetch_sub(seen, Ordering::Relaxed);
+    }
+    // Wrong bytes must not be resumed from.
+    if let Err(Failure::Final(_)) = &result {
+        let _ = tokio::fs::remove_file(to).await;
     }
     result
 }
