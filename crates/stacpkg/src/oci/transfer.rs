@@ -442,10 +442,14 @@ fn fetch_layers(
     progress: &Progress,
 ) -> Result<()> {
     let mut blobs: Vec<(usize, &Descriptor, Vec<&Path>)> = Vec::new();
+    let mut seen: std::collections::HashMap<&str, usize> = std::collections::HashMap::new();
     for (index, layer, to) in jobs {
-        match blobs.iter_mut().find(|(_, l, _)| l.digest == layer.digest) {
-            Some((_, _, targets)) => targets.push(to),
-            None => blobs.push((*index, layer, vec![to.as_path()])),
+        match seen.get(layer.digest.as_str()) {
+            Some(&at) => blobs[at].2.push(to),
+            None => {
+                seen.insert(&layer.digest, blobs.len());
+                blobs.push((*index, layer, vec![to.as_path()]));
+            }
         }
     }
     let downloads: Vec<BoxFuture<'_, Result<()>>> = blobs
