@@ -1,6 +1,8 @@
 //! Package manifests: written exactly as the original writes them (so the same package always
 //! has the same manifest digest), read from any registry or layout.
 
+use std::collections::BTreeMap;
+
 use serde::Deserialize;
 
 use super::blob::Descriptor;
@@ -91,10 +93,22 @@ pub(crate) fn media_type_of(bytes: &[u8]) -> Option<&'static str> {
 /// The manifest bytes for a package: Python `json.dumps` layout, keys in the original's order,
 /// no annotations (so the same package always has the same manifest digest).
 pub fn manifest_json(layers: &[Descriptor]) -> Vec<u8> {
+    artifact_manifest_json(ARTIFACT_TYPE, layers, None, &BTreeMap::new())
+}
+
+/// An artifact manifest in the package manifest's layout: `artifactType`, the empty config,
+/// `layers`, then `subject` and `annotations` (sorted) when given — the same inputs always give
+/// the same bytes.
+pub(crate) fn artifact_manifest_json(
+    artifact_type: &str,
+    layers: &[Descriptor],
+    subject: Option<&Descriptor>,
+    annotations: &BTreeMap<String, String>,
+) -> Vec<u8> {
     let mut out = String::from("{\"schemaVersion\": 2, \"mediaType\": ");
     pyjson::string(MANIFEST_MEDIA_TYPE, &mut out);
     out.push_str(", \"artifactType\": ");
-    pyjson::string(ARTIFACT_TYPE, &mut out);
+    pyjson::string(artifact_type, &mut out);
     out.push_str(", \"config\": ");
     Descriptor::empty_config().json(&mut out);
     out.push_str(", \"layers\": [");
@@ -104,7 +118,24 @@ pub fn manifest_json(layers: &[Descriptor]) -> Vec<u8> {
         }
         layer.json(&mut out);
     }
-    out.push_str("]}");
+    out.push(']');
+    if let Some(subject) = subject {
+        out.push_str(", \"subject\": ");
+        subject.json(&mut out);
+    }
+    if !annotations.is_empty() {
+        out.push_str(", \"annotations\": {");
+        for (i, (key, value)) in annotations.iter().enumerate() {
+            if i > 0 {
+                out.push_str(", ");
+            }
+            pyjson::string(key, &mut out);
+            out.push_str(": ");
+            pyjson::string(value, &mut out);
+        }
+        out.push('}');
+    }
+    out.push('}');
     out.into_bytes()
 }
 

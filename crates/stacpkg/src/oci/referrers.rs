@@ -19,12 +19,12 @@ use serde::{Deserialize, Serialize};
 
 use super::blob::{Descriptor, Progress, digest_of};
 use super::layout::ImageLayout;
+use super::manifest::artifact_manifest_json;
 use super::media_type::{EMPTY_BLOB, INDEX_MEDIA_TYPE, MANIFEST_MEDIA_TYPE};
 use super::reference::ArtifactRef;
 use super::registry::{Registry, RegistryOptions};
 use super::target::OciTarget;
 use crate::error::{Error, Result};
-use crate::pyjson;
 use crate::runtime::{Runtime, Threads};
 
 /// The media type of a file attached without one (as `oras attach` types files).
@@ -158,10 +158,10 @@ pub fn attach_to(
             target.push_blob_bytes(&config, EMPTY_BLOB).await?;
         }
         let descriptors: Vec<Descriptor> = layers.iter().map(|(d, _)| d.clone()).collect();
-        let manifest = referrer_manifest_json(
+        let manifest = artifact_manifest_json(
             &options.artifact_type,
             &descriptors,
-            &subject,
+            Some(&subject),
             &options.annotations,
         );
         let digest = digest_of(&manifest);
@@ -337,45 +337,6 @@ fn file_layers(files: &[AttachFile]) -> Result<Vec<(Descriptor, PathBuf)>> {
     Ok(layers)
 }
 
-/// A referrer's manifest: `json.dumps` layout like the package manifest, keys in the order of
-/// the image spec's examples, annotations sorted (the same attach gives the same digest).
-fn referrer_manifest_json(
-    artifact_type: &str,
-    layers: &[Descriptor],
-    subject: &Descriptor,
-    annotations: &BTreeMap<String, String>,
-) -> Vec<u8> {
-    let mut out = String::from("{\"schemaVersion\": 2, \"mediaType\": ");
-    pyjson::string(MANIFEST_MEDIA_TYPE, &mut out);
-    out.push_str(", \"artifactType\": ");
-    pyjson::string(artifact_type, &mut out);
-    out.push_str(", \"config\": ");
-    Descriptor::empty_config().json(&mut out);
-    out.push_str(", \"layers\": [");
-    for (i, layer) in layers.iter().enumerate() {
-        if i > 0 {
-            out.push_str(", ");
-        }
-        layer.json(&mut out);
-    }
-    out.push_str("], \"subject\": ");
-    subject.json(&mut out);
-    if !annotations.is_empty() {
-        out.push_str(", \"annotations\": {");
-        for (i, (key, value)) in annotations.iter().enumerate() {
-            if i > 0 {
-                out.push_str(", ");
-            }
-            pyjson::string(key, &mut out);
-            out.push_str(": ");
-            pyjson::string(value, &mut out);
-        }
-        out.push('}');
-    }
-    out.push('}');
-    out.into_bytes()
-}
-
 /// The descriptors of an image index; `what` names it in the error when it is not one.
 fn parse_index(bytes: &[u8], what: &str) -> Result<Vec<Referrer>> {
     #[derive(Deserialize)]
@@ -492,9 +453,13 @@ mod tests {
         let layer = Descriptor::of_bytes("text/plain", b"x", Some("r.txt"));
         let annotations =
             BTreeMap::from([("b".to_string(), "2".to_string()), ("a".into(), "1".into())]);
-        let one =
-            referrer_manifest_json("t/x", std::slice::from_ref(&layer), &subject, &annotations);
-        let two = referrer_manifest_json("t/x", &[layer], &subject, &annotations);
+        let one = artifact_manifest_json(
+            "t/x",
+            std::slice::from_ref(&layer),
+            Some(&subject),
+            &annotations,
+        );
+        let two = artifact_manifest_json("t/x", &[layer], Some(&subject), &annotations);
         assert_eq!(one, two);
         let text = String::from_utf8(one).unwrap();
         assert!(

@@ -147,7 +147,7 @@ impl Registry {
         Ok(Some((location, offset)))
     }
 
-    fn location_of(&self, response: &reqwest::Response) -> Option<String> {
+    pub(super) fn location_of(&self, response: &reqwest::Response) -> Option<String> {
         let location = response.headers().get(LOCATION)?.to_str().ok()?;
         Some(if location.starts_with('/') {
             format!("{}{location}", self.base)
@@ -268,7 +268,7 @@ impl Registry {
     }
 
     /// Open an upload session: its location and the registry's minimum chunk length.
-    async fn open_upload(&self) -> Result<(String, u64)> {
+    pub(super) async fn open_upload(&self) -> Result<(String, u64)> {
         let url = self.url("blobs/uploads/");
         let response = self
             .send("starting an upload", || {

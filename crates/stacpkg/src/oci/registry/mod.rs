@@ -16,7 +16,7 @@ use std::sync::atomic::Ordering;
 use std::time::Instant;
 
 use futures::StreamExt;
-use reqwest::header::{ACCEPT, CONTENT_LENGTH, CONTENT_TYPE, LOCATION, WWW_AUTHENTICATE};
+use reqwest::header::{ACCEPT, CONTENT_LENGTH, CONTENT_TYPE, WWW_AUTHENTICATE};
 use reqwest::{Client, RequestBuilder, Response, StatusCode};
 use tokio::io::AsyncWriteExt;
 
@@ -372,7 +372,7 @@ impl Registry {
         let started = Instant::now();
         let mut attempt = 0;
         loop {
-            let location = self.start_upload().await?;
+            let location = self.open_upload().await?.0;
             let file = tokio::fs::File::open(path)
                 .await
                 .map_err(|e| Error::io("failed to open", &shown, e))?;
@@ -427,7 +427,7 @@ impl Registry {
 
     /// Upload a small blob held in memory.
     async fn upload_bytes(&self, descriptor: &Descriptor, bytes: &[u8]) -> Result<()> {
-        let location = self.start_upload().await?;
+        let location = self.open_upload().await?.0;
         let url = put_url(&location, &descriptor.digest);
         let body = bytes::Bytes::copy_from_slice(bytes);
         let response = self
@@ -461,46 +461,14 @@ impl Registry {
             return Ok(true);
         }
         if response.status() == StatusCode::ACCEPTED
-            && let Some(location) = response
-                .headers()
-                .get(LOCATION)
-                .and_then(|v| v.to_str().ok())
+            && let Some(location) = self.location_of(&response)
         {
-            let location = if location.starts_with('/') {
-                format!("{}{location}", self.base)
-            } else {
-                location.to_string()
-            };
             // The unused upload session is cancelled; a registry that keeps it expires it.
             let _ = self
                 .send("cancelling an upload", || Ok(self.client.delete(&location)))
                 .await;
         }
         Ok(false)
-    }
-
-    /// Open an upload session; its URL (which may carry session state in its query).
-    async fn start_upload(&self) -> Result<String> {
-        let url = self.url("blobs/uploads/");
-        let response = self
-            .send("starting an upload", || {
-                Ok(self.client.post(&url).header(CONTENT_LENGTH, 0))
-            })
-            .await?;
-        let response = self.successful("starting an upload", response).await?;
-        let location = response
-            .headers()
-            .get(LOCATION)
-            .and_then(|v| v.to_str().ok())
-            .ok_or_else(|| Error::RegistryProtocol {
-                host: self.host.clone(),
-                problem: "started an upload without a Location",
-            })?;
-        Ok(if location.starts_with('/') {
-            format!("{}{location}", self.base)
-        } else {
-            location.to_string()
-        })
     }
 
     /// Store `bytes` as the manifest tagged `reference`, sent as the media type the document
