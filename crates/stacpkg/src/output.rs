@@ -90,6 +90,20 @@ pub(crate) fn temp_file(
     }
 }
 
+/// [`temp_dir`] without special permissions, failing with the library's error naming `parent`.
+pub(crate) fn scratch_dir(
+    parent: &Path,
+    prefix: &str,
+) -> crate::error::Result<(tempfile::TempDir, File)> {
+    temp_dir(parent, prefix, None).map_err(|e| {
+        crate::error::Error::io(
+            "failed to create a temporary directory in",
+            parent.display().to_string(),
+            e,
+        )
+    })
+}
+
 /// A new temporary directory in `parent` named `prefix…`, held by this process through the
 /// returned handle (see the module docs), after removing the ones of dead runs.
 pub(crate) fn temp_dir(

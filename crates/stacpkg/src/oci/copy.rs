@@ -135,14 +135,7 @@ pub fn copy_between(
     options: &CopyOptions,
     progress: &Progress,
 ) -> Result<CopyReport> {
-    let (scratch, _held) = crate::output::temp_dir(&options.scratch, "stacpkg-copy-", None)
-        .map_err(|e| {
-            Error::io(
-                "failed to create a temporary directory in",
-                options.scratch.display().to_string(),
-                e,
-            )
-        })?;
+    let (scratch, _held) = crate::output::scratch_dir(&options.scratch, "stacpkg-copy-")?;
     let counts = Counts::default();
     let spool = Spool {
         dir: scratch.path().to_path_buf(),

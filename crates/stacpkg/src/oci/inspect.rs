@@ -67,14 +67,7 @@ pub fn inspect_from(
     let (bytes, media_type) =
         runtime.block_on(Threads::All, source.fetch_manifest(reference))??;
     let manifest = Manifest::parse(&bytes, media_type.as_deref(), &artifact)?;
-    let (scratch, _held) = crate::output::temp_dir(&options.scratch, "stacpkg-inspect-", None)
-        .map_err(|e| {
-            Error::io(
-                "failed to create a temporary directory in",
-                options.scratch.display().to_string(),
-                e,
-            )
-        })?;
+    let (scratch, _held) = crate::output::scratch_dir(&options.scratch, "stacpkg-inspect-")?;
     let table = |media_type: &str, name: &'static str| {
         manifest
             .layers

@@ -176,14 +176,7 @@ pub fn push_to(
     progress: &Progress,
 ) -> Result<PushReport> {
     let package = Package::open(package_dir)?;
-    let (scratch, _held) = crate::output::temp_dir(&options.scratch, "stacpkg-push-", None)
-        .map_err(|e| {
-            Error::io(
-                "failed to create a temporary directory in",
-                options.scratch.display().to_string(),
-                e,
-            )
-        })?;
+    let (scratch, _held) = crate::output::scratch_dir(&options.scratch, "stacpkg-push-")?;
     let layers = package_layers(&package, scratch.path(), &options.media_types, threads())?;
     progress.total.store(
         layers.iter().map(|l| l.descriptor.size).sum(),
@@ -509,17 +502,7 @@ struct Partial {
 
 impl Partial {
     fn open(output: &Path) -> Result<Partial> {
-        let name = output
-            .file_name()
-            .ok_or_else(|| Error::OutputUnnamed {
-                path: output.display().to_string(),
-            })?
-            .to_string_lossy()
-            .into_owned();
-        let parent = match output.parent() {
-            Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
-            _ => PathBuf::from("."),
-        };
+        let (parent, name) = crate::package::output_parts(output)?;
         let dir = parent.join(format!(".{name}.partial.stacpkg"));
         std::fs::create_dir_all(&dir)
             .map_err(|e| Error::io("failed to create", dir.display().to_string(), e))?;

@@ -112,6 +112,23 @@ impl Package {
     }
 }
 
+/// The directory an output is made in (`.` for a bare name) and the output's name (hidden
+/// siblings are named after it).
+pub(crate) fn output_parts(output: &Path) -> Result<(PathBuf, String)> {
+    let parent = match output.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    let name = output
+        .file_name()
+        .ok_or_else(|| Error::OutputUnnamed {
+            path: output.display().to_string(),
+        })?
+        .to_string_lossy()
+        .into_owned();
+    Ok((parent, name))
+}
+
 /// A package directory being written: a hidden temporary directory next to the output, renamed
 /// into place by [`commit`](Self::commit) (a dropped staging directory disappears).
 #[derive(Debug)]
@@ -143,22 +160,12 @@ impl Staging {
     /// staging directory next to it.
     pub fn new(output: &Path, force: bool) -> Result<Staging> {
         let replace = check_output(output, force)?;
-        let parent = match output.parent() {
-            Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
-            _ => PathBuf::from("."),
-        };
+        let (parent, name) = output_parts(output)?;
         std::fs::create_dir_all(&parent)
             .map_err(|e| Error::io("failed to create", parent.display().to_string(), e))?;
         let parent = parent
             .canonicalize()
             .map_err(|e| Error::io("failed to open", parent.display().to_string(), e))?;
-        let name = output
-            .file_name()
-            .ok_or_else(|| Error::OutputUnnamed {
-                path: output.display().to_string(),
-            })?
-            .to_string_lossy()
-            .into_owned();
         let prefix = format!(".{name}.stacpkg-");
         // The finished directory should get the mode any directory the user makes gets.
         #[cfg(unix)]
