@@ -461,3 +461,65 @@ fn copy_within_one_registry_mounts_blobs_instead_of_moving_bytes() {
     ))
     .success();
 }
+
+/// A registry whose referrers answer is not an image index. No real registry here sends one, so
+/// this is a minimal HTTP server in Python (a mock, for this one bad answer): a manifest at
+/// `repo:v1`, and a manifest where the referrers index should be.
+#[test]
+fn a_referrers_answer_that_is_not_an_index_is_one_clear_line() {
+    let ctx = crate::ctx();
+    ctx.write(
+        "mock.py",
+        r#"
+import http.server, json, sys
+MANIFEST = json.dumps({"schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
+    "config": {"mediaType": "application/vnd.oci.empty.v1+json",
+               "digest": "sha256:44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a", "size": 2},
+    "layers": []}).encode()
+class Handler(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):
+        if self.path.startswith("/v2/repo/manifests/"):
+            body, kind = MANIFEST, "application/vnd.oci.image.manifest.v1+json"
+        elif self.path.startswith("/v2/repo/referrers/"):
+            body, kind = MANIFEST, "application/vnd.oci.image.manifest.v1+json"
+        elif self.path == "/v2/":
+            body, kind = b"{}", "application/json"
+        else:
+            self.send_response(404); self.send_header("Content-Length", "0"); self.end_headers(); return
+        self.send_response(200)
+        self.send_header("Content-Type", kind)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+    def log_message(self, *args):
+        pass
+server = http.server.HTTPServer(("127.0.0.1", 0), Handler)
+print(server.server_address[1], flush=True)
+server.serve_forever()
+"#,
+    );
+    let mut server = std::process::Command::new("python3")
+        .arg(ctx.path("mock.py"))
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut port = String::new();
+    std::io::BufRead::read_line(
+        &mut std::io::BufReader::new(server.stdout.as_mut().unwrap()),
+        &mut port,
+    )
+    .unwrap();
+    let host = format!("127.0.0.1:{}", port.trim());
+    let run = ctx.sh(&format!("$STACPKG discover {host}/repo:v1 --plain-http"));
+    let _ = server.kill();
+    let _ = server.wait();
+    assert_eq!(run.code, Some(1), "{}", run.stderr);
+    assert_eq!(run.stderr.lines().count(), 1, "{}", run.stderr);
+    assert!(
+        run.stderr
+            .contains(&format!("from registry {host} is not an image index")),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(run.stdout, b"");
+}
