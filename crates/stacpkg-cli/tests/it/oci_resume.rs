@@ -269,6 +269,7 @@ fn stale_and_foreign_upload_states_are_ignored_with_a_note_and_the_upload_starts
     for (round, why) in [
         "it is not an upload state",
         "it is for another upload",
+        "it is for another upload",
         "the registry no longer has that upload",
     ]
     .into_iter()
@@ -287,15 +288,18 @@ fn stale_and_foreign_upload_states_are_ignored_with_a_note_and_the_upload_starts
             "tmp/stacpkg-upload-{}.json",
             String::from_utf8(key.stdout).unwrap().trim()
         );
-        let state = |repo: &str, upload: &str| {
+        let state = |repo: &str, at: &str, upload: &str| {
             format!(
-                "{{\"registry\": \"{host}\", \"repository\": \"{repo}\", \"digest\": \"{digest}\", \"size\": 3000000, \"location\": \"http://{host}/v2/{repo}/blobs/uploads/{upload}\"}}"
+                "{{\"registry\": \"{host}\", \"repository\": \"{repo}\", \"digest\": \"{digest}\", \"size\": 3000000, \"location\": \"http://{at}/v2/{repo}/blobs/uploads/{upload}\"}}"
             )
         };
         let contents = match round {
             0 => "not json".to_string(),
-            1 => state("someone/else", "x"),
-            _ => state(&repository, "00000000-0000-0000-0000-000000000000"),
+            1 => state("someone/else", host, "x"),
+            // Right upload, but a location elsewhere: never contacted (it would get the
+            // registry's credentials).
+            2 => state(&repository, "127.0.0.1:9", "x"),
+            _ => state(&repository, host, "00000000-0000-0000-0000-000000000000"),
         };
         ctx.write(&name, contents);
         let run = ctx

@@ -104,10 +104,17 @@ impl Registry {
                 return None;
             }
         };
+        // The location must be this registry's: a state file planted in a shared temporary
+        // directory must not send this registry's credentials anywhere else.
+        let on_registry = state
+            .location
+            .strip_prefix(self.base.as_str())
+            .is_some_and(|rest| rest.starts_with('/'));
         if state.registry != self.host
             || state.repository != self.repository
             || state.digest != descriptor.digest
             || state.size != descriptor.size
+            || !on_registry
         {
             forget("it is for another upload");
             return None;

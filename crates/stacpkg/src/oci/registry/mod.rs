@@ -590,12 +590,19 @@ impl Registry {
                 .and_then(|m| m.as_array())
                 .ok_or_else(not_index)?;
             manifests.extend(page_manifests.iter().cloned());
+            // Only pages on this registry: its credentials go with every request.
             match next {
                 Some(next) if next.starts_with('/') => {
                     url = format!("{}{next}", self.base);
                 }
-                Some(next) => url = next,
-                None => break,
+                Some(next)
+                    if next
+                        .strip_prefix(self.base.as_str())
+                        .is_some_and(|rest| rest.starts_with('/')) =>
+                {
+                    url = next;
+                }
+                _ => break,
             }
         }
         let index = serde_json::json!({
