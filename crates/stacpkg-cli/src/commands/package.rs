@@ -272,14 +272,23 @@ pub(crate) fn discover(args: DiscoverArgs) -> anyhow::Result<ExitStatus> {
         DiscoverFormat::Text => {
             let mut out = String::new();
             for referrer in &referrers {
+                // What a registry sends is escaped: no terminal control sequences get through.
                 out.push_str(&format!(
                     "{} {} {}\n",
-                    referrer.digest,
-                    referrer.artifact_type.as_deref().unwrap_or("-"),
+                    referrer.digest.escape_debug(),
+                    referrer
+                        .artifact_type
+                        .as_deref()
+                        .unwrap_or("-")
+                        .escape_debug(),
                     referrer.size
                 ));
                 for (key, value) in &referrer.annotations {
-                    out.push_str(&format!("  {key}={}\n", value.escape_debug()));
+                    out.push_str(&format!(
+                        "  {}={}\n",
+                        key.escape_debug(),
+                        value.escape_debug()
+                    ));
                 }
             }
             out
