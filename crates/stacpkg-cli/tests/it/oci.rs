@@ -271,6 +271,16 @@ fn unsafe_titles_and_zip_members_are_refused_before_anything_is_written() {
         assert!(!ctx.path("escaped.txt").exists() && !ctx.path("out/escaped.txt").exists());
         assert!(!ctx.path("evil.txt").exists() && !ctx.path("out/evil.txt").exists());
         assert!(!std::path::Path::new("/tmp/stacpkg-absolute.txt").exists());
+        // A remote inspect prints titles: it refuses the same ones (a ZIP's members are not
+        // its business).
+        if case != "zip" {
+            let run = ctx.sh(&format!(
+                "$STACPKG inspect {host}/{repo}:v1 --plain-http --format markdown"
+            ));
+            let line = run.error_line(1);
+            assert!(line.contains(message), "inspect {case}: {line}");
+            assert_eq!(run.stdout, b"", "inspect {case}");
+        }
     }
     // A manifest without the lock is not a package.
     let repo = format!("{}/tables", svc.prefix());

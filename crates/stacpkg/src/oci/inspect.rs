@@ -67,6 +67,18 @@ pub fn inspect_from(
     let (bytes, media_type) =
         runtime.block_on(Threads::All, source.fetch_manifest(reference))??;
     let manifest = Manifest::parse(&bytes, media_type.as_deref(), &artifact)?;
+    // The summary prints titles and media types: they pass pull's checks first (safe paths, no
+    // control characters, no two layers with one path).
+    super::content::placements(&manifest.layers)?;
+    if let Some(layer) = manifest
+        .layers
+        .iter()
+        .find(|l| l.media_type.chars().any(char::is_control))
+    {
+        return Err(Error::UnsupportedLayer {
+            media_type: layer.media_type.escape_debug().to_string(),
+        });
+    }
     let (scratch, _held) = crate::output::scratch_dir(&options.scratch, "stacpkg-inspect-")?;
     let table = |media_type: &str, name: &'static str| {
         manifest
