@@ -5,7 +5,11 @@ Each item has 20 assets (13 bands with eo:bands and raster:bands, plus visual, t
 metadata, SCL, AOT, WVP, granule metadata), about 40 properties, a polygon footprint and five
 links: about 14 KB of JSON, like the real Earth Search items the Python original was measured on.
 
-    python3 bench/gen_items.py COUNT > items.ndjson
+    python3 bench/gen_items.py COUNT > items.ndjson              # Sentinel-2-like (the default)
+    python3 bench/gen_items.py COUNT landsat > items.ndjson      # Landsat-C2-L2-like: 11 assets
+    python3 bench/gen_items.py COUNT wide > items.ndjson         # 200 properties, 60 assets
+
+The default shape's output is unchanged by the other shapes (same seed, same stream).
 """
 import json
 import random
@@ -108,13 +112,86 @@ def item(i, rnd):
             "properties": properties, "links": links, "assets": assets, "collection": "sentinel-2-l2a"}
 
 
+LANDSAT_BANDS = [
+    ("coastal", "SR_B1", 0.44), ("blue", "SR_B2", 0.48), ("green", "SR_B3", 0.56), ("red", "SR_B4", 0.65),
+    ("nir08", "SR_B5", 0.86), ("swir16", "SR_B6", 1.6), ("swir22", "SR_B7", 2.2), ("lwir11", "ST_B10", 10.9),
+]
+
+
+def landsat_item(i, rnd):
+    """A Landsat Collection 2 Level-2-like item: fewer, different assets (8 bands, QA, MTL, thumbnail)."""
+    path, row = rnd.randint(1, 233), rnd.randint(1, 248)
+    day = 1 + i % 28
+    month = 1 + (i // 28) % 12
+    stamp = f"2022-{month:02d}-{day:02d}T15:{i % 60:02d}:{(i * 11) % 60:02d}.{i % 1000:03d}Z"
+    item_id = f"LC09_L2SP_{path:03d}{row:03d}_2022{month:02d}{day:02d}_{i:07d}_02_T1"
+    base = f"https://landsateuwest.blob.core.windows.net/landsat-c2/level-2/standard/oli-tirs/2022/{path:03d}/{row:03d}/{item_id}"
+    assets = {}
+    for common, name, center in LANDSAT_BANDS:
+        assets[common] = {
+            "href": f"{base}/{item_id}_{name}.TIF", "type": "image/tiff; application=geotiff; profile=cloud-optimized",
+            "title": f"{common} band", "roles": ["data"], "eo:bands": [{"name": name, "common_name": common,
+            "center_wavelength": center}], "raster:bands": [{"scale": 2.75e-05, "offset": -0.2, "nodata": 0,
+            "data_type": "uint16", "spatial_resolution": 30}], "file:size": rnd.randint(40_000_000, 90_000_000),
+        }
+    assets["qa_pixel"] = {"href": f"{base}/{item_id}_QA_PIXEL.TIF", "type": "image/tiff; application=geotiff; profile=cloud-optimized",
+                          "roles": ["cloud", "cloud-shadow", "snow-ice", "water-mask"], "classification:bitfields": [
+                              {"offset": b, "length": 1, "name": n} for b, n in enumerate(["fill", "dilated", "cirrus", "cloud", "shadow", "snow", "clear", "water"])]}
+    assets["mtl.json"] = {"href": f"{base}/{item_id}_MTL.json", "type": "application/json", "roles": ["metadata"]}
+    assets["thumbnail"] = {"href": f"{base}/{item_id}_thumb_small.jpeg", "type": "image/jpeg", "roles": ["thumbnail"]}
+    lon = -180 + (i * 0.41) % 355
+    lat = -60 + (i * 0.17) % 130
+    d = 1.8 + rnd.random() * 0.4
+    ring = [[round(lon, 6), round(lat, 6)], [round(lon + d, 6), round(lat, 6)], [round(lon + d, 6), round(lat + d, 6)],
+            [round(lon, 6), round(lat + d, 6)], [round(lon, 6), round(lat, 6)]]
+    properties = {
+        "datetime": stamp, "platform": "landsat-9", "instruments": ["oli", "tirs"], "eo:cloud_cover": round(rnd.random() * 100, 2),
+        "view:off_nadir": 0, "view:sun_azimuth": round(rnd.random() * 360, 8), "view:sun_elevation": round(rnd.random() * 90, 8),
+        "landsat:wrs_path": f"{path:03d}", "landsat:wrs_row": f"{row:03d}", "landsat:collection_number": "02",
+        "landsat:correction": "L2SP", "landsat:scene_id": f"LC9{path:03d}{row:03d}2022{i % 365:03d}LGN00",
+        "proj:epsg": 32600 + rnd.randint(1, 60), "proj:shape": [7891, 7781],
+    }
+    return {"type": "Feature", "stac_version": "1.0.0", "id": item_id,
+            "stac_extensions": EXTENSIONS[:3] + ["https://stac-extensions.github.io/classification/v1.0.0/schema.json"],
+            "bbox": [ring[0][0], ring[0][1], ring[2][0], ring[2][1]], "geometry": {"type": "Polygon", "coordinates": [ring]},
+            "properties": properties, "links": [{"rel": "self", "href": f"https://stac.example/landsat/{item_id}"}],
+            "assets": assets, "collection": "landsat-c2-l2"}
+
+
+def wide_item(i, rnd):
+    """A wide item: 200 properties of mixed types and 60 assets."""
+    stamp = f"2021-{1 + i % 12:02d}-{1 + i % 28:02d}T00:00:{i % 60:02d}Z"
+    properties = {"datetime": stamp}
+    for k in range(199):
+        kind = k % 5
+        if kind == 0:
+            properties[f"wide:int_{k}"] = rnd.randint(0, 1_000_000)
+        elif kind == 1:
+            properties[f"wide:float_{k}"] = round(rnd.random() * 1000, 6)
+        elif kind == 2:
+            properties[f"wide:str_{k}"] = f"value-{rnd.randint(0, 50)}"
+        elif kind == 3:
+            properties[f"wide:bool_{k}"] = rnd.random() < 0.5
+        else:
+            properties[f"wide:list_{k}"] = [rnd.randint(0, 9) for _ in range(3)]
+    base = f"https://data.example/wide/{i:08d}"
+    assets = {f"band_{a:02d}": {"href": f"{base}/band_{a:02d}.tif", "type": "image/tiff; application=geotiff",
+                                 "roles": ["data"], "file:size": rnd.randint(1_000, 10_000_000)} for a in range(60)}
+    return {"type": "Feature", "stac_version": "1.0.0", "id": f"wide-{i:08d}", "geometry": None,
+            "properties": properties, "links": [], "assets": assets, "collection": "wide"}
+
+
+SHAPES = {"sentinel2": item, "landsat": landsat_item, "wide": wide_item}
+
+
 def main():
     count = int(sys.argv[1])
+    shape = SHAPES[sys.argv[2] if len(sys.argv) > 2 else "sentinel2"]
     rnd = random.Random(20261124)
     out = sys.stdout
     dumps = json.JSONEncoder(separators=(",", ":")).encode
     for i in range(count):
-        out.write(dumps(item(i, rnd)))
+        out.write(dumps(shape(i, rnd)))
         out.write("\n")
 
 
