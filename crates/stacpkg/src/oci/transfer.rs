@@ -447,7 +447,7 @@ fn fetch_layers(
     }
     let downloads: Vec<BoxFuture<'_, Result<()>>> = blobs
         .iter()
-        .map(|(index, layer, targets)| {
+        .map(|(index, layer, _)| {
             async move {
                 let fetched = partial.blob(layer)?;
                 source
@@ -457,39 +457,38 @@ fn fetch_layers(
                         index: *index,
                         artifact: artifact.to_string(),
                         source: Box::new(e),
-                    })?;
-                for (i, to) in targets.iter().enumerate() {
-                    if let Some(parent) = to.parent() {
-                        tokio::fs::create_dir_all(parent).await.map_err(|e| {
-                            Error::io("failed to create", parent.display().to_string(), e)
-                        })?;
-                    }
-                    // A link keeps the finished blob for a re-run until the pull succeeds;
-                    // more files with the same bytes get copies (no two package files share
-                    // an inode).
-                    let linked = match i {
-                        0 => match tokio::fs::hard_link(&fetched, to).await {
-                            Ok(()) => Ok(()),
-                            Err(_) => tokio::fs::copy(&fetched, to).await.map(drop),
-                        },
-                        _ => tokio::fs::copy(&fetched, to).await.map(drop),
-                    };
-                    linked
-                        .map_err(|e| Error::io("failed to write", to.display().to_string(), e))?;
-                }
-                Ok(())
+                    })
             }
             .boxed()
         })
         .collect();
-    runtime
-        .block_on(Threads::All, async {
-            futures::stream::iter(downloads)
-                .buffer_unordered(LAYERS_IN_FLIGHT)
-                .try_collect::<Vec<()>>()
-                .await
-        })?
-        .map(|_| ())
+    runtime.block_on(Threads::All, async {
+        futures::stream::iter(downloads)
+            .buffer_unordered(LAYERS_IN_FLIGHT)
+            .try_collect::<Vec<()>>()
+            .await
+    })??;
+    // Placed only once every blob is in, and here rather than in the tasks: a failed pull's
+    // unfinished file operations (tokio runs them on threads that outlive the futures) then
+    // never touch the staging directory while it is being removed.
+    for (_, layer, targets) in &blobs {
+        let fetched = partial.blob(layer)?;
+        for (i, to) in targets.iter().enumerate() {
+            if let Some(parent) = to.parent() {
+                std::fs::create_dir_all(parent)
+                    .map_err(|e| Error::io("failed to create", parent.display().to_string(), e))?;
+            }
+            // A link keeps the finished blob for a re-run until the pull succeeds; more files
+            // with the same bytes get copies (no two package files share an inode).
+            let placed = match i {
+                0 => std::fs::hard_link(&fetched, to)
+                    .or_else(|_| std::fs::copy(&fetched, to).map(drop)),
+                _ => std::fs::copy(&fetched, to).map(drop),
+            };
+            placed.map_err(|e| Error::io("failed to write", to.display().to_string(), e))?;
+        }
+    }
+    Ok(())
 }
 
 /// Blobs of a pull into `OUTPUT`, kept in `.OUTPUT.partial.stacpkg` next to it until they are
@@ -527,7 +526,14 @@ impl Partial {
     }
 
     fn remove(&self) {
-        let _ = std::fs::remove_dir_all(&self.dir);
+        // A failed pull's last file operations may still be finishing on tokio's threads: try
+        // again briefly when the directory gained an entry while it was being removed.
+        for _ in 0..50 {
+            if std::fs::remove_dir_all(&self.dir).is_ok() || !self.dir.exists() {
+                return;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
     }
 }
 
