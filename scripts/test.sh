@@ -2,9 +2,8 @@
 # Runs the whole test suite. Needs the Rust toolchain, Python 3 (for the interop tests with
 # pyarrow, DuckDB, ORAS, stac-geoparquet, pystac and geopandas, installed here into .venv-test
 # on first use), Python 3.13 (for the Python original, stacpkg 0.1.4, in .venv-original) and the
-# test servers (nginx, s3s-fs,
-# Azurite, docker-registry: installed by scripts/services.sh on first use, started here, stopped
-# on exit).
+# test servers (nginx, s3s-fs, Azurite, docker-registry, ferro-oci-server: installed by
+# scripts/services.sh on first use, started here, stopped on exit).
 # `.ci/run` calls this script.
 set -euo pipefail
 cd "$(dirname "$0")/.."

@@ -225,14 +225,11 @@ pub(super) async fn list_referrers(
     digest: &str,
 ) -> Result<(Vec<Referrer>, ReferrersVia)> {
     let (index, via, what) = match target.fetch_referrers(digest).await? {
-        Some(index) => {
-            let via = if matches!(target.place(), super::Place::Layout { .. }) {
-                ReferrersVia::Layout
-            } else {
-                ReferrersVia::Api
-            };
-            (Some(index), via, format!("the referrers of `{digest}`"))
-        }
+        Some(index) => (
+            Some(index),
+            own_listing(target),
+            format!("the referrers of `{digest}`"),
+        ),
         None => {
             let tag = fallback_tag(digest);
             let what = format!("the referrers tag `{tag}` of {}", target.place());
@@ -251,6 +248,14 @@ pub(super) async fn list_referrers(
     Ok((referrers, via))
 }
 
+/// How a target that lists referrers itself does it: a layout by scanning, a registry by its API.
+fn own_listing(target: &impl OciTarget) -> ReferrersVia {
+    match target.place() {
+        super::Place::Layout { .. } => ReferrersVia::Layout,
+        _ => ReferrersVia::Api,
+    }
+}
+
 /// Make `referrer` (already in `target`) listed as a referrer of `subject` there: nothing to do
 /// where the target lists referrers itself, else an entry in the fallback tag.
 pub(super) async fn register(
@@ -259,8 +264,7 @@ pub(super) async fn register(
     referrer: &Referrer,
 ) -> Result<ReferrersVia> {
     Ok(match target.fetch_referrers(subject).await? {
-        Some(_) if matches!(target.place(), super::Place::Layout { .. }) => ReferrersVia::Layout,
-        Some(_) => ReferrersVia::Api,
+        Some(_) => own_listing(target),
         None => {
             add_to_fallback_tag(target, subject, referrer).await?;
             ReferrersVia::FallbackTag
