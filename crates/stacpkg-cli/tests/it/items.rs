@@ -508,3 +508,110 @@ fn a_repeated_json_key_keeps_its_last_value_everywhere() {
         assert_eq!(href.as_string::<i32>().value(0), "last", "{command}");
     }
 }
+
+/// `n` items of about 4 KB as JSON texts: escapes, non-ASCII, nested values, negative zero, and
+/// from item `late` (1-based) on, a property and an asset that earlier items lack.
+fn collection_features(n: usize, late: usize) -> Vec<String> {
+    let pad = "x".repeat(3500);
+    (1..=n)
+        .map(|i| {
+            let (late, late_asset) = if i >= late {
+                (
+                    r#","late":{"v":[1,2.5,null]}"#,
+                    r#","thumb":{"href":"t.png","roles":["thumbnail"]}"#,
+                )
+            } else {
+                ("", "")
+            };
+            format!(
+                r#"{{"type":"Feature","stac_version":"1.0.0","id":"it\"em-{i}","geometry":{{"type":"Point","coordinates":[{i}.5,-0.0]}},"bbox":[{i}.5,-0.0,{i}.5,-0.0],"properties":{{"datetime":"2024-01-01T00:00:00Z","title":"Sø \\ ]}} {{[ \u00e9 {pad}","n":{i}{late}}},"links":[],"assets":{{"data":{{"href":"data/{i}.tif","roles":["data"]}}{late_asset}}}}}"#
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn a_large_item_collection_converts_exactly_like_the_same_items_as_ndjson() {
+    let ctx = ctx();
+    // About 10 MB: more than one chunk of features, with fields first seen in the last chunk.
+    let features = collection_features(2_600, 2_500);
+    let doc = format!(
+        "{{ \"type\" : \"FeatureCollection\",\n \"links\": [{{\"rel\":\"next\",\"href\":\"x?a=]\"}}],\n \"features\" : [\n{}\n ],\n \"numberMatched\": 2600 }}\n",
+        features.join(" ,\n")
+    );
+    assert!(doc.len() > 9 << 20, "{} bytes", doc.len());
+    ctx.write("big.json", &doc);
+    ctx.write("big.ndjson", features.join("\n") + "\n");
+    let json = ctx.run(&["items", "from-json", "big.json"], b"").success();
+    let ndjson = ctx
+        .run(&["items", "from-ndjson", "big.ndjson"], b"")
+        .success();
+    assert_eq!(json.stdout, ndjson.stdout);
+    let (schema, batches) = json.ipc();
+    let batch = concat(&schema, &batches);
+    assert_eq!(batch.num_rows(), 2_600);
+    assert_eq!(ids(&batches)[2_599], "it\"em-2600");
+    let late = batch.column_by_name("late").unwrap();
+    assert_eq!(late.null_count(), 2_499);
+    // Standard input (spooled) reads the same way.
+    let stdin = ctx
+        .run(&["items", "from-json", "-"], doc.as_bytes())
+        .success();
+    assert_eq!(stdin.stdout, json.stdout);
+}
+
+#[test]
+fn errors_deep_in_a_large_item_collection_are_worded_as_by_the_sequential_reader() {
+    let ctx = ctx();
+    let features = collection_features(2_600, usize::MAX);
+    let doc = |features: &[String]| {
+        format!(
+            "{{\"type\":\"FeatureCollection\",\"features\":[\n{}\n]}}",
+            features.join(",\n")
+        )
+    };
+    let with = |at: usize, feature: String| {
+        let mut features = features.clone();
+        features[at - 1] = feature;
+        doc(&features)
+    };
+    let cases = [
+        (
+            "conflict.json",
+            with(
+                2_300,
+                features[2_299].replace(r#""n":2300"#, r#""n":"ten""#),
+            ),
+            "stacpkg: error: `conflict.json`: item 2300 (`it\"em-2300`): field `properties.n` is string here but integer in earlier items",
+        ),
+        (
+            "parse.json",
+            with(
+                2_300,
+                features[2_299].replace(r#""n":2300"#, r#""n":2300."#),
+            ),
+            "stacpkg: error: invalid JSON in `parse.json`: invalid number at line 2301 column 3738",
+        ),
+        (
+            "list.json",
+            with(2_300, "[1]".into()),
+            "stacpkg: error: `list.json`: expected a STAC Item, STAC ItemCollection, or GeoJSON FeatureCollection, found feature 2300 that is a list",
+        ),
+        (
+            "trailing.json",
+            doc(&features) + " x",
+            "stacpkg: error: invalid JSON in `trailing.json`: trailing characters at line 2602 column 4",
+        ),
+        (
+            "untyped.json",
+            doc(&features).replacen(r#""type":"FeatureCollection","#, "", 1),
+            "stacpkg: error: `untyped.json`: expected a STAC Item, STAC ItemCollection, or GeoJSON FeatureCollection, found an object without `type`",
+        ),
+    ];
+    for (name, text, expected) in cases {
+        ctx.write(name, &text);
+        let run = ctx.run(&["items", "from-json", name], b"");
+        assert_eq!(run.error_line(1), expected, "{name}");
+        assert!(run.stdout.is_empty(), "{name}");
+    }
+}

@@ -87,15 +87,31 @@ impl Chunk {
 impl Drop for Chunk {
     fn drop(&mut self) {
         if let Some(pool) = &self.pool {
-            let mut buffers = pool.lock().expect("buffer pool lock");
-            if buffers.len() < MAX_POOLED_BUFFERS {
-                buffers.push(std::mem::take(&mut self.data));
-            }
+            give_back(pool, &mut self.data);
         }
     }
 }
 
-type Pool = std::sync::Arc<std::sync::Mutex<Vec<Vec<u8>>>>;
+/// Return a chunk's buffer to its pool.
+pub(crate) fn give_back(pool: &Pool, data: &mut Vec<u8>) {
+    let mut buffers = pool.lock().expect("buffer pool lock");
+    if buffers.len() < MAX_POOLED_BUFFERS {
+        buffers.push(std::mem::take(data));
+    }
+}
+
+/// A buffer from the pool, emptied, or a new one.
+pub(crate) fn take_buffer(pool: &Pool) -> Vec<u8> {
+    let mut data = pool
+        .lock()
+        .expect("buffer pool lock")
+        .pop()
+        .unwrap_or_default();
+    data.clear();
+    data
+}
+
+pub(crate) type Pool = std::sync::Arc<std::sync::Mutex<Vec<Vec<u8>>>>;
 
 /// Buffers kept for reuse; more than the chunks in flight at once would only hold memory.
 const MAX_POOLED_BUFFERS: usize = 8;
@@ -144,13 +160,7 @@ impl<R: Read> Chunks<R> {
 
     /// The next chunk; `None` at the end of the input.
     pub(crate) fn next_chunk(&mut self) -> Result<Option<Chunk>> {
-        let mut data = self
-            .pool
-            .lock()
-            .expect("buffer pool lock")
-            .pop()
-            .unwrap_or_default();
-        data.clear();
+        let mut data = take_buffer(&self.pool);
         data.append(&mut self.carry);
         if data.len() < self.max_bytes && !self.eof {
             let want = self.max_bytes - data.len();

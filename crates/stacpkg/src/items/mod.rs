@@ -11,7 +11,8 @@
 //! an error naming the item and the field, never a silent drop.
 //!
 //! ## Memory
-//! NDJSON is cut into chunks of whole lines (at most `batch_size` lines and 8 MiB) that are
+//! NDJSON is cut into chunks of whole lines, and an ItemCollection document into chunks of whole
+//! features (at most `batch_size` items and 8 MiB either way), that are
 //! converted on one thread per core; at most two chunks more than there are threads are read
 //! ahead or wait for their turn. A batch closes at `batch_size` rows or [`MAX_BATCH_INPUT_BYTES`]
 //! of input JSON, whichever comes first, and at most [`BATCHES_IN_FLIGHT`] finished batches wait
@@ -19,6 +20,7 @@
 //! (measured: under 240 MB for a million 12.6 KB items, see BENCHMARKS.md).
 
 mod builder;
+mod collection;
 mod datetime;
 pub mod feature;
 mod filter;
@@ -44,6 +46,7 @@ pub use filter::ItemFilter;
 use crate::batch::BatchReader;
 use crate::error::{Error, ItemLocation, Result};
 use builder::BatchBuilder;
+use collection::{FeatureChunk, FeatureCutter};
 use json::{Chunk, Chunks, RawItem};
 use schema::{FoldError, ItemParts, ItemSchema, Mismatch, Mode};
 
@@ -425,8 +428,107 @@ fn send_batch(tx: &SyncSender<Result<Message>>, batch: Option<RecordBatch>) -> R
     }
 }
 
-/// STAC JSON documents: one sequential stream of features, read twice.
+/// A piece of the input whose items can be visited in order, on any thread.
+trait ItemSource: Send {
+    /// Bytes of input it holds.
+    fn bytes(&self) -> u64;
+    /// Visit its items; returns how many there were.
+    fn visit<'a>(
+        &'a self,
+        name: &str,
+        sink: &mut dyn FnMut(RawItem<'a>) -> Result<()>,
+    ) -> Result<u64>;
+}
+
+impl ItemSource for Chunk {
+    fn bytes(&self) -> u64 {
+        self.data.len() as u64
+    }
+    fn visit<'a>(
+        &'a self,
+        name: &str,
+        sink: &mut dyn FnMut(RawItem<'a>) -> Result<()>,
+    ) -> Result<u64> {
+        json::for_each_ndjson_item(self, name, 0, sink)
+    }
+}
+
+impl ItemSource for FeatureChunk {
+    fn bytes(&self) -> u64 {
+        FeatureChunk::bytes(self)
+    }
+    fn visit<'a>(
+        &'a self,
+        name: &str,
+        sink: &mut dyn FnMut(RawItem<'a>) -> Result<()>,
+    ) -> Result<u64> {
+        self.for_each_item(sink)
+            .unwrap_or_else(|collection::Irregular| Err(changed(name)))
+    }
+}
+
+/// A document that read as regular on the first pass and not on the second.
+fn changed(name: &str) -> Error {
+    Error::Json {
+        input: name.to_string(),
+        message: "the document changed between the two readings".into(),
+    }
+}
+
+/// STAC JSON documents. An ItemCollection is cut into chunks of whole features that are scanned
+/// and converted on every core like NDJSON chunks; any other document, or one the cutter is not
+/// sure of, is read sequentially (twice), which also words every error.
 fn json_two_pass(
+    input: &Rereadable,
+    options: &ReadOptions,
+    tx: &SyncSender<Result<Message>>,
+) -> Result<()> {
+    let name = input.name.as_str();
+    let Some(schema) = scan_features(input, options) else {
+        return json_sequential(input, options, tx);
+    };
+    let mut cutter = FeatureCutter::new(input.rewind()?, options.batch_size, CHUNK_BYTES);
+    convert_all(
+        || {
+            cutter
+                .next_chunk()
+                .map_err(|collection::Irregular| changed(name))
+        },
+        name,
+        &schema,
+        options,
+        tx,
+    )
+}
+
+/// The first pass over a cut ItemCollection, on every core. `None` when the document is not
+/// one the cutter takes or anything at all fails: the sequential reader then reads it from the
+/// start and reports (in its own words) whatever is wrong. Nothing has been sent yet.
+fn scan_features(input: &Rereadable, options: &ReadOptions) -> Option<ItemSchema> {
+    let name = input.name.as_str();
+    let threads = workers::threads();
+    let mut cutter = FeatureCutter::new(input.rewind().ok()?, options.batch_size, CHUNK_BYTES);
+    let mut schema = ItemSchema::default();
+    workers::ordered(
+        || {
+            cutter
+                .next_chunk()
+                .map_err(|collection::Irregular| changed(name))
+        },
+        threads,
+        threads + EXTRA_CHUNKS_IN_FLIGHT,
+        |chunk| scan_chunk(&chunk, name, options),
+        |scanned| {
+            let (part, _) = scanned?;
+            schema.merge(&part).map_err(|_| changed(name))
+        },
+    )
+    .ok()?;
+    Some(schema)
+}
+
+/// Any STAC JSON document as one sequential stream of features, read twice.
+fn json_sequential(
     input: &Rereadable,
     options: &ReadOptions,
     tx: &SyncSender<Result<Message>>,
@@ -453,9 +555,13 @@ fn json_two_pass(
 }
 
 /// Fold the selected items of a chunk into a fresh schema; returns it and the chunk's item count.
-fn scan_chunk(chunk: &Chunk, name: &str, options: &ReadOptions) -> Result<(ItemSchema, u64)> {
+fn scan_chunk(
+    chunk: &impl ItemSource,
+    name: &str,
+    options: &ReadOptions,
+) -> Result<(ItemSchema, u64)> {
     let mut schema = ItemSchema::default();
-    let count = json::for_each_ndjson_item(chunk, name, 0, &mut |raw| {
+    let count = chunk.visit(name, &mut |raw| {
         fold_selected(&mut schema, &raw, name, options)
     })?;
     Ok((schema, count))
@@ -464,7 +570,7 @@ fn scan_chunk(chunk: &Chunk, name: &str, options: &ReadOptions) -> Result<(ItemS
 /// Convert the selected items of a chunk against a fixed schema. With `fit`, each item is first
 /// checked against the schema (`--stream`). Item indexes in errors count from the chunk start.
 fn convert_chunk(
-    chunk: &Chunk,
+    chunk: &impl ItemSource,
     name: &str,
     schema: &ItemSchema,
     arrow: &SchemaRef,
@@ -474,7 +580,7 @@ fn convert_chunk(
     let mut batcher = Batcher::new(schema, arrow, options.batch_size);
     let mut batches = Vec::new();
     let mut checked = fit.then(|| schema.clone());
-    let count = json::for_each_ndjson_item(chunk, name, 0, &mut |raw| {
+    let count = chunk.visit(name, &mut |raw| {
         if !options.filter.matches_json(&raw.item) {
             return Ok(());
         }
@@ -529,20 +635,33 @@ fn ndjson_two_pass(
         },
     )?;
 
+    let mut chunks = input.chunks(options.batch_size)?;
+    convert_all(|| chunks.next_chunk(), name, &schema, options, tx)
+}
+
+/// The second pass: send the schema, then convert the pieces from `next` on every core against
+/// it and send the batches in input order.
+fn convert_all<C: ItemSource>(
+    next: impl FnMut() -> Result<Option<C>>,
+    name: &str,
+    schema: &ItemSchema,
+    options: &ReadOptions,
+    tx: &SyncSender<Result<Message>>,
+) -> Result<()> {
     let arrow = schema.arrow_schema(true);
     send(tx, Message::Schema(arrow.clone()))?;
     if schema.rows == 0 {
         return Ok(());
     }
-    let mut chunks = input.chunks(options.batch_size)?;
+    let threads = workers::threads();
     let mut out = Coalescer::new(&arrow, options.batch_size, tx);
     workers::ordered(
-        || chunks.next_chunk(),
+        next,
         threads,
-        in_flight,
+        threads + EXTRA_CHUNKS_IN_FLIGHT,
         |chunk| {
-            let bytes = chunk.data.len() as u64;
-            convert_chunk(&chunk, name, &schema, &arrow, options, false).map(|c| (c, bytes))
+            let bytes = chunk.bytes();
+            convert_chunk(&chunk, name, schema, &arrow, options, false).map(|c| (c, bytes))
         },
         |converted| {
             let ((batches, _), bytes) = converted?;
@@ -613,4 +732,32 @@ fn stream_ndjson(
         },
     )?;
     out.flush()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rereadable(text: &str) -> Rereadable {
+        Rereadable::prepare(&Input::Bytes {
+            name: "doc.json".into(),
+            bytes: bytes::Bytes::from(text.to_string()),
+        })
+        .unwrap()
+    }
+
+    #[test]
+    fn item_collections_take_the_parallel_path_and_other_documents_do_not() {
+        let options = ReadOptions::default();
+        let item =
+            r#"{"type":"Feature","id":"a","assets":{"x":{"href":"a"}},"properties":{"gsd":1}}"#;
+        let collection = format!(r#"{{"type":"FeatureCollection","features":[{item},{item}]}}"#);
+        let schema = scan_features(&rereadable(&collection), &options).expect("parallel path");
+        assert_eq!(schema.rows, 2);
+        // A single Item, and a collection whose second feature conflicts with its first, are
+        // read (and their errors worded) by the sequential reader.
+        assert!(scan_features(&rereadable(item), &options).is_none());
+        let conflict = collection.replacen(r#""gsd":1"#, r#""gsd":"one""#, 1);
+        assert!(scan_features(&rereadable(&conflict), &options).is_none());
+    }
 }
