@@ -5,6 +5,8 @@
 # no Python 3.13 is available.
 python_original() {
   [ "${PYTHON_ORIGINAL:-1}" = 1 ] || return 1
+  # The test suite's copy (scripts/test.sh) is the same package and version.
+  [ -x .venv-original/bin/stacpkg ] && { echo "$PWD/.venv-original/bin/stacpkg"; return; }
   local venv=bench/.venv-stacpkg-py
   if [ ! -x $venv/bin/stacpkg ]; then
     local py

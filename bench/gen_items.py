@@ -177,7 +177,10 @@ def wide_item(i, rnd):
     base = f"https://data.example/wide/{i:08d}"
     assets = {f"band_{a:02d}": {"href": f"{base}/band_{a:02d}.tif", "type": "image/tiff; application=geotiff",
                                  "roles": ["data"], "file:size": rnd.randint(1_000, 10_000_000)} for a in range(60)}
-    return {"type": "Feature", "stac_version": "1.0.0", "id": f"wide-{i:08d}", "geometry": None,
+    # A point: rustac refuses items whose geometry is null.
+    lon, lat = round(-180 + (i * 0.37) % 360, 6), round(-80 + (i * 0.11) % 160, 6)
+    return {"type": "Feature", "stac_version": "1.0.0", "id": f"wide-{i:08d}",
+            "geometry": {"type": "Point", "coordinates": [lon, lat]}, "bbox": [lon, lat, lon, lat],
             "properties": properties, "links": [], "assets": assets, "collection": "wide"}
 
 
