@@ -10,6 +10,10 @@ use std::future::Future;
 
 use crate::error::{Error, Result};
 
+/// How long an own runtime waits, at the end of a call, for file operations its abandoned tasks
+/// started; each is one bounded read, write or hash, normally done in milliseconds.
+const BLOCKING_GRACE: std::time::Duration = std::time::Duration::from_secs(10);
+
 /// Which tokio runtime an entry point drives its I/O on.
 #[derive(Debug, Clone, Default)]
 pub enum Runtime {
@@ -73,8 +77,11 @@ impl Runtime {
                     .build()
                     .map_err(|e| Error::io("failed to start", "the I/O runtime", e))?;
                 let output = runtime.block_on(work);
-                // Tasks still running (after a failure) are abandoned, not awaited.
-                runtime.shutdown_background();
+                // Tasks still running (after a failure) are dropped, but an operation one of them
+                // started on a blocking thread (a file write, a hash) runs on; wait for those, so
+                // that nothing the call began touches the filesystem after it returned (its
+                // caller may be removing a staging directory).
+                runtime.shutdown_timeout(BLOCKING_GRACE);
                 Ok(output)
             }
         }
@@ -88,6 +95,30 @@ mod tests {
     async fn answer() -> u32 {
         tokio::time::sleep(std::time::Duration::from_millis(1)).await;
         tokio::spawn(async { 42 }).await.unwrap()
+    }
+
+    #[test]
+    fn an_own_runtime_returns_only_after_its_blocking_operations_end() {
+        use std::sync::Arc;
+        use std::sync::atomic::{AtomicBool, Ordering};
+        let done = Arc::new(AtomicBool::new(false));
+        let flag = done.clone();
+        // A failing call that leaves a blocking operation behind, as a failed copy leaves a
+        // file write.
+        let failed: Result<u32, &str> = Runtime::Own
+            .block_on(Threads::All, async move {
+                drop(tokio::task::spawn_blocking(move || {
+                    std::thread::sleep(std::time::Duration::from_millis(300));
+                    flag.store(true, Ordering::SeqCst);
+                }));
+                Err("failed")
+            })
+            .unwrap();
+        assert!(failed.is_err());
+        assert!(
+            done.load(Ordering::SeqCst),
+            "the blocking operation outlived the call"
+        );
     }
 
     #[test]
