@@ -746,6 +746,66 @@ mod tests {
         .unwrap()
     }
 
+    /// The first pass of the sequential reader: the schema, or its error message.
+    fn sequential_scan(text: &str) -> std::result::Result<String, String> {
+        let options = ReadOptions::default();
+        let mut schema = ItemSchema::default();
+        json::for_each_document_item(text.as_bytes(), "doc.json", &mut |raw| {
+            fold_selected(&mut schema, &raw, "doc.json", &options)
+        })
+        .map_err(|e| e.to_string())?;
+        Ok(format!("{schema:?}"))
+    }
+
+    #[test]
+    fn the_parallel_scan_agrees_with_the_sequential_one_on_damaged_documents() {
+        let base = r#"{"type": "FeatureCollection", "links": [{"rel": "self", "href": "x?a=]}"}],
+  "features": [
+    {"type": "Feature", "id": "a\"b", "geometry": {"type": "Point", "coordinates": [1.5, -0.0]},
+     "properties": {"datetime": "2024-01-01T00:00:00Z", "gsd": 10, "t": "}]\u00e9,"},
+     "assets": {"x": {"href": "s3://b/k.tif", "roles": ["data"]}}},
+    {"type": "Feature", "id": "c", "geometry": null, "bbox": [0, 0, 1, 1],
+     "properties": {"datetime": null, "gsd": 2.5, "n": [[1], [2, 3]]},
+     "assets": {}}
+  ], "numberReturned": 2}"#;
+        let options = ReadOptions::default();
+        let bytes = base.as_bytes();
+        // Every single-byte deletion, and a replacement of every byte by each of a few bytes
+        // that change structure: whenever the parallel scan accepts a document, the sequential
+        // one accepts it too, with the same schema; whenever the sequential one refuses it, the
+        // parallel one hands it over.
+        let mut variants = Vec::new();
+        for at in 0..bytes.len() {
+            let mut deleted = bytes.to_vec();
+            deleted.remove(at);
+            variants.push(deleted);
+            for b in [b'"', b'\\', b'}', b']', b',', b'0'] {
+                let mut replaced = bytes.to_vec();
+                replaced[at] = b;
+                variants.push(replaced);
+            }
+        }
+        let mut accepted = 0;
+        for variant in variants {
+            let Ok(text) = String::from_utf8(variant) else {
+                continue;
+            };
+            let fast = scan_features(&rereadable(&text), &options).map(|s| format!("{s:?}"));
+            match (fast, sequential_scan(&text)) {
+                (Some(fast), Ok(slow)) => {
+                    assert_eq!(fast, slow, "{text}");
+                    accepted += 1;
+                }
+                (Some(_), Err(e)) => panic!("parallel scan accepted what reads as `{e}`: {text}"),
+                (None, _) => {}
+            }
+        }
+        // Many damaged documents are still valid (a changed digit, a space): the parallel path
+        // took some of them.
+        assert!(accepted > 100, "{accepted}");
+        assert!(scan_features(&rereadable(base), &options).is_some());
+    }
+
     #[test]
     fn item_collections_take_the_parallel_path_and_other_documents_do_not() {
         let options = ReadOptions::default();
