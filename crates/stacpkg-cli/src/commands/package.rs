@@ -248,6 +248,9 @@ pub(crate) fn attach(args: AttachArgs) -> anyhow::Result<ExitStatus> {
         ..stacpkg::oci::AttachOptions::default()
     };
     let report = stacpkg::oci::attach(&subject, &args.files, &options)?;
+    for note in &report.notes {
+        diagnostics::note(note);
+    }
     if report.via == stacpkg::oci::ReferrersVia::FallbackTag {
         diagnostics::note(&format!(
             "the registry has no referrers API: listed in the tag `{}`",
@@ -334,6 +337,9 @@ pub(crate) fn copy(args: CopyArgs) -> anyhow::Result<ExitStatus> {
     let report = stacpkg::oci::copy(&source, &destination, &options, &progress);
     bar.finish();
     let report = report?;
+    for note in &report.notes {
+        diagnostics::note(note);
+    }
     let referrers = if args.referrers {
         format!("; {} referrers", report.referrers)
     } else {

@@ -71,6 +71,9 @@ pub struct CopyReport {
     pub copied: usize,
     /// Referrers copied.
     pub referrers: usize,
+    /// What the registries said that the caller should be told (a resumed or an ignored
+    /// upload, a refused chunked upload).
+    pub notes: Vec<String>,
 }
 
 /// Copy the artifact at `source` to `target` (registry references or OCI image layouts; a
@@ -83,31 +86,31 @@ pub fn copy(
 ) -> Result<CopyReport> {
     let from_registry = |r| Registry::new(r, &options.source_registry, false);
     let to_registry = |r| Registry::new(r, &options.target_registry, true);
+    // The notes of whichever ends are registries, source first.
+    let with_notes = |report: Result<CopyReport>, registries: &[&Registry]| {
+        report.map(|mut report| {
+            report.notes = registries.iter().flat_map(|r| r.take_notes()).collect();
+            report
+        })
+    };
     match (source, target) {
-        (ArtifactRef::Registry(s), ArtifactRef::Registry(t)) => copy_between(
-            &from_registry(s)?,
-            &s.reference,
-            &to_registry(t)?,
-            &t.reference,
-            options,
-            progress,
-        ),
-        (ArtifactRef::Registry(s), ArtifactRef::Layout { path, reference }) => copy_between(
-            &from_registry(s)?,
-            &s.reference,
-            &ImageLayout::open(path, true)?,
-            reference,
-            options,
-            progress,
-        ),
-        (ArtifactRef::Layout { path, reference }, ArtifactRef::Registry(t)) => copy_between(
-            &ImageLayout::open(path, false)?,
-            reference,
-            &to_registry(t)?,
-            &t.reference,
-            options,
-            progress,
-        ),
+        (ArtifactRef::Registry(s), ArtifactRef::Registry(t)) => {
+            let (from, to) = (from_registry(s)?, to_registry(t)?);
+            let report = copy_between(&from, &s.reference, &to, &t.reference, options, progress);
+            with_notes(report, &[&from, &to])
+        }
+        (ArtifactRef::Registry(s), ArtifactRef::Layout { path, reference }) => {
+            let from = from_registry(s)?;
+            let to = ImageLayout::open(path, true)?;
+            let report = copy_between(&from, &s.reference, &to, reference, options, progress);
+            with_notes(report, &[&from])
+        }
+        (ArtifactRef::Layout { path, reference }, ArtifactRef::Registry(t)) => {
+            let from = ImageLayout::open(path, false)?;
+            let to = to_registry(t)?;
+            let report = copy_between(&from, reference, &to, &t.reference, options, progress);
+            with_notes(report, &[&to])
+        }
         (
             ArtifactRef::Layout { path, reference },
             ArtifactRef::Layout {

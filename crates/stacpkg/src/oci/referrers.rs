@@ -98,6 +98,9 @@ pub struct AttachReport {
     pub subject: String,
     /// How its referrers are listed.
     pub via: ReferrersVia,
+    /// What the registry said that the caller should be told (a resumed or an ignored upload,
+    /// a refused chunked upload).
+    pub notes: Vec<String>,
 }
 
 /// One referrer of a subject: the descriptor of its manifest.
@@ -128,7 +131,9 @@ pub fn attach(
     match subject {
         ArtifactRef::Registry(reference) => {
             let registry = Registry::new(reference, &options.registry, true)?;
-            attach_to(&registry, &reference.reference, files, options)
+            let mut report = attach_to(&registry, &reference.reference, files, options)?;
+            report.notes = registry.take_notes();
+            Ok(report)
         }
         ArtifactRef::Layout { path, reference } => {
             let layout = ImageLayout::open(path, false)?;
@@ -178,6 +183,7 @@ pub fn attach_to(
             digest,
             subject: subject.digest,
             via,
+            notes: Vec::new(),
         })
     })?
 }
