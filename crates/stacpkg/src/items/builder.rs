@@ -18,7 +18,7 @@ use arrow_schema::{DataType, Field, SchemaRef};
 use super::datetime;
 use super::geometry;
 use super::schema::{BBOX_2D, BBOX_Z, ItemParts, ItemSchema, LIST_ITEM, Ty, is_datetime_field};
-use super::value::{FnvBuild, Json, Object};
+use super::value::{FieldHash, Json, Object};
 
 /// A builder for one column of an inferred [`Ty`].
 enum Col {
@@ -35,7 +35,7 @@ enum Col {
     },
     Struct {
         names: Vec<String>,
-        index: HashMap<String, usize, FnvBuild>,
+        index: HashMap<String, usize, FieldHash>,
         children: Vec<Col>,
         /// Per-row scratch: which children got a value.
         seen: Vec<bool>,

@@ -69,6 +69,12 @@ impl FeatureChunk {
         self.data.len() as u64
     }
 
+    /// The text of each feature, in order; `None` if the chunk is not UTF-8.
+    pub(crate) fn texts(&self) -> Option<impl Iterator<Item = &str>> {
+        let text = std::str::from_utf8(&self.data).ok()?;
+        Some(self.spans.iter().map(move |span| &text[span.clone()]))
+    }
+
     /// Visit the chunk's features in order; item indexes count from the document's start.
     /// Returns the number of features.
     pub(crate) fn for_each_item<'a>(

@@ -30,6 +30,7 @@ pub mod href;
 mod json;
 pub mod project;
 pub mod schema;
+mod token_scan;
 mod value;
 mod workers;
 
@@ -438,6 +439,9 @@ trait ItemSource: Send {
         name: &str,
         sink: &mut dyn FnMut(RawItem<'a>) -> Result<()>,
     ) -> Result<u64>;
+    /// The schema of all its items and their count, read from the tokens (see [`token_scan`]);
+    /// `None` leaves the piece to the value fold.
+    fn scan_tokens(&self) -> Option<(ItemSchema, u64)>;
 }
 
 impl ItemSource for Chunk {
@@ -450,6 +454,19 @@ impl ItemSource for Chunk {
         sink: &mut dyn FnMut(RawItem<'a>) -> Result<()>,
     ) -> Result<u64> {
         json::for_each_ndjson_item(self, name, 0, sink)
+    }
+    fn scan_tokens(&self) -> Option<(ItemSchema, u64)> {
+        let text = std::str::from_utf8(&self.data).ok()?;
+        let mut schema = ItemSchema::default();
+        let mut scratch = token_scan::Scratch::default();
+        for line in text.split_inclusive('\n') {
+            let line = line.trim_ascii();
+            if !line.is_empty() && !token_scan::fold_item(&mut schema, line, true, &mut scratch) {
+                return None;
+            }
+        }
+        let rows = schema.rows;
+        Some((schema, rows))
     }
 }
 
@@ -464,6 +481,17 @@ impl ItemSource for FeatureChunk {
     ) -> Result<u64> {
         self.for_each_item(sink)
             .unwrap_or_else(|collection::Irregular| Err(changed(name)))
+    }
+    fn scan_tokens(&self) -> Option<(ItemSchema, u64)> {
+        let mut schema = ItemSchema::default();
+        let mut scratch = token_scan::Scratch::default();
+        for text in self.texts()? {
+            if !token_scan::fold_item(&mut schema, text, false, &mut scratch) {
+                return None;
+            }
+        }
+        let rows = schema.rows;
+        Some((schema, rows))
     }
 }
 
@@ -560,6 +588,11 @@ fn scan_chunk(
     name: &str,
     options: &ReadOptions,
 ) -> Result<(ItemSchema, u64)> {
+    if options.filter.is_empty()
+        && let Some(scanned) = chunk.scan_tokens()
+    {
+        return Ok(scanned);
+    }
     let mut schema = ItemSchema::default();
     let count = chunk.visit(name, &mut |raw| {
         fold_selected(&mut schema, &raw, name, options)

@@ -10,7 +10,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
-use super::value::{FnvBuild, Json, Object};
+use super::value::{FieldHash, Json, Object};
 use arrow_schema::{DataType, Field, Fields, Schema, SchemaRef, TimeUnit};
 use indexmap::IndexMap;
 
@@ -104,7 +104,7 @@ pub const STAC_GEOPARQUET_VERSION: &str = "1.0.0";
 pub(crate) const LIST_ITEM: &str = "item";
 
 /// Struct members of an inferred type, in column order.
-pub(crate) type TyFields = IndexMap<String, Ty, FnvBuild>;
+pub(crate) type TyFields = IndexMap<String, Ty, FieldHash>;
 
 /// A column type inferred from JSON values.
 #[derive(Debug, Clone, PartialEq)]
@@ -252,16 +252,32 @@ pub(crate) fn merge_value(
             return merge_members(fields, members, path, mode);
         }
     };
-    match (&*ty, &target) {
-        (a, b) if a == b => Ok(()),
-        (Ty::Null, _) => widen(ty, target, path, mode),
+    match join_scalar(ty, target) {
+        Join::Keep => Ok(()),
+        Join::Widen(to) => widen(ty, to, path, mode),
+        Join::Conflict => Err(conflict(path, value, ty)),
+    }
+}
+
+/// What a column of some type does with a scalar value of type `target`.
+pub(crate) enum Join {
+    Keep,
+    Widen(Ty),
+    Conflict,
+}
+
+/// The scalar rules of [`merge_value`], shared with the schema scan that reads tokens.
+pub(crate) fn join_scalar(ty: &Ty, target: Ty) -> Join {
+    match (ty, target) {
+        (a, b) if *a == b => Join::Keep,
+        (Ty::Null, target) => Join::Widen(target),
         // An integer is a valid value of a float column; the reverse widens the column.
-        (Ty::Float, Ty::Int) => Ok(()),
-        (Ty::Int, Ty::Float) => widen(ty, Ty::Float, path, mode),
+        (Ty::Float, Ty::Int) => Join::Keep,
+        (Ty::Int, Ty::Float) => Join::Widen(Ty::Float),
         // A datetime field keeps the original text when any value is not a datetime.
-        (Ty::Str, Ty::Timestamp) => Ok(()),
-        (Ty::Timestamp, Ty::Str) => widen(ty, Ty::Str, path, mode),
-        _ => Err(conflict(path, value, ty)),
+        (Ty::Str, Ty::Timestamp) => Join::Keep,
+        (Ty::Timestamp, Ty::Str) => Join::Widen(Ty::Str),
+        _ => Join::Conflict,
     }
 }
 

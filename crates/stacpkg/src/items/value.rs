@@ -130,9 +130,19 @@ impl<'a> Json<'a> {
 }
 
 /// Whether `text` may hold a JSON number that is a negative zero (`-0`, `-0.00`, `-0e5`, …).
-/// Also true for such text inside a string, which only costs the slower parser.
-fn has_negative_zero(text: &[u8]) -> bool {
+/// Also true for such text inside a string (`"x: -0"`), which only costs the slower parser.
+pub(crate) fn has_negative_zero(text: &[u8]) -> bool {
     memchr::memmem::find_iter(text, b"-0").any(|at| {
+        // A number starts a value, after `:`, `,`, `[` or blanks; and a leading zero followed
+        // by a digit is no JSON number: `"band-0"` and `"wide-00000000"` are text.
+        let starts_value = at == 0
+            || matches!(
+                text[at - 1],
+                b':' | b',' | b'[' | b' ' | b'\t' | b'\n' | b'\r'
+            );
+        if !starts_value || text.get(at + 2).is_some_and(u8::is_ascii_digit) {
+            return false;
+        }
         let mantissa = text[at + 1..]
             .iter()
             .take_while(|b| b.is_ascii_digit() || **b == b'.');
@@ -145,7 +155,7 @@ fn has_negative_zero(text: &[u8]) -> bool {
 }
 
 /// A string that borrows from the input when the parser allows it (no escapes).
-struct Key<'a>(Cow<'a, str>);
+pub(crate) struct Key<'a>(pub(crate) Cow<'a, str>);
 
 impl<'de> Deserialize<'de> for Key<'de> {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
@@ -253,7 +263,7 @@ impl Hasher for Fnv {
 }
 
 /// Hasher builder for field-name maps.
-pub(crate) type FnvBuild = BuildHasherDefault<Fnv>;
+pub(crate) type FieldHash = BuildHasherDefault<Fnv>;
 
 /// An owned copy of a `serde_json::Value` (tests build items with `json!`).
 #[cfg(test)]
@@ -347,5 +357,11 @@ mod tests {
         assert!(has_negative_zero(b"[-0.000e7]"));
         assert!(!has_negative_zero(b"[-0.5, -10, -0.0001]"));
         assert!(!has_negative_zero(b"[1, 2]"));
+        assert!(!has_negative_zero(
+            br#"{"id": "wide-00000000", "d": "2020-01-01", "b": "band-0"}"#
+        ));
+        assert!(has_negative_zero(b"-0"));
+        assert!(has_negative_zero(b"[1,-0.0]"));
+        assert!(has_negative_zero(br#"{"id": "wide-00000000", "x": -0}"#));
     }
 }
