@@ -1,9 +1,9 @@
 //! The whole-input schema scan, read straight from the parser's tokens.
 //!
 //! Folding the schema is the first of the two passes over an input. Building a value tree for
-//! every item only to read its types is most of that pass's cost (the tree is ~40% of it), so this scan merges
-//! each token into the schema as the parser meets it and keeps small values (ids, links, bbox,
-//! geometry) only where the item rules need them whole.
+//! every item only to read its types was ~40% of that pass, so this scan merges each token into
+//! the schema as the parser meets it and keeps small values (ids, links, bbox, geometry) only
+//! where the item rules need them whole.
 //!
 //! It gives up (returns `false`) on anything it does not reproduce exactly: errors of any kind,
 //! repeated keys whose resolution depends on order, foreign top-level members, negative zeros,
