@@ -10,11 +10,12 @@ cd "$(dirname "$0")/.."
 
 venv=.venv-test
 # Readers and clients that are not stacpkg: pyarrow and DuckDB read our files, oras exchanges
-# packages, and stac-geoparquet, pystac and geopandas consume the items we write.
-if [ ! -x "$venv/bin/python" ] || ! "$venv/bin/python" -c 'import pyarrow, duckdb, oras.client, stac_geoparquet, pystac, geopandas, shapely' 2>/dev/null; then
-  echo "==> installing pyarrow, duckdb, oras, stac-geoparquet, pystac and geopandas into $venv (interop tests)"
+# packages, and stac-geoparquet, pystac and geopandas consume the items we write. maturin builds
+# the Python module (crates/stacpkg-py) into the same venv, and pytest runs its tests.
+if [ ! -x "$venv/bin/python" ] || ! "$venv/bin/python" -c 'import pyarrow, duckdb, oras.client, stac_geoparquet, pystac, geopandas, shapely, pytest' 2>/dev/null || [ ! -x "$venv/bin/maturin" ]; then
+  echo "==> installing pyarrow, duckdb, oras, stac-geoparquet, pystac, geopandas, maturin and pytest into $venv (interop tests)"
   python3 -m venv "$venv"
-  "$venv/bin/pip" install --quiet --disable-pip-version-check pyarrow duckdb oras stac-geoparquet pystac geopandas
+  "$venv/bin/pip" install --quiet --disable-pip-version-check pyarrow duckdb oras stac-geoparquet pystac geopandas 'maturin>=1.9,<2' pytest
 fi
 export STACPKG_TEST_PYTHON="$PWD/$venv/bin/python"
 
@@ -41,7 +42,14 @@ scripts/services.sh start "$services"
 export STACPKG_TEST_SERVICES="$services/services.env"
 
 echo "==> cargo test"
-cargo test --workspace --locked
+# The Python module is tested from Python below.
+cargo test --workspace --locked --exclude stacpkg-py
+
+# The Python module, built from these sources into the test venv, against the same services and
+# the command line just built.
+echo "==> stacpkg_rs (maturin develop, pytest)"
+(cd crates/stacpkg-py && VIRTUAL_ENV="$PWD/../../$venv" "../../$venv/bin/maturin" develop --locked --quiet)
+STACPKG_BIN="$PWD/target/debug/stacpkg" "$venv/bin/python" -m pytest -q crates/stacpkg-py/tests
 
 # The library embedded in a program, configured in code only: it must run with no environment
 # variable at all.

@@ -1,0 +1,163 @@
+"""Type stubs for stacpkg_rs (see the package docstring)."""
+
+import os
+from collections.abc import Iterable
+from typing import Any, Literal, Protocol, TypedDict
+
+import pyarrow as pa
+
+class ArrowStream(Protocol):
+    """Anything that exports the Arrow C stream interface (pyarrow, polars, DuckDB, ...)."""
+
+    def __arrow_c_stream__(self, requested_schema: object | None = None) -> object: ...
+
+StrPath = str | os.PathLike[str]
+TableInput = ArrowStream | StrPath
+Names = Iterable[str] | None
+ChecksumStrategy = Literal[
+    "metadata", "use-etag", "calculate-if-needed", "calculate-always"
+]
+
+class StacpkgError(Exception):
+    """Any failure of stacpkg; ``str(e)`` is the command line's one-line message."""
+
+class InvalidInputError(StacpkgError):
+    """An input (STAC JSON, an Arrow stream, a lock) is malformed or of the wrong kind."""
+
+class StoreError(StacpkgError):
+    """An object store refused, failed, or does not hold an object."""
+
+class StoreNotFoundError(StoreError):
+    """An object named by an href or a lock row does not exist."""
+
+class DigestMismatchError(StacpkgError):
+    """Bytes do not match the digest or checksum recorded for them."""
+
+class NotAPackageError(StacpkgError):
+    """A directory or artifact is not a stacpkg package."""
+
+class RegistryError(StacpkgError):
+    """An OCI registry refused or failed a request."""
+
+class ItemsWriteReport(TypedDict):
+    rows: int
+    row_groups: int
+    secret_hrefs: int
+
+class LockWriteReport(TypedDict):
+    rows: int
+    queries_dropped: int
+    credentials_dropped: int
+
+class Validation(TypedDict, total=False):
+    item_id: str
+    asset_key: str
+    store_type: str | None
+    store_container: str | None
+    store_endpoint_url: str | None
+    key: str | None
+    valid: bool
+    errors: list[str]
+
+def read_stac_json(
+    path: StrPath,
+    *,
+    item_ids: Names = None,
+    collections: Names = None,
+    providers: Names = None,
+    batch_size: int | None = None,
+) -> pa.Table:
+    """Read one STAC JSON document (an Item, ItemCollection or FeatureCollection) into an
+    items table with the whole input's schema (``items from-json``)."""
+
+def read_stac_ndjson(
+    path: StrPath,
+    *,
+    item_ids: Names = None,
+    collections: Names = None,
+    providers: Names = None,
+    stream: bool = False,
+    batch_size: int | None = None,
+) -> pa.Table:
+    """Read STAC NDJSON into an items table (``items from-ndjson``); ``stream=True`` fixes the
+    schema from the first batch instead of scanning the whole input."""
+
+def read_stac_json_stream(
+    path: StrPath,
+    *,
+    item_ids: Names = None,
+    collections: Names = None,
+    providers: Names = None,
+    batch_size: int | None = None,
+) -> pa.RecordBatchReader:
+    """``read_stac_json`` as a RecordBatchReader: batches are made as they are read, so memory
+    stays flat in input size."""
+
+def read_stac_ndjson_stream(
+    path: StrPath,
+    *,
+    item_ids: Names = None,
+    collections: Names = None,
+    providers: Names = None,
+    stream: bool = False,
+    batch_size: int | None = None,
+) -> pa.RecordBatchReader:
+    """``read_stac_ndjson`` as a RecordBatchReader."""
+
+def read_items_geoparquet(
+    path: StrPath,
+    *,
+    item_ids: Names = None,
+    collections: Names = None,
+    providers: Names = None,
+) -> pa.Table:
+    """Read an items GeoParquet file (``items from-parquet``)."""
+
+def write_items_geoparquet_stream(
+    source: TableInput, output_path: StrPath
+) -> ItemsWriteReport:
+    """Write items (an Arrow table or stream, or a path to an Arrow IPC stream) as STAC
+    GeoParquet, atomically (``items to-parquet``)."""
+
+def derive_asset_lock(
+    items: TableInput,
+    *,
+    probe_metadata: bool = True,
+    item_ids: Names = None,
+    providers: Names = None,
+    asset_keys: Names = None,
+    include_metadata_assets: bool = False,
+    keep_going: bool = False,
+    max_workers: int | None = None,
+    checksum: ChecksumStrategy = "metadata",
+) -> pa.Table:
+    """Derive an asset lock from items (an Arrow table or stream, or an items GeoParquet path),
+    probing every object for its size, ETag, last-modified and checksum unless
+    ``probe_metadata`` is false (``asset-lock derive``)."""
+
+def validate_assets(
+    assets: TableInput,
+    *,
+    item_ids: Names = None,
+    asset_keys: Names = None,
+    keep_going: bool = False,
+    max_workers: int | None = None,
+    verify_checksums: bool = False,
+) -> list[Validation]:
+    """Check every lock row's object against the lock (an Arrow table or stream, or an
+    ``assets.lock.parquet`` path); one result per row (``asset-lock validate``)."""
+
+def write_asset_lock_parquet_stream(
+    source: TableInput, output_path: StrPath
+) -> LockWriteReport:
+    """Write an asset lock (an Arrow table or stream, or a path to an Arrow IPC stream) as
+    ``assets.lock.parquet``, atomically (``asset-lock to-parquet``)."""
+
+def package_inspect_data(package_dir: StrPath) -> dict[str, Any]:
+    """A package's summary (``inspect --format json``)."""
+
+def package_inspect_yaml(package_dir: StrPath) -> str:
+    """A package's summary as YAML (``inspect``)."""
+
+def package_inspect_markdown(package_dir: StrPath) -> str:
+    """A package's summary as Markdown (``inspect --format markdown``)."""

@@ -1,0 +1,665 @@
+//! `stacpkg_rs`: the stacpkg library for Python.
+//!
+//! Tables cross the boundary through the Arrow C stream interface (no copy of column buffers):
+//! inputs are any object with `__arrow_c_stream__` (a pyarrow Table or RecordBatchReader, a
+//! polars or DuckDB result) or a path; outputs are pyarrow Tables, or RecordBatchReaders for the
+//! `*_stream` readers, so large inputs stay flat in memory. Work runs with the GIL released.
+//! Stores and registry credentials follow the command line's environment rules.
+
+use std::collections::HashSet;
+use std::path::PathBuf;
+
+use arrow_array::ffi_stream::RecordBatchStreamReader;
+use arrow_array::{RecordBatch, RecordBatchReader};
+use arrow_pyarrow::{FromPyArrow, IntoPyArrow, Table};
+use arrow_schema::{ArrowError, SchemaRef};
+use pyo3::create_exception;
+use pyo3::exceptions::{PyException, PyTypeError};
+use pyo3::prelude::*;
+use pyo3::types::{PyDict, PyList, PyString};
+use stacpkg::asset_lock::{self, DeriveOptions, ValidateEvent, ValidateOptions};
+use stacpkg::checksum::Strategy;
+use stacpkg::items::{self, Format, Input, ItemFilter, ReadOptions, geoparquet};
+use stacpkg::package::{self, media_type::MediaTypes};
+use stacpkg::store::Stores;
+use stacpkg::{BatchReader, Error, StreamKind};
+
+create_exception!(
+    stacpkg_rs,
+    StacpkgError,
+    PyException,
+    "Any failure of stacpkg; `str(e)` is the command line's one-line message."
+);
+create_exception!(
+    stacpkg_rs,
+    InvalidInputError,
+    StacpkgError,
+    "An input (STAC JSON, an Arrow stream, a lock) is malformed or of the wrong kind."
+);
+create_exception!(
+    stacpkg_rs,
+    StoreError,
+    StacpkgError,
+    "An object store refused, failed, or does not hold an object."
+);
+create_exception!(
+    stacpkg_rs,
+    StoreNotFoundError,
+    StoreError,
+    "An object named by an href or a lock row does not exist."
+);
+create_exception!(
+    stacpkg_rs,
+    DigestMismatchError,
+    StacpkgError,
+    "Bytes do not match the digest or checksum recorded for them."
+);
+create_exception!(
+    stacpkg_rs,
+    NotAPackageError,
+    StacpkgError,
+    "A directory or artifact is not a stacpkg package."
+);
+create_exception!(
+    stacpkg_rs,
+    RegistryError,
+    StacpkgError,
+    "An OCI registry refused or failed a request."
+);
+
+/// The command line's one-line message: the error and its causes, each said once, redacted.
+fn one_line(error: &Error) -> String {
+    let mut line = String::new();
+    let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(error);
+    while let Some(current) = cause {
+        let text = current.to_string();
+        if !text.is_empty() && !line.ends_with(&text) {
+            if !line.is_empty() {
+                line.push_str(": ");
+            }
+            line.push_str(&text);
+        }
+        cause = current.source();
+    }
+    stacpkg::store::redact(&line)
+        .chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect()
+}
+
+fn not_found(error: &Error) -> bool {
+    let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(error);
+    while let Some(current) = cause {
+        if matches!(
+            current.downcast_ref::<stacpkg::store::StoreError>(),
+            Some(stacpkg::store::StoreError::NotFound)
+        ) {
+            return true;
+        }
+        cause = current.source();
+    }
+    false
+}
+
+/// The Python exception for a library error, by kind.
+fn py_error(error: Error) -> PyErr {
+    let message = one_line(&error);
+    match &error {
+        Error::DigestMismatch { .. }
+        | Error::ManifestDigestMismatch { .. }
+        | Error::BadDigest { .. } => DigestMismatchError::new_err(message),
+        Error::NotPackage { .. } | Error::NotAPackage { .. } | Error::NotADirectory { .. } => {
+            NotAPackageError::new_err(message)
+        }
+        Error::Probe { .. } | Error::Copy { .. } if not_found(&error) => {
+            StoreNotFoundError::new_err(message)
+        }
+        Error::Probe { .. } | Error::Copy { .. } | Error::StoreSettings(..) => {
+            StoreError::new_err(message)
+        }
+        Error::RegistryDenied { .. }
+        | Error::CredentialsNeeded { .. }
+        | Error::NoChallenge { .. }
+        | Error::TokenDenied { .. }
+        | Error::TokenService { .. }
+        | Error::RegistryRequest { .. }
+        | Error::RegistryUnavailable { .. }
+        | Error::RegistryProtocol { .. }
+        | Error::ManifestNotFound { .. } => RegistryError::new_err(message),
+        Error::Json { .. }
+        | Error::Ndjson { .. }
+        | Error::NotStac { .. }
+        | Error::InvalidItem { .. }
+        | Error::TypeConflict { .. }
+        | Error::StreamMisfit { .. }
+        | Error::EmptyStream { .. }
+        | Error::NotIpc { .. }
+        | Error::WrongStreamKind { .. }
+        | Error::UnknownStreamKind { .. }
+        | Error::InvalidLock { .. }
+        | Error::Arrow { .. } => InvalidInputError::new_err(message),
+        _ => StacpkgError::new_err(message),
+    }
+}
+
+/// Library errors become Python exceptions; Python errors (Ctrl-C) pass through.
+enum Failure {
+    Library(Error),
+    Python(PyErr),
+}
+
+impl From<Error> for Failure {
+    fn from(error: Error) -> Self {
+        Failure::Library(error)
+    }
+}
+
+impl From<PyErr> for Failure {
+    fn from(error: PyErr) -> Self {
+        Failure::Python(error)
+    }
+}
+
+impl From<Failure> for PyErr {
+    fn from(failure: Failure) -> Self {
+        match failure {
+            Failure::Library(error) => py_error(error),
+            Failure::Python(error) => error,
+        }
+    }
+}
+
+/// Ctrl-C while the GIL is released: Python's signal handler only sets a flag, which this checks.
+fn interrupted() -> PyResult<()> {
+    Python::attach(|py| py.check_signals())
+}
+
+/// Read every batch, checking for Ctrl-C between batches; dropping the reader stops its work.
+fn collect(reader: BatchReader) -> Result<(SchemaRef, Vec<RecordBatch>), Failure> {
+    let schema = reader.schema();
+    let mut batches = Vec::new();
+    for batch in reader {
+        interrupted()?;
+        // The stream's schema carries the table metadata (`geo`, `stacpkg:schema-kind`); a
+        // pyarrow Table wants every batch to have exactly it.
+        let batch = batch?;
+        let batch = batch
+            .with_schema(schema.clone())
+            .map_err(|source| Error::Arrow {
+                context: "failed to assemble the table".into(),
+                source,
+            })?;
+        batches.push(batch);
+    }
+    Ok((schema, batches))
+}
+
+fn to_table(py: Python<'_>, schema: SchemaRef, batches: Vec<RecordBatch>) -> PyResult<Py<PyAny>> {
+    let table = Table::try_new(batches, schema).map_err(|e| py_arrow_error(&e))?;
+    Ok(table.into_pyarrow(py)?.unbind())
+}
+
+fn py_arrow_error(error: &ArrowError) -> PyErr {
+    InvalidInputError::new_err(error.to_string())
+}
+
+/// A library batch stream as an Arrow reader for Python to pull from.
+struct Batches(BatchReader);
+
+impl Iterator for Batches {
+    type Item = Result<RecordBatch, ArrowError>;
+    fn next(&mut self) -> Option<Self::Item> {
+        self.0.next().map(|batch| {
+            batch.map_err(|e| ArrowError::ExternalError(Box::new(Message(one_line(&e)))))
+        })
+    }
+}
+
+impl RecordBatchReader for Batches {
+    fn schema(&self) -> SchemaRef {
+        self.0.schema()
+    }
+}
+
+/// An error text carried through Arrow's error type to Python.
+#[derive(Debug)]
+struct Message(String);
+
+impl std::fmt::Display for Message {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for Message {}
+
+fn to_reader(py: Python<'_>, reader: BatchReader) -> PyResult<Py<PyAny>> {
+    let reader: Box<dyn RecordBatchReader + Send> = Box::new(Batches(reader));
+    Ok(reader.into_pyarrow(py)?.unbind())
+}
+
+/// Where a table argument comes from.
+enum TableArg {
+    Stream(RecordBatchStreamReader),
+    Path(PathBuf),
+}
+
+fn table_arg(value: &Bound<'_, PyAny>, parameter: &str) -> PyResult<TableArg> {
+    if value.hasattr("__arrow_c_stream__")? {
+        return Ok(TableArg::Stream(
+            RecordBatchStreamReader::from_pyarrow_bound(value)?,
+        ));
+    }
+    if let Ok(path) = value.extract::<PathBuf>() {
+        return Ok(TableArg::Path(path));
+    }
+    Err(PyTypeError::new_err(format!(
+        "argument '{parameter}': expected an Arrow table or stream (an object with __arrow_c_stream__) or a path, got {}",
+        value.get_type().name()?
+    )))
+}
+
+/// What a path stands for where a table is expected.
+#[derive(Clone, Copy)]
+enum PathHolds {
+    /// A Parquet file (`items.parquet`, `assets.lock.parquet`).
+    Parquet,
+    /// An Arrow IPC stream (what the original's `*_stream` functions read).
+    Ipc,
+}
+
+impl TableArg {
+    /// As a library batch stream of the `kind` of table; a stream of the other kind fails as
+    /// it does on the command line.
+    fn into_batches(
+        self,
+        name: &str,
+        kind: StreamKind,
+        holds: PathHolds,
+    ) -> stacpkg::Result<BatchReader> {
+        match (self, holds) {
+            (TableArg::Path(path), PathHolds::Ipc) => {
+                let input = path.display().to_string();
+                let file = std::fs::File::open(&path).map_err(|source| Error::Io {
+                    action: "failed to open",
+                    path: input.clone(),
+                    source,
+                })?;
+                stacpkg::ipc::read_stream(file, &input, kind)
+            }
+            (TableArg::Path(path), PathHolds::Parquet) => match kind {
+                StreamKind::Items => {
+                    geoparquet::read(&path, items::DEFAULT_BATCH_SIZE, ItemFilter::default())
+                }
+                StreamKind::AssetLock => asset_lock::read_parquet(&path, items::DEFAULT_BATCH_SIZE),
+            },
+            (TableArg::Stream(stream), _) => {
+                let schema = stream.schema();
+                stacpkg::ipc::check_kind(&schema, name, kind)?;
+                let name = name.to_string();
+                Ok(BatchReader::new(
+                    schema,
+                    stream.map(move |batch| {
+                        batch.map_err(|source| Error::Arrow {
+                            context: format!("failed to read the Arrow stream `{name}`"),
+                            source,
+                        })
+                    }),
+                ))
+            }
+        }
+    }
+}
+
+/// Names from any iterable of strings (a set, list or tuple); a lone string is refused, since
+/// iterating it would select single characters.
+fn names(value: Option<&Bound<'_, PyAny>>, parameter: &str) -> PyResult<HashSet<String>> {
+    let Some(value) = value else {
+        return Ok(HashSet::new());
+    };
+    if value.is_none() {
+        return Ok(HashSet::new());
+    }
+    let refuse = || {
+        PyTypeError::new_err(format!(
+            "argument '{parameter}': expected an iterable of strings such as a set, got {}",
+            value
+                .get_type()
+                .name()
+                .map(|n| n.to_string())
+                .unwrap_or_default()
+        ))
+    };
+    if value.is_instance_of::<PyString>() {
+        return Err(refuse());
+    }
+    let mut out = HashSet::new();
+    for name in value.try_iter().map_err(|_| refuse())? {
+        out.insert(name?.extract::<String>().map_err(|_| refuse())?);
+    }
+    Ok(out)
+}
+
+fn stores() -> Result<Stores, Failure> {
+    Stores::from_env().map_err(|e| Failure::Library(Error::StoreSettings(e)))
+}
+
+fn read_options(
+    item_ids: Option<&Bound<'_, PyAny>>,
+    collections: Option<&Bound<'_, PyAny>>,
+    providers: Option<&Bound<'_, PyAny>>,
+    batch_size: Option<usize>,
+) -> PyResult<ReadOptions> {
+    let mut options = ReadOptions {
+        filter: ItemFilter {
+            item_ids: names(item_ids, "item_ids")?,
+            collections: names(collections, "collections")?,
+            providers: names(providers, "providers")?,
+        },
+        ..ReadOptions::default()
+    };
+    if let Some(size) = batch_size {
+        if size == 0 {
+            return Err(pyo3::exceptions::PyValueError::new_err(
+                "argument 'batch_size': must be at least 1",
+            ));
+        }
+        options.batch_size = size;
+    }
+    Ok(options)
+}
+
+/// Read STAC JSON (an Item, ItemCollection or FeatureCollection) into an items table.
+#[pyfunction]
+#[pyo3(signature = (path, *, item_ids=None, collections=None, providers=None, batch_size=None))]
+fn read_stac_json(
+    py: Python<'_>,
+    path: PathBuf,
+    item_ids: Option<&Bound<'_, PyAny>>,
+    collections: Option<&Bound<'_, PyAny>>,
+    providers: Option<&Bound<'_, PyAny>>,
+    batch_size: Option<usize>,
+) -> PyResult<Py<PyAny>> {
+    let options = read_options(item_ids, collections, providers, batch_size)?;
+    let (schema, batches) =
+        py.detach(|| collect(items::read_stac(Input::Path(path), Format::Json, options)?))?;
+    to_table(py, schema, batches)
+}
+
+/// Read STAC NDJSON (one Item or collection per line) into an items table.
+#[pyfunction]
+#[pyo3(signature = (path, *, item_ids=None, collections=None, providers=None, stream=false, batch_size=None))]
+fn read_stac_ndjson(
+    py: Python<'_>,
+    path: PathBuf,
+    item_ids: Option<&Bound<'_, PyAny>>,
+    collections: Option<&Bound<'_, PyAny>>,
+    providers: Option<&Bound<'_, PyAny>>,
+    stream: bool,
+    batch_size: Option<usize>,
+) -> PyResult<Py<PyAny>> {
+    let mut options = read_options(item_ids, collections, providers, batch_size)?;
+    options.stream = stream;
+    let (schema, batches) = py.detach(|| {
+        collect(items::read_stac(
+            Input::Path(path),
+            Format::Ndjson,
+            options,
+        )?)
+    })?;
+    to_table(py, schema, batches)
+}
+
+/// As `read_stac_json`, as a RecordBatchReader: batches are made as they are read.
+#[pyfunction]
+#[pyo3(signature = (path, *, item_ids=None, collections=None, providers=None, batch_size=None))]
+fn read_stac_json_stream(
+    py: Python<'_>,
+    path: PathBuf,
+    item_ids: Option<&Bound<'_, PyAny>>,
+    collections: Option<&Bound<'_, PyAny>>,
+    providers: Option<&Bound<'_, PyAny>>,
+    batch_size: Option<usize>,
+) -> PyResult<Py<PyAny>> {
+    let options = read_options(item_ids, collections, providers, batch_size)?;
+    let reader = py
+        .detach(|| items::read_stac(Input::Path(path), Format::Json, options))
+        .map_err(py_error)?;
+    to_reader(py, reader)
+}
+
+/// As `read_stac_ndjson`, as a RecordBatchReader: batches are made as they are read.
+#[pyfunction]
+#[pyo3(signature = (path, *, item_ids=None, collections=None, providers=None, stream=false, batch_size=None))]
+fn read_stac_ndjson_stream(
+    py: Python<'_>,
+    path: PathBuf,
+    item_ids: Option<&Bound<'_, PyAny>>,
+    collections: Option<&Bound<'_, PyAny>>,
+    providers: Option<&Bound<'_, PyAny>>,
+    stream: bool,
+    batch_size: Option<usize>,
+) -> PyResult<Py<PyAny>> {
+    let mut options = read_options(item_ids, collections, providers, batch_size)?;
+    options.stream = stream;
+    let reader = py
+        .detach(|| items::read_stac(Input::Path(path), Format::Ndjson, options))
+        .map_err(py_error)?;
+    to_reader(py, reader)
+}
+
+/// Read an items GeoParquet file (as `items from-parquet`).
+#[pyfunction]
+#[pyo3(signature = (path, *, item_ids=None, collections=None, providers=None))]
+fn read_items_geoparquet(
+    py: Python<'_>,
+    path: PathBuf,
+    item_ids: Option<&Bound<'_, PyAny>>,
+    collections: Option<&Bound<'_, PyAny>>,
+    providers: Option<&Bound<'_, PyAny>>,
+) -> PyResult<Py<PyAny>> {
+    let filter = read_options(item_ids, collections, providers, None)?.filter;
+    let (schema, batches) =
+        py.detach(|| collect(geoparquet::read(&path, items::DEFAULT_BATCH_SIZE, filter)?))?;
+    to_table(py, schema, batches)
+}
+
+/// Write an items table or stream as STAC GeoParquet, atomically; returns what was written.
+#[pyfunction]
+fn write_items_geoparquet_stream<'py>(
+    py: Python<'py>,
+    source: &Bound<'py, PyAny>,
+    output_path: PathBuf,
+) -> PyResult<Bound<'py, PyDict>> {
+    let source = table_arg(source, "source")?;
+    let report = py
+        .detach(|| {
+            let reader = source.into_batches("source", StreamKind::Items, PathHolds::Ipc)?;
+            geoparquet::write(reader, &output_path)
+        })
+        .map_err(py_error)?;
+    let out = PyDict::new(py);
+    out.set_item("rows", report.rows)?;
+    out.set_item("row_groups", report.row_groups)?;
+    out.set_item("secret_hrefs", report.secret_hrefs)?;
+    Ok(out)
+}
+
+/// Derive an asset lock (one row per asset) from items, probing each object unless
+/// `probe_metadata` is false.
+#[pyfunction]
+#[pyo3(signature = (items, *, probe_metadata=true, item_ids=None, providers=None, asset_keys=None, include_metadata_assets=false, keep_going=false, max_workers=None, checksum="metadata"))]
+#[allow(clippy::too_many_arguments)]
+fn derive_asset_lock(
+    py: Python<'_>,
+    items: &Bound<'_, PyAny>,
+    probe_metadata: bool,
+    item_ids: Option<&Bound<'_, PyAny>>,
+    providers: Option<&Bound<'_, PyAny>>,
+    asset_keys: Option<&Bound<'_, PyAny>>,
+    include_metadata_assets: bool,
+    keep_going: bool,
+    max_workers: Option<usize>,
+    checksum: &str,
+) -> PyResult<Py<PyAny>> {
+    let items = table_arg(items, "items")?;
+    let checksum: Strategy = checksum.parse().map_err(|e| {
+        pyo3::exceptions::PyValueError::new_err(format!("argument 'checksum': {e}"))
+    })?;
+    let mut options = DeriveOptions {
+        probe: probe_metadata,
+        filter: ItemFilter {
+            item_ids: names(item_ids, "item_ids")?,
+            providers: names(providers, "providers")?,
+            ..ItemFilter::default()
+        },
+        asset_keys: names(asset_keys, "asset_keys")?,
+        include_metadata_assets,
+        keep_going,
+        checksum,
+        ..DeriveOptions::default()
+    };
+    if let Some(workers) = max_workers {
+        options.max_workers = workers.max(1);
+    }
+    let (schema, batches) = py.detach(|| {
+        let stores = stores()?;
+        let items = items.into_batches("items", StreamKind::Items, PathHolds::Parquet)?;
+        let (lock, _report) = asset_lock::derive(items, &stores, options, |_| {})?;
+        collect(lock)
+    })?;
+    to_table(py, schema, batches)
+}
+
+/// Check every lock row's object against the lock; returns one dict per row, as the original.
+#[pyfunction]
+#[pyo3(signature = (assets, *, item_ids=None, asset_keys=None, keep_going=false, max_workers=None, verify_checksums=false))]
+fn validate_assets<'py>(
+    py: Python<'py>,
+    assets: &Bound<'py, PyAny>,
+    item_ids: Option<&Bound<'py, PyAny>>,
+    asset_keys: Option<&Bound<'py, PyAny>>,
+    keep_going: bool,
+    max_workers: Option<usize>,
+    verify_checksums: bool,
+) -> PyResult<Bound<'py, PyList>> {
+    let assets = table_arg(assets, "assets")?;
+    let mut options = ValidateOptions {
+        item_ids: names(item_ids, "item_ids")?,
+        asset_keys: names(asset_keys, "asset_keys")?,
+        keep_going,
+        verify_checksums,
+        ..ValidateOptions::default()
+    };
+    if let Some(workers) = max_workers {
+        options.max_workers = workers.max(1);
+    }
+    let results = py.detach(|| -> Result<Vec<asset_lock::Validation>, Failure> {
+        let stores = stores()?;
+        let lock = assets.into_batches("assets", StreamKind::AssetLock, PathHolds::Parquet)?;
+        let mut results = Vec::new();
+        let mut python_error = None;
+        let outcome = asset_lock::validate(lock, &stores, options, |event| {
+            if let Err(e) = interrupted() {
+                python_error = Some(e);
+                return Err(Error::OutputClosed);
+            }
+            if let ValidateEvent::Result(result) = event {
+                results.push(result.clone());
+            }
+            Ok(())
+        });
+        if let Some(e) = python_error {
+            return Err(Failure::Python(e));
+        }
+        outcome?;
+        Ok(results)
+    })?;
+    let out = PyList::empty(py);
+    for result in results {
+        let row = PyDict::new(py);
+        row.set_item("item_id", &result.item_id)?;
+        row.set_item("asset_key", &result.asset_key)?;
+        row.set_item("store_type", &result.store_type)?;
+        row.set_item("store_container", &result.store_container)?;
+        if result.store_endpoint_url.is_some() {
+            row.set_item("store_endpoint_url", &result.store_endpoint_url)?;
+        }
+        row.set_item("key", &result.key)?;
+        row.set_item("valid", result.valid())?;
+        row.set_item("errors", &result.errors)?;
+        out.append(row)?;
+    }
+    Ok(out)
+}
+
+/// Write an asset lock table or stream as `assets.lock.parquet`, atomically.
+#[pyfunction]
+fn write_asset_lock_parquet_stream<'py>(
+    py: Python<'py>,
+    source: &Bound<'py, PyAny>,
+    output_path: PathBuf,
+) -> PyResult<Bound<'py, PyDict>> {
+    let source = table_arg(source, "source")?;
+    let report = py
+        .detach(|| {
+            let reader = source.into_batches("source", StreamKind::AssetLock, PathHolds::Ipc)?;
+            asset_lock::write_parquet(reader, &output_path)
+        })
+        .map_err(py_error)?;
+    let out = PyDict::new(py);
+    out.set_item("rows", report.rows)?;
+    out.set_item("queries_dropped", report.queries_dropped)?;
+    out.set_item("credentials_dropped", report.credentials_dropped)?;
+    Ok(out)
+}
+
+fn inspect(py: Python<'_>, package_dir: PathBuf) -> PyResult<package::Summary> {
+    py.detach(|| package::inspect(&package_dir, &MediaTypes::builtin()))
+        .map_err(py_error)
+}
+
+/// A package's summary as a dict (what `inspect --format json` prints).
+#[pyfunction]
+fn package_inspect_data(py: Python<'_>, package_dir: PathBuf) -> PyResult<Py<PyAny>> {
+    let json = inspect(py, package_dir)?.to_json();
+    let loads = py.import("json")?.getattr("loads")?;
+    Ok(loads.call1((json,))?.unbind())
+}
+
+/// A package's summary as YAML (what `inspect` prints).
+#[pyfunction]
+fn package_inspect_yaml(py: Python<'_>, package_dir: PathBuf) -> PyResult<String> {
+    Ok(inspect(py, package_dir)?.to_yaml())
+}
+
+/// A package's summary as Markdown (what `inspect --format markdown` prints).
+#[pyfunction]
+fn package_inspect_markdown(py: Python<'_>, package_dir: PathBuf) -> PyResult<String> {
+    Ok(inspect(py, package_dir)?.to_markdown())
+}
+
+#[pymodule]
+fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    let py = m.py();
+    m.add("StacpkgError", py.get_type::<StacpkgError>())?;
+    m.add("InvalidInputError", py.get_type::<InvalidInputError>())?;
+    m.add("StoreError", py.get_type::<StoreError>())?;
+    m.add("StoreNotFoundError", py.get_type::<StoreNotFoundError>())?;
+    m.add("DigestMismatchError", py.get_type::<DigestMismatchError>())?;
+    m.add("NotAPackageError", py.get_type::<NotAPackageError>())?;
+    m.add("RegistryError", py.get_type::<RegistryError>())?;
+    m.add_function(wrap_pyfunction!(read_stac_json, m)?)?;
+    m.add_function(wrap_pyfunction!(read_stac_ndjson, m)?)?;
+    m.add_function(wrap_pyfunction!(read_stac_json_stream, m)?)?;
+    m.add_function(wrap_pyfunction!(read_stac_ndjson_stream, m)?)?;
+    m.add_function(wrap_pyfunction!(read_items_geoparquet, m)?)?;
+    m.add_function(wrap_pyfunction!(write_items_geoparquet_stream, m)?)?;
+    m.add_function(wrap_pyfunction!(derive_asset_lock, m)?)?;
+    m.add_function(wrap_pyfunction!(validate_assets, m)?)?;
+    m.add_function(wrap_pyfunction!(write_asset_lock_parquet_stream, m)?)?;
+    m.add_function(wrap_pyfunction!(package_inspect_data, m)?)?;
+    m.add_function(wrap_pyfunction!(package_inspect_yaml, m)?)?;
+    m.add_function(wrap_pyfunction!(package_inspect_markdown, m)?)?;
+    Ok(())
+}

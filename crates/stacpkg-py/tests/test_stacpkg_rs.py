@@ -1,0 +1,316 @@
+"""stacpkg_rs against the stacpkg command line and the real test services.
+
+Run by scripts/test.sh after `maturin develop` into .venv-test, with STACPKG_TEST_SERVICES
+(the services.env that scripts/services.sh writes) and STACPKG_BIN (the command line built from
+the same sources).
+"""
+
+import asyncio
+import hashlib
+import json
+import os
+import shutil
+import subprocess
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+import stacpkg_rs
+
+ROOT = Path(__file__).resolve().parents[3]
+DEMO = ROOT / "examples" / "demo"
+STACPKG = os.environ.get("STACPKG_BIN", str(ROOT / "target" / "debug" / "stacpkg"))
+
+
+def services() -> dict[str, str]:
+    path = os.environ.get("STACPKG_TEST_SERVICES")
+    if not path:
+        pytest.fail("STACPKG_TEST_SERVICES is not set: run the suite through scripts/test.sh")
+    out = {}
+    for line in Path(path).read_text().splitlines():
+        name, _, value = line.partition("=")
+        out[name] = value
+    return out
+
+
+def cli(*args: str, stdin: bytes | None = None, cwd: Path | None = None) -> bytes:
+    done = subprocess.run(
+        [STACPKG, *args], input=stdin, capture_output=True, cwd=cwd, check=False
+    )
+    assert done.returncode == 0, done.stderr.decode()
+    return done.stdout
+
+
+def cli_error(*args: str, stdin: bytes | None = None) -> str:
+    done = subprocess.run([STACPKG, *args], input=stdin, capture_output=True, check=False)
+    assert done.returncode != 0
+    line = done.stderr.decode().strip().splitlines()[-1]
+    assert line.startswith("stacpkg: error: "), line
+    return line.removeprefix("stacpkg: error: ")
+
+
+def ipc_table(data: bytes) -> pa.Table:
+    return pa.ipc.open_stream(data).read_all()
+
+
+def same_table(a: pa.Table, b: pa.Table) -> bool:
+    """Equal schemas (metadata included) and values; NaN equals NaN (a 2D bbox has NaN z)."""
+    def values(table: pa.Table) -> str:
+        return json.dumps(table.to_pylist(), default=repr)
+
+    return a.schema.equals(b.schema, check_metadata=True) and values(a) == values(b)
+
+
+def ipc_bytes(table: pa.Table) -> bytes:
+    sink = pa.BufferOutputStream()
+    with pa.ipc.new_stream(sink, table.schema) as writer:
+        writer.write_table(table)
+    return sink.getvalue().to_pybytes()
+
+
+@pytest.fixture
+def s3_env(monkeypatch):
+    env = services()
+    monkeypatch.setenv("STACPKG_S3_ENDPOINT_STACPKG_A", env["S3A_URL"])
+    monkeypatch.setenv("STACPKG_S3_ACCESS_KEY_ID_STACPKG_A", env["S3A_ACCESS_KEY"])
+    monkeypatch.setenv("STACPKG_S3_SECRET_ACCESS_KEY_STACPKG_A", env["S3A_SECRET_KEY"])
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    return env
+
+
+def s3_items(env: dict[str, str], tmp_path: Path, payload: bytes) -> tuple[Path, Path]:
+    """One item whose asset is an object in the S3 test server's bucket; returns the NDJSON
+    file and the object's file behind the server."""
+    prefix = uuid.uuid4().hex
+    obj = Path(env["S3A_ROOT"]) / env["S3A_BUCKET"] / prefix / "data.tif"
+    obj.parent.mkdir(parents=True)
+    obj.write_bytes(payload)
+    item = {
+        "type": "Feature",
+        "stac_version": "1.0.0",
+        "id": "s3-item",
+        "geometry": None,
+        "properties": {"datetime": "2024-01-01T00:00:00Z"},
+        "links": [],
+        "assets": {"data": {"href": f"s3://{env['S3A_BUCKET']}/{prefix}/data.tif"}},
+    }
+    path = tmp_path / "items.ndjson"
+    path.write_text(json.dumps(item) + "\n")
+    return path, obj
+
+
+def build(package: Path) -> None:
+    """The demo items as a package, built by the command line."""
+    items = cli("items", "from-ndjson", str(DEMO / "items.ndjson"))
+    cli("build", str(package), stdin=items, cwd=DEMO)
+
+
+def test_items_from_json_and_ndjson_equal_the_command_line_tables():
+    for reader, command, source in [
+        (stacpkg_rs.read_stac_json, "from-json", DEMO / "items.json"),
+        (stacpkg_rs.read_stac_ndjson, "from-ndjson", DEMO / "items.ndjson"),
+    ]:
+        table = reader(source)
+        expected = ipc_table(cli("items", command, str(source)))
+        assert isinstance(table, pa.Table)
+        assert table.num_rows == 3
+        assert same_table(table, expected)
+
+
+def test_stream_readers_hand_out_record_batches_with_the_same_rows():
+    reader = stacpkg_rs.read_stac_ndjson_stream(DEMO / "items.ndjson", batch_size=1)
+    assert isinstance(reader, pa.RecordBatchReader)
+    batches = list(reader)
+    assert [b.num_rows for b in batches] == [1, 1, 1]
+    table = pa.Table.from_batches(batches, schema=reader.schema)
+    assert same_table(table, stacpkg_rs.read_stac_ndjson(DEMO / "items.ndjson"))
+    json_reader = stacpkg_rs.read_stac_json_stream(str(DEMO / "items.json"))
+    assert json_reader.read_all().num_rows == 3
+
+
+def test_selection_keeps_only_the_named_items():
+    table = stacpkg_rs.read_stac_ndjson(DEMO / "items.ndjson", item_ids={"item-b"})
+    assert table.column("id").to_pylist() == ["item-b"]
+    table = stacpkg_rs.read_stac_json(DEMO / "items.json", item_ids=["item-a", "item-c"])
+    assert table.column("id").to_pylist() == ["item-a", "item-c"]
+
+
+def test_items_geoparquet_is_byte_identical_to_the_command_line_and_reads_back(tmp_path):
+    table = stacpkg_rs.read_stac_ndjson(DEMO / "items.ndjson")
+    report = stacpkg_rs.write_items_geoparquet_stream(table, tmp_path / "py.parquet")
+    assert report["rows"] == 3
+    cli("items", "to-parquet", str(tmp_path / "cli.parquet"), stdin=ipc_bytes(table))
+    assert (tmp_path / "py.parquet").read_bytes() == (tmp_path / "cli.parquet").read_bytes()
+    # A RecordBatchReader and a path to an IPC stream are sources too.
+    stacpkg_rs.write_items_geoparquet_stream(
+        stacpkg_rs.read_stac_ndjson_stream(DEMO / "items.ndjson"), tmp_path / "stream.parquet"
+    )
+    assert (tmp_path / "stream.parquet").read_bytes() == (tmp_path / "cli.parquet").read_bytes()
+    (tmp_path / "items.arrow").write_bytes(ipc_bytes(table))
+    stacpkg_rs.write_items_geoparquet_stream(tmp_path / "items.arrow", tmp_path / "ipc.parquet")
+    assert (tmp_path / "ipc.parquet").read_bytes() == (tmp_path / "cli.parquet").read_bytes()
+    back = stacpkg_rs.read_items_geoparquet(tmp_path / "py.parquet")
+    assert same_table(back, ipc_table(cli("items", "from-parquet", str(tmp_path / "py.parquet"))))
+
+
+def test_geopandas_reads_the_items_table():
+    geopandas = pytest.importorskip("geopandas")
+    table = stacpkg_rs.read_stac_ndjson(DEMO / "items.ndjson")
+    frame = geopandas.GeoDataFrame.from_arrow(table)
+    assert list(frame["id"]) == ["item-a", "item-b", "item-c"]
+    assert frame.geometry.iloc[0].bounds == pytest.approx((16.3, 48.15, 16.4, 48.25))
+
+
+def test_derived_lock_equals_the_command_lines_and_writes_the_same_parquet(tmp_path):
+    items = stacpkg_rs.read_stac_ndjson(DEMO / "items.ndjson")
+    lock = stacpkg_rs.derive_asset_lock(items, probe_metadata=False)
+    expected = ipc_table(cli("asset-lock", "derive", "--no-probe-metadata", stdin=ipc_bytes(items)))
+    assert same_table(lock, expected)
+    assert lock.schema.metadata[b"stacpkg:schema-kind"] == b"asset-lock"
+    stacpkg_rs.write_asset_lock_parquet_stream(lock, tmp_path / "py.lock.parquet")
+    cli("asset-lock", "to-parquet", str(tmp_path / "cli.lock.parquet"), stdin=ipc_bytes(lock))
+    assert (tmp_path / "py.lock.parquet").read_bytes() == (
+        tmp_path / "cli.lock.parquet"
+    ).read_bytes()
+
+
+def test_derive_probes_s3_and_hashes_and_validate_catches_a_changed_object(s3_env, tmp_path):
+    payload = b"pixels " * 1000
+    ndjson, obj = s3_items(s3_env, tmp_path, payload)
+    items = stacpkg_rs.read_stac_ndjson(ndjson)
+    lock = stacpkg_rs.derive_asset_lock(items, checksum="calculate-always", max_workers=2)
+    row = lock.to_pylist()[0]
+    assert row["store_type"] == "s3"
+    assert row["size_bytes"] == len(payload)
+    assert row["file_checksum"] == "1220" + hashlib.sha256(payload).hexdigest()
+
+    results = stacpkg_rs.validate_assets(lock, verify_checksums=True)
+    assert [r["valid"] for r in results] == [True]
+    assert results[0]["item_id"] == "s3-item" and results[0]["errors"] == []
+
+    obj.write_bytes(payload[:-1] + b"X")
+    results = stacpkg_rs.validate_assets(lock, verify_checksums=True)
+    assert results[0]["valid"] is False
+    assert any("file_checksum mismatch" in e for e in results[0]["errors"])
+    # A lock path works as the table does.
+    pq.write_table(lock, tmp_path / "assets.lock.parquet")
+    assert stacpkg_rs.validate_assets(tmp_path / "assets.lock.parquet")[0]["valid"] is False
+
+
+def test_a_missing_object_raises_store_not_found_with_the_command_line_message(s3_env, tmp_path):
+    ndjson, obj = s3_items(s3_env, tmp_path, b"gone soon")
+    items = stacpkg_rs.read_stac_ndjson(ndjson)
+    obj.unlink()
+    with pytest.raises(stacpkg_rs.StoreNotFoundError) as raised:
+        stacpkg_rs.derive_asset_lock(items)
+    assert isinstance(raised.value, stacpkg_rs.StoreError)
+    assert isinstance(raised.value, stacpkg_rs.StacpkgError)
+    expected = cli_error("asset-lock", "derive", stdin=ipc_bytes(items))
+    assert str(raised.value) == expected
+    assert s3_env["S3A_SECRET_KEY"] not in str(raised.value)
+    # keep_going keeps the row, unprobed.
+    lock = stacpkg_rs.derive_asset_lock(items, keep_going=True)
+    assert lock.num_rows == 1 and lock.column("size_bytes").to_pylist() == [None]
+
+
+def test_package_inspection_matches_the_command_line(tmp_path):
+    package = tmp_path / "package"
+    build(package)
+    assert stacpkg_rs.package_inspect_yaml(package) == cli("inspect", str(package)).decode()
+    assert (
+        stacpkg_rs.package_inspect_markdown(str(package))
+        == cli("inspect", str(package), "--format", "markdown").decode()
+    )
+    data = stacpkg_rs.package_inspect_data(package)
+    assert data == json.loads(cli("inspect", str(package), "--format", "json"))
+    assert data["items"]["count"] == 3 and data["assets"]["count"] == 6
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    with pytest.raises(stacpkg_rs.NotAPackageError) as raised:
+        stacpkg_rs.package_inspect_data(empty)
+    assert str(raised.value) == cli_error("inspect", str(empty))
+
+
+def test_a_stream_of_the_wrong_kind_fails_as_on_the_command_line(tmp_path):
+    items = stacpkg_rs.read_stac_ndjson(DEMO / "items.ndjson")
+    lock = stacpkg_rs.derive_asset_lock(items, probe_metadata=False)
+    with pytest.raises(stacpkg_rs.InvalidInputError) as raised:
+        stacpkg_rs.write_items_geoparquet_stream(lock, tmp_path / "x.parquet")
+    expected = cli_error("items", "to-parquet", str(tmp_path / "y.parquet"), stdin=ipc_bytes(lock))
+    # The module names the parameter where the command line names its standard input.
+    assert str(raised.value) == expected.replace("stdin", "source", 1)
+    assert not (tmp_path / "x.parquet").exists()
+
+
+def test_malformed_stac_raises_invalid_input_naming_the_file(tmp_path):
+    bad = tmp_path / "bad.ndjson"
+    bad.write_text('{"type": "Feature", "id": 7, "assets": {}}\n')
+    with pytest.raises(stacpkg_rs.InvalidInputError) as raised:
+        stacpkg_rs.read_stac_ndjson(bad)
+    assert str(raised.value) == cli_error("items", "from-ndjson", str(bad))
+    assert str(bad) in str(raised.value)
+
+
+def test_wrong_argument_types_raise_type_error_naming_the_parameter():
+    with pytest.raises(TypeError, match="items"):
+        stacpkg_rs.derive_asset_lock(42)
+    with pytest.raises(TypeError, match="item_ids"):
+        stacpkg_rs.read_stac_ndjson(DEMO / "items.ndjson", item_ids="item-a")
+    with pytest.raises(TypeError, match="path"):
+        stacpkg_rs.read_stac_json(3.5)
+    with pytest.raises(ValueError, match="checksum"):
+        stacpkg_rs.derive_asset_lock(stacpkg_rs.read_stac_ndjson(DEMO / "items.ndjson"), checksum="md6")
+
+
+def test_calls_from_a_thread_pool_and_an_event_loop_return_the_same_tables():
+    expected = stacpkg_rs.read_stac_ndjson(DEMO / "items.ndjson")
+    with ThreadPoolExecutor(4) as pool:
+        tables = list(pool.map(lambda _: stacpkg_rs.read_stac_ndjson(DEMO / "items.ndjson"), range(8)))
+    assert all(same_table(t, expected) for t in tables)
+
+    async def main():
+        # Inside a running loop (as in Jupyter): a plain call, and one on a worker thread.
+        direct = stacpkg_rs.read_stac_ndjson(DEMO / "items.ndjson")
+        threaded = await asyncio.to_thread(stacpkg_rs.read_stac_ndjson, DEMO / "items.ndjson")
+        return direct, threaded
+
+    direct, threaded = asyncio.run(main())
+    assert same_table(direct, expected) and same_table(threaded, expected)
+
+
+def test_polars_style_stream_objects_are_accepted_without_pyarrow_types(tmp_path):
+    # Any object with __arrow_c_stream__ is an input: wrap a table in a plain class.
+    table = stacpkg_rs.read_stac_ndjson(DEMO / "items.ndjson")
+
+    class Stream:
+        def __arrow_c_stream__(self, requested_schema=None):
+            return table.__arrow_c_stream__(requested_schema)
+
+    lock = stacpkg_rs.derive_asset_lock(Stream(), probe_metadata=False)
+    assert lock.num_rows == stacpkg_rs.derive_asset_lock(table, probe_metadata=False).num_rows
+
+
+def test_the_module_is_typed_and_documented():
+    package = Path(stacpkg_rs.__file__).parent
+    assert (package / "py.typed").exists()
+    stub = (package / "__init__.pyi").read_text()
+    for name in stacpkg_rs.__all__:
+        assert name in stub, name
+        assert getattr(stacpkg_rs, name).__doc__, name
+
+
+def test_the_package_layout_of_a_build_is_readable_by_the_module(tmp_path, monkeypatch):
+    # Relative asset hrefs resolve against the working directory, as on the command line.
+    monkeypatch.chdir(DEMO)
+    package = tmp_path / "package"
+    build(package)
+    items = stacpkg_rs.read_items_geoparquet(package / "items.parquet")
+    assert items.num_rows == 3
+    results = stacpkg_rs.validate_assets(package / "assets.lock.parquet")
+    assert len(results) == pq.read_table(package / "assets.lock.parquet").num_rows == 6
+    assert all(r["valid"] for r in results), results
+    shutil.rmtree(package)
