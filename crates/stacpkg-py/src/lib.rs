@@ -19,7 +19,7 @@ use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList, PyString};
 use stacpkg::asset_lock::{self, DeriveOptions, ValidateEvent, ValidateOptions};
 use stacpkg::checksum::Strategy;
-use stacpkg::items::{self, Format, Input, ItemFilter, ReadOptions, geoparquet};
+use stacpkg::items::{self, Format, Input, ItemFilter, ReadOptions, geoparquet, project};
 use stacpkg::package::{self, media_type::MediaTypes};
 use stacpkg::store::Stores;
 use stacpkg::{BatchReader, Error, StreamKind};
@@ -614,6 +614,113 @@ fn write_asset_lock_parquet_stream<'py>(
     Ok(out)
 }
 
+/// Apply an items-to-items projection, with the GIL released, and return the table.
+fn project_items(
+    py: Python<'_>,
+    items: TableArg,
+    project: impl FnOnce(BatchReader) -> stacpkg::Result<BatchReader> + Send,
+) -> PyResult<Py<PyAny>> {
+    let (schema, batches) = py.detach(|| {
+        let items = items.into_batches("items", StreamKind::Items, PathHolds::Parquet)?;
+        collect(project(items)?)
+    })?;
+    to_table(py, schema, batches)
+}
+
+fn lock_index(asset_lock: TableArg) -> stacpkg::Result<project::LockIndex> {
+    project::LockIndex::from_lock(asset_lock.into_batches(
+        "asset_lock",
+        StreamKind::AssetLock,
+        PathHolds::Parquet,
+    )?)
+}
+
+/// Write each asset's lock facts into the items: `file:size` and `file:checksum`, and with
+/// `alternate_key` the lock's location as that alternate href.
+#[pyfunction]
+#[pyo3(signature = (items, asset_lock, *, alternate_key=None))]
+fn enrich_items(
+    py: Python<'_>,
+    items: &Bound<'_, PyAny>,
+    asset_lock: &Bound<'_, PyAny>,
+    alternate_key: Option<String>,
+) -> PyResult<Py<PyAny>> {
+    let items = table_arg(items, "items")?;
+    let asset_lock = table_arg(asset_lock, "asset_lock")?;
+    project_items(py, items, move |items| {
+        project::enrich(items, lock_index(asset_lock)?, alternate_key)
+    })
+}
+
+/// Add each asset's lock location as an alternate href (`alternate.<alternate_key>`).
+#[pyfunction]
+#[pyo3(signature = (items, asset_lock, *, alternate_key, alternate_name=None))]
+fn add_alternate_asset_hrefs(
+    py: Python<'_>,
+    items: &Bound<'_, PyAny>,
+    asset_lock: &Bound<'_, PyAny>,
+    alternate_key: String,
+    alternate_name: Option<String>,
+) -> PyResult<Py<PyAny>> {
+    let items = table_arg(items, "items")?;
+    let asset_lock = table_arg(asset_lock, "asset_lock")?;
+    project_items(py, items, move |items| {
+        project::add_alternate(
+            items,
+            lock_index(asset_lock)?,
+            alternate_key,
+            alternate_name,
+        )
+    })
+}
+
+/// Make an alternate href the primary one: `mode="replace"` keeps the alternates (all dropped
+/// with `drop_alternates`), `mode="switch"` swaps primary and alternate.
+#[pyfunction]
+#[pyo3(signature = (items, *, alternate_key, mode="replace", drop_alternates=false, switched_alternate_name=project::DEFAULT_SWITCHED_NAME.to_string()))]
+fn promote_alternate_asset_hrefs(
+    py: Python<'_>,
+    items: &Bound<'_, PyAny>,
+    alternate_key: String,
+    mode: &str,
+    drop_alternates: bool,
+    switched_alternate_name: String,
+) -> PyResult<Py<PyAny>> {
+    let items = table_arg(items, "items")?;
+    let mode = match mode {
+        "replace" => project::PromoteMode::Replace,
+        "switch" => project::PromoteMode::Switch,
+        other => {
+            return Err(pyo3::exceptions::PyValueError::new_err(format!(
+                "argument 'mode': expected 'replace' or 'switch', got {other:?}"
+            )));
+        }
+    };
+    let options = project::PromoteOptions {
+        key: alternate_key,
+        mode,
+        switched_name: switched_alternate_name,
+        drop_alternates,
+    };
+    project_items(py, items, move |items| {
+        project::promote_alternate(items, options)
+    })
+}
+
+/// Remove the alternate href `alternate_key` from every asset.
+#[pyfunction]
+#[pyo3(signature = (items, *, alternate_key))]
+fn remove_alternate_asset_hrefs(
+    py: Python<'_>,
+    items: &Bound<'_, PyAny>,
+    alternate_key: String,
+) -> PyResult<Py<PyAny>> {
+    let items = table_arg(items, "items")?;
+    project_items(py, items, move |items| {
+        project::remove_alternate(items, alternate_key)
+    })
+}
+
 fn inspect(py: Python<'_>, package_dir: PathBuf) -> PyResult<package::Summary> {
     py.detach(|| package::inspect(&package_dir, &MediaTypes::builtin()))
         .map_err(py_error)
@@ -658,6 +765,10 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(derive_asset_lock, m)?)?;
     m.add_function(wrap_pyfunction!(validate_assets, m)?)?;
     m.add_function(wrap_pyfunction!(write_asset_lock_parquet_stream, m)?)?;
+    m.add_function(wrap_pyfunction!(enrich_items, m)?)?;
+    m.add_function(wrap_pyfunction!(add_alternate_asset_hrefs, m)?)?;
+    m.add_function(wrap_pyfunction!(promote_alternate_asset_hrefs, m)?)?;
+    m.add_function(wrap_pyfunction!(remove_alternate_asset_hrefs, m)?)?;
     m.add_function(wrap_pyfunction!(package_inspect_data, m)?)?;
     m.add_function(wrap_pyfunction!(package_inspect_yaml, m)?)?;
     m.add_function(wrap_pyfunction!(package_inspect_markdown, m)?)?;

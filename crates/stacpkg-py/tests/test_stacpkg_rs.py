@@ -314,3 +314,55 @@ def test_the_package_layout_of_a_build_is_readable_by_the_module(tmp_path, monke
     assert len(results) == pq.read_table(package / "assets.lock.parquet").num_rows == 6
     assert all(r["valid"] for r in results), results
     shutil.rmtree(package)
+
+
+def mirrored_lock(items: pa.Table) -> pa.Table:
+    """The demo lock pointing at copies under an S3 bucket, with a size for each row."""
+    lock = stacpkg_rs.derive_asset_lock(items, probe_metadata=False)
+    n = lock.num_rows
+    columns = {name: lock.column(name) for name in lock.column_names}
+    columns["store_type"] = pa.array(["s3"] * n)
+    columns["store_container"] = pa.array(["mirror"] * n)
+    columns["key"] = pa.array([f"copies/{i}.bin" for i in range(n)])
+    columns["size_bytes"] = pa.array(list(range(100, 100 + n)), pa.int64())
+    return pa.table(columns, schema=lock.schema)
+
+
+def test_enrich_and_alternates_equal_the_command_line(tmp_path):
+    items = stacpkg_rs.read_stac_ndjson(DEMO / "items.ndjson")
+    lock = mirrored_lock(items)
+    lock_file = tmp_path / "lock.arrow"
+    lock_file.write_bytes(ipc_bytes(lock))
+    stream = ipc_bytes(items)
+
+    enriched = stacpkg_rs.enrich_items(items, lock)
+    expected = ipc_table(cli("items", "enrich", "--asset-lock", str(lock_file), stdin=stream))
+    assert same_table(enriched, expected)
+    sizes = [a["visual"]["file:size"] for a in enriched.column("assets").to_pylist() if a["visual"]]
+    assert sizes and all(100 <= size < 106 for size in sizes)
+
+    added = stacpkg_rs.add_alternate_asset_hrefs(
+        items, lock, alternate_key="s3", alternate_name="Mirror"
+    )
+    expected = ipc_table(
+        cli("items", "add-alternate", "--asset-lock", str(lock_file), "--alternate-key", "s3",
+            "--alternate-name", "Mirror", stdin=stream)
+    )
+    assert same_table(added, expected)
+    alternates = [a["visual"]["alternate"]["s3"] for a in added.column("assets").to_pylist()]
+    assert all(alt["href"].startswith("s3://mirror/copies/") for alt in alternates), alternates
+
+    switched = stacpkg_rs.promote_alternate_asset_hrefs(added, alternate_key="s3", mode="switch")
+    expected = ipc_table(
+        cli("items", "promote-alternate", "--alternate-key", "s3", "--mode", "switch",
+            stdin=ipc_bytes(added))
+    )
+    assert same_table(switched, expected)
+
+    removed = stacpkg_rs.remove_alternate_asset_hrefs(added, alternate_key="s3")
+    expected = ipc_table(
+        cli("items", "remove-alternate", "--alternate-key", "s3", stdin=ipc_bytes(added))
+    )
+    assert same_table(removed, expected)
+    with pytest.raises(ValueError, match="mode"):
+        stacpkg_rs.promote_alternate_asset_hrefs(added, alternate_key="s3", mode="swap")

@@ -153,6 +153,38 @@ def write_asset_lock_parquet_stream(
     """Write an asset lock (an Arrow table or stream, or a path to an Arrow IPC stream) as
     ``assets.lock.parquet``, atomically (``asset-lock to-parquet``)."""
 
+def enrich_items(
+    items: TableInput, asset_lock: TableInput, *, alternate_key: str | None = None
+) -> pa.Table:
+    """Write each asset's lock facts into the items: ``file:size`` and ``file:checksum``, and
+    with ``alternate_key`` the lock's location as that alternate href (``items enrich``). A path
+    for ``items`` is an items GeoParquet file, for ``asset_lock`` an ``assets.lock.parquet``."""
+
+def add_alternate_asset_hrefs(
+    items: TableInput,
+    asset_lock: TableInput,
+    *,
+    alternate_key: str,
+    alternate_name: str | None = None,
+) -> pa.Table:
+    """Add each asset's lock location as the alternate href ``alternate_key``
+    (``items add-alternate``)."""
+
+def promote_alternate_asset_hrefs(
+    items: TableInput,
+    *,
+    alternate_key: str,
+    mode: Literal["replace", "switch"] = "replace",
+    drop_alternates: bool = False,
+    switched_alternate_name: str = "original",
+) -> pa.Table:
+    """Make the alternate ``alternate_key`` the primary href: ``replace`` keeps the alternates
+    (or drops them all with ``drop_alternates``), ``switch`` swaps primary and alternate
+    (``items promote-alternate``)."""
+
+def remove_alternate_asset_hrefs(items: TableInput, *, alternate_key: str) -> pa.Table:
+    """Remove the alternate href ``alternate_key`` from every asset (``items remove-alternate``)."""
+
 def package_inspect_data(package_dir: StrPath) -> dict[str, Any]:
     """A package's summary (``inspect --format json``)."""
 

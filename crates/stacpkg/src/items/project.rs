@@ -76,7 +76,11 @@ impl LockIndex {
     pub fn read(path: &Path) -> Result<Self> {
         let name = path.display().to_string();
         let file = std::fs::File::open(path).map_err(|e| Error::io("failed to open", &name, e))?;
-        let reader = crate::ipc::read_stream(file, &name, StreamKind::AssetLock)?;
+        Self::from_lock(crate::ipc::read_stream(file, &name, StreamKind::AssetLock)?)
+    }
+
+    /// Index an asset-lock batch stream (legacy lock columns are normalised as they are read).
+    pub fn from_lock(reader: BatchReader) -> Result<Self> {
         let mut index = LockIndex::default();
         for batch in reader {
             let normalized = crate::asset_lock::normalize(&batch?)?;
