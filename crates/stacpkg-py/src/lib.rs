@@ -8,18 +8,20 @@
 
 use std::collections::HashSet;
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use arrow_array::ffi_stream::RecordBatchStreamReader;
 use arrow_array::{RecordBatch, RecordBatchReader};
 use arrow_pyarrow::{FromPyArrow, IntoPyArrow, Table};
 use arrow_schema::{ArrowError, SchemaRef};
 use pyo3::create_exception;
-use pyo3::exceptions::{PyException, PyTypeError};
+use pyo3::exceptions::{PyException, PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList, PyString};
 use stacpkg::asset_lock::{self, DeriveOptions, ValidateEvent, ValidateOptions};
 use stacpkg::checksum::Strategy;
 use stacpkg::items::{self, Format, Input, ItemFilter, ReadOptions, geoparquet, project};
+use stacpkg::oci;
 use stacpkg::package::{self, media_type::MediaTypes};
 use stacpkg::store::Stores;
 use stacpkg::{BatchReader, Error, StreamKind};
@@ -259,26 +261,38 @@ fn table_arg(value: &Bound<'_, PyAny>, parameter: &str) -> PyResult<TableArg> {
     )))
 }
 
-/// What a path stands for where a table is expected.
-#[derive(Clone, Copy)]
-enum PathHolds {
-    /// A Parquet file (`items.parquet`, `assets.lock.parquet`).
-    Parquet,
-    /// An Arrow IPC stream (what the original's `*_stream` functions read).
-    Ipc,
+/// Whether a file is Parquet (`PAR1` first), else taken for an Arrow IPC stream.
+fn is_parquet(path: &std::path::Path) -> stacpkg::Result<bool> {
+    use std::io::Read;
+    let input = path.display().to_string();
+    let mut magic = [0u8; 4];
+    let mut file = std::fs::File::open(path).map_err(|source| Error::Io {
+        action: "failed to open",
+        path: input.clone(),
+        source,
+    })?;
+    let read = file.read(&mut magic).map_err(|source| Error::Io {
+        action: "failed to read",
+        path: input,
+        source,
+    })?;
+    Ok(read == 4 && &magic == b"PAR1")
 }
 
 impl TableArg {
     /// As a library batch stream of the `kind` of table; a stream of the other kind fails as
-    /// it does on the command line.
-    fn into_batches(
-        self,
-        name: &str,
-        kind: StreamKind,
-        holds: PathHolds,
-    ) -> stacpkg::Result<BatchReader> {
-        match (self, holds) {
-            (TableArg::Path(path), PathHolds::Ipc) => {
+    /// it does on the command line. A path is a Parquet file (`items.parquet`,
+    /// `assets.lock.parquet`) or an Arrow IPC stream (what the original's `*_stream`
+    /// functions and the command line's pipes carry).
+    fn into_batches(self, name: &str, kind: StreamKind) -> stacpkg::Result<BatchReader> {
+        match self {
+            TableArg::Path(path) if is_parquet(&path)? => match kind {
+                StreamKind::Items => {
+                    geoparquet::read(&path, items::DEFAULT_BATCH_SIZE, ItemFilter::default())
+                }
+                StreamKind::AssetLock => asset_lock::read_parquet(&path, items::DEFAULT_BATCH_SIZE),
+            },
+            TableArg::Path(path) => {
                 let input = path.display().to_string();
                 let file = std::fs::File::open(&path).map_err(|source| Error::Io {
                     action: "failed to open",
@@ -287,13 +301,7 @@ impl TableArg {
                 })?;
                 stacpkg::ipc::read_stream(file, &input, kind)
             }
-            (TableArg::Path(path), PathHolds::Parquet) => match kind {
-                StreamKind::Items => {
-                    geoparquet::read(&path, items::DEFAULT_BATCH_SIZE, ItemFilter::default())
-                }
-                StreamKind::AssetLock => asset_lock::read_parquet(&path, items::DEFAULT_BATCH_SIZE),
-            },
-            (TableArg::Stream(stream), _) => {
+            TableArg::Stream(stream) => {
                 let schema = stream.schema();
                 stacpkg::ipc::check_kind(&schema, name, kind)?;
                 let name = name.to_string();
@@ -360,7 +368,7 @@ fn read_options(
     };
     if let Some(size) = batch_size {
         if size == 0 {
-            return Err(pyo3::exceptions::PyValueError::new_err(
+            return Err(PyValueError::new_err(
                 "argument 'batch_size': must be at least 1",
             ));
         }
@@ -474,7 +482,7 @@ fn write_items_geoparquet_stream<'py>(
     let source = table_arg(source, "source")?;
     let report = py
         .detach(|| {
-            let reader = source.into_batches("source", StreamKind::Items, PathHolds::Ipc)?;
+            let reader = source.into_batches("source", StreamKind::Items)?;
             geoparquet::write(reader, &output_path)
         })
         .map_err(py_error)?;
@@ -483,6 +491,11 @@ fn write_items_geoparquet_stream<'py>(
     out.set_item("row_groups", report.row_groups)?;
     out.set_item("secret_hrefs", report.secret_hrefs)?;
     Ok(out)
+}
+
+fn strategy(text: &str) -> PyResult<Strategy> {
+    text.parse()
+        .map_err(|e| PyValueError::new_err(format!("argument 'checksum': {e}")))
 }
 
 /// Derive an asset lock (one row per asset) from items, probing each object unless
@@ -503,9 +516,7 @@ fn derive_asset_lock(
     checksum: &str,
 ) -> PyResult<Py<PyAny>> {
     let items = table_arg(items, "items")?;
-    let checksum: Strategy = checksum.parse().map_err(|e| {
-        pyo3::exceptions::PyValueError::new_err(format!("argument 'checksum': {e}"))
-    })?;
+    let checksum = strategy(checksum)?;
     let mut options = DeriveOptions {
         probe: probe_metadata,
         filter: ItemFilter {
@@ -524,7 +535,7 @@ fn derive_asset_lock(
     }
     let (schema, batches) = py.detach(|| {
         let stores = stores()?;
-        let items = items.into_batches("items", StreamKind::Items, PathHolds::Parquet)?;
+        let items = items.into_batches("items", StreamKind::Items)?;
         let (lock, _report) = asset_lock::derive(items, &stores, options, |_| {})?;
         collect(lock)
     })?;
@@ -556,7 +567,7 @@ fn validate_assets<'py>(
     }
     let results = py.detach(|| -> Result<Vec<asset_lock::Validation>, Failure> {
         let stores = stores()?;
-        let lock = assets.into_batches("assets", StreamKind::AssetLock, PathHolds::Parquet)?;
+        let lock = assets.into_batches("assets", StreamKind::AssetLock)?;
         let mut results = Vec::new();
         let mut python_error = None;
         let outcome = asset_lock::validate(lock, &stores, options, |event| {
@@ -603,7 +614,7 @@ fn write_asset_lock_parquet_stream<'py>(
     let source = table_arg(source, "source")?;
     let report = py
         .detach(|| {
-            let reader = source.into_batches("source", StreamKind::AssetLock, PathHolds::Ipc)?;
+            let reader = source.into_batches("source", StreamKind::AssetLock)?;
             asset_lock::write_parquet(reader, &output_path)
         })
         .map_err(py_error)?;
@@ -621,18 +632,14 @@ fn project_items(
     project: impl FnOnce(BatchReader) -> stacpkg::Result<BatchReader> + Send,
 ) -> PyResult<Py<PyAny>> {
     let (schema, batches) = py.detach(|| {
-        let items = items.into_batches("items", StreamKind::Items, PathHolds::Parquet)?;
+        let items = items.into_batches("items", StreamKind::Items)?;
         collect(project(items)?)
     })?;
     to_table(py, schema, batches)
 }
 
 fn lock_index(asset_lock: TableArg) -> stacpkg::Result<project::LockIndex> {
-    project::LockIndex::from_lock(asset_lock.into_batches(
-        "asset_lock",
-        StreamKind::AssetLock,
-        PathHolds::Parquet,
-    )?)
+    project::LockIndex::from_lock(asset_lock.into_batches("asset_lock", StreamKind::AssetLock)?)
 }
 
 /// Write each asset's lock facts into the items: `file:size` and `file:checksum`, and with
@@ -691,7 +698,7 @@ fn promote_alternate_asset_hrefs(
         "replace" => project::PromoteMode::Replace,
         "switch" => project::PromoteMode::Switch,
         other => {
-            return Err(pyo3::exceptions::PyValueError::new_err(format!(
+            return Err(PyValueError::new_err(format!(
                 "argument 'mode': expected 'replace' or 'switch', got {other:?}"
             )));
         }
@@ -721,8 +728,268 @@ fn remove_alternate_asset_hrefs(
     })
 }
 
+/// Registry settings as the command line's transport flags give them; credentials from the
+/// `credentials` argument, else from the environment (`ORAS_USER`/`ORAS_PASS`, Docker config).
+fn registry_options(
+    plain_http: bool,
+    insecure: bool,
+    auth_backend: &str,
+    credentials: Option<&Bound<'_, PyDict>>,
+) -> PyResult<oci::RegistryOptions> {
+    let basic_auth = match auth_backend {
+        "token" => false,
+        "basic" => true,
+        other => {
+            return Err(PyValueError::new_err(format!(
+                "argument 'auth_backend': expected 'token' or 'basic', got {other:?}"
+            )));
+        }
+    };
+    let credentials: Arc<dyn oci::CredentialSource> = match credentials {
+        None => Arc::new(oci::EnvCredentials::from_env()),
+        Some(given) => static_credentials(given)?,
+    };
+    let max_retries =
+        stacpkg::store::max_retries_from_env().map_err(|e| py_error(Error::StoreSettings(e)))?;
+    Ok(oci::RegistryOptions {
+        plain_http,
+        insecure,
+        basic_auth,
+        retry: stacpkg::net::RetryPolicy {
+            max_retries: u32::try_from(max_retries).unwrap_or(u32::MAX),
+            ..stacpkg::net::RetryPolicy::default()
+        },
+        credentials,
+    })
+}
+
+/// `{"username": …, "password": …}`, `{"token": …}`, or `{}` for none.
+fn static_credentials(given: &Bound<'_, PyDict>) -> PyResult<Arc<dyn oci::CredentialSource>> {
+    let expected = "give `username` and `password`, or `token`";
+    let mut fields: [Option<String>; 3] = [None, None, None];
+    for (key, value) in given.iter() {
+        let key: String = key
+            .extract()
+            .map_err(|_| PyTypeError::new_err("argument 'credentials': keys must be strings"))?;
+        let slot = match key.as_str() {
+            "username" => 0,
+            "password" => 1,
+            "token" => 2,
+            _ => {
+                return Err(PyValueError::new_err(format!(
+                    "argument 'credentials': unknown key `{key}` ({expected})"
+                )));
+            }
+        };
+        fields[slot] = Some(value.extract().map_err(|_| {
+            PyTypeError::new_err(format!("argument 'credentials': `{key}` must be a string"))
+        })?);
+    }
+    match fields {
+        [Some(user), Some(password), None] => {
+            Ok(Arc::new(oci::StaticCredentials::basic(user, password)))
+        }
+        [None, None, Some(token)] => Ok(Arc::new(oci::StaticCredentials::bearer(token))),
+        // `{}`: anonymous, whatever the environment holds.
+        [None, None, None] => Ok(Arc::new(oci::NoCredentials)),
+        _ => Err(PyValueError::new_err(format!(
+            "argument 'credentials': {expected}"
+        ))),
+    }
+}
+
+fn artifact(text: &str, parameter: &str) -> PyResult<oci::ArtifactRef> {
+    text.parse()
+        .map_err(|e: String| PyValueError::new_err(format!("argument '{parameter}': {e}")))
+}
+
+/// Opens the items of a build.
+type ItemsSource = Box<dyn FnOnce() -> stacpkg::Result<BatchReader> + Send>;
+
+/// Items for a build: STAC JSON or NDJSON by suffix (as the original's `read_items_input`
+/// reads JSON), or any table argument.
+fn build_items(items: &Bound<'_, PyAny>) -> PyResult<ItemsSource> {
+    let items = table_arg(items, "items")?;
+    if let TableArg::Path(path) = &items {
+        let suffix = path
+            .extension()
+            .and_then(|e| e.to_str())
+            .map(str::to_ascii_lowercase);
+        let format = match suffix.as_deref() {
+            Some("json" | "geojson") => Some(Format::Json),
+            Some("ndjson" | "jsonl") => Some(Format::Ndjson),
+            _ => None,
+        };
+        if let Some(format) = format {
+            let path = path.clone();
+            return Ok(Box::new(move || {
+                items::read_stac(Input::Path(path), format, ReadOptions::default())
+            }));
+        }
+    }
+    Ok(Box::new(move || {
+        items.into_batches("items", StreamKind::Items)
+    }))
+}
+
+/// Build a package directory: `items.parquet`, `assets.lock.parquet` (derived unless
+/// `asset_lock` is given), the `includes`, and with `include_assets` the asset bytes.
+#[pyfunction]
+#[pyo3(signature = (items, output_dir, *, asset_lock=None, includes=None, include_assets=false, skip=None, probe_metadata=true, include_metadata_assets=false, item_ids=None, providers=None, checksum="metadata", force=false))]
+#[allow(clippy::too_many_arguments)]
+fn build_package<'py>(
+    py: Python<'py>,
+    items: &Bound<'py, PyAny>,
+    output_dir: PathBuf,
+    asset_lock: Option<&Bound<'py, PyAny>>,
+    includes: Option<Vec<PathBuf>>,
+    include_assets: bool,
+    skip: Option<Vec<String>>,
+    probe_metadata: bool,
+    include_metadata_assets: bool,
+    item_ids: Option<&Bound<'py, PyAny>>,
+    providers: Option<&Bound<'py, PyAny>>,
+    checksum: &str,
+    force: bool,
+) -> PyResult<Bound<'py, PyDict>> {
+    if let Some(part) = skip.unwrap_or_default().first() {
+        return Err(PyValueError::new_err(if part == "assets-lock" {
+            "assets.lock.parquet is mandatory for package builds".to_string()
+        } else {
+            format!("argument 'skip': nothing named {part:?} can be left out of a package")
+        }));
+    }
+    let items = build_items(items)?;
+    let lock = asset_lock
+        .filter(|lock| !lock.is_none())
+        .map(|lock| table_arg(lock, "asset_lock"))
+        .transpose()?;
+    let checksum = strategy(checksum)?;
+    if !probe_metadata
+        && matches!(
+            checksum,
+            Strategy::CalculateAlways | Strategy::CalculateIfNeeded
+        )
+    {
+        return Err(PyValueError::new_err(format!(
+            "argument 'checksum': {checksum} reads every object it hashes; it cannot be used with probe_metadata=False"
+        )));
+    }
+    let options = package::BuildOptions {
+        includes: includes.unwrap_or_default(),
+        include_assets,
+        derive: DeriveOptions {
+            probe: probe_metadata,
+            filter: ItemFilter {
+                item_ids: names(item_ids, "item_ids")?,
+                providers: names(providers, "providers")?,
+                ..ItemFilter::default()
+            },
+            include_metadata_assets,
+            checksum,
+            ..DeriveOptions::default()
+        },
+        force,
+        ..package::BuildOptions::default()
+    };
+    let dir = output_dir.clone();
+    let (report, summary) = py.detach(|| -> Result<_, Failure> {
+        let stores = stores()?;
+        let lock = lock
+            .map(|lock| lock.into_batches("asset_lock", StreamKind::AssetLock))
+            .transpose()?;
+        let report = package::build(items()?, lock, &dir, &stores, options)?;
+        Ok((report, package::inspect(&dir, &MediaTypes::host())?))
+    })?;
+    let out = PyDict::new(py);
+    out.set_item("package", output_dir.display().to_string())?;
+    let summary = py
+        .import("json")?
+        .getattr("loads")?
+        .call1((summary.to_json(),))?;
+    out.set_item("files", summary.get_item("files")?)?;
+    out.set_item("items", report.items)?;
+    out.set_item("assets", report.assets)?;
+    out.set_item("copied_assets", report.copied_assets)?;
+    out.set_item("replaced", report.replaced)?;
+    Ok(out)
+}
+
+/// Push a package directory to a registry (`host/repo:tag`) or an OCI image layout
+/// (`oci-layout:PATH[:TAG]`) as an OCI artifact with typed layers.
+#[pyfunction]
+#[pyo3(signature = (package_dir, target, *, plain_http=false, insecure=false, auth_backend="token", credentials=None))]
+fn push_package<'py>(
+    py: Python<'py>,
+    package_dir: PathBuf,
+    target: &str,
+    plain_http: bool,
+    insecure: bool,
+    auth_backend: &str,
+    credentials: Option<&Bound<'py, PyDict>>,
+) -> PyResult<Bound<'py, PyDict>> {
+    let target = artifact(target, "target")?;
+    let options = oci::PushOptions {
+        registry: registry_options(plain_http, insecure, auth_backend, credentials)?,
+        ..oci::PushOptions::default()
+    };
+    let report = py
+        .detach(|| oci::push(&package_dir, &target, &options, &oci::Progress::default()))
+        .map_err(py_error)?;
+    let out = PyDict::new(py);
+    out.set_item("digest", &report.digest)?;
+    out.set_item("layers", report.layers)?;
+    out.set_item("skipped", report.skipped)?;
+    out.set_item("notes", &report.notes)?;
+    Ok(out)
+}
+
+/// Pull a package into `output_dir`, every blob digest-checked; with a selection, only the
+/// tables (filtered) and the asset layers its rows point at.
+#[pyfunction]
+#[pyo3(signature = (source, output_dir, *, plain_http=false, insecure=false, auth_backend="token", credentials=None, force=false, item_ids=None, collections=None, providers=None, asset_keys=None, tables_only=false))]
+#[allow(clippy::too_many_arguments)]
+fn pull_package<'py>(
+    py: Python<'py>,
+    source: &str,
+    output_dir: PathBuf,
+    plain_http: bool,
+    insecure: bool,
+    auth_backend: &str,
+    credentials: Option<&Bound<'py, PyDict>>,
+    force: bool,
+    item_ids: Option<&Bound<'py, PyAny>>,
+    collections: Option<&Bound<'py, PyAny>>,
+    providers: Option<&Bound<'py, PyAny>>,
+    asset_keys: Option<&Bound<'py, PyAny>>,
+    tables_only: bool,
+) -> PyResult<Bound<'py, PyDict>> {
+    let source = artifact(source, "source")?;
+    let options = oci::PullOptions {
+        registry: registry_options(plain_http, insecure, auth_backend, credentials)?,
+        force,
+        selection: oci::Selection {
+            items: read_options(item_ids, collections, providers, None)?.filter,
+            asset_keys: names(asset_keys, "asset_keys")?,
+        },
+        tables_only,
+        ..oci::PullOptions::default()
+    };
+    let report = py
+        .detach(|| oci::pull(&source, &output_dir, &options, &oci::Progress::default()))
+        .map_err(py_error)?;
+    let out = PyDict::new(py);
+    out.set_item("digest", &report.digest)?;
+    out.set_item("layers", report.layers)?;
+    out.set_item("layers_left", report.layers_left)?;
+    out.set_item("asset_layers_left", report.asset_layers_left)?;
+    out.set_item("replaced", report.replaced)?;
+    out.set_item("notes", &report.notes)?;
+    Ok(out)
+}
+
 fn inspect(py: Python<'_>, package_dir: PathBuf) -> PyResult<package::Summary> {
-    py.detach(|| package::inspect(&package_dir, &MediaTypes::builtin()))
+    py.detach(|| package::inspect(&package_dir, &MediaTypes::host()))
         .map_err(py_error)
 }
 
@@ -769,6 +1036,9 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(add_alternate_asset_hrefs, m)?)?;
     m.add_function(wrap_pyfunction!(promote_alternate_asset_hrefs, m)?)?;
     m.add_function(wrap_pyfunction!(remove_alternate_asset_hrefs, m)?)?;
+    m.add_function(wrap_pyfunction!(build_package, m)?)?;
+    m.add_function(wrap_pyfunction!(push_package, m)?)?;
+    m.add_function(wrap_pyfunction!(pull_package, m)?)?;
     m.add_function(wrap_pyfunction!(package_inspect_data, m)?)?;
     m.add_function(wrap_pyfunction!(package_inspect_yaml, m)?)?;
     m.add_function(wrap_pyfunction!(package_inspect_markdown, m)?)?;

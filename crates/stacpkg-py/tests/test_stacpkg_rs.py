@@ -366,3 +366,67 @@ def test_enrich_and_alternates_equal_the_command_line(tmp_path):
     assert same_table(removed, expected)
     with pytest.raises(ValueError, match="mode"):
         stacpkg_rs.promote_alternate_asset_hrefs(added, alternate_key="s3", mode="swap")
+
+
+def test_build_package_writes_the_command_lines_tables(tmp_path, monkeypatch):
+    monkeypatch.chdir(DEMO)
+    build(tmp_path / "cli")
+    report = stacpkg_rs.build_package(DEMO / "items.ndjson", tmp_path / "py")
+    assert report["package"] == str(tmp_path / "py")
+    assert report["items"] == 3 and report["assets"] == 6
+    assert {f["path"] for f in report["files"]} == {"items.parquet", "assets.lock.parquet"}
+    for name in ["items.parquet", "assets.lock.parquet"]:
+        assert (tmp_path / "py" / name).read_bytes() == (tmp_path / "cli" / name).read_bytes()
+    # A table and a selection work as paths do; a build never overwrites without force.
+    items = stacpkg_rs.read_stac_json("items.json")
+    selected = stacpkg_rs.build_package(items, tmp_path / "one", item_ids={"item-a"})
+    assert selected["items"] == 1
+    with pytest.raises(stacpkg_rs.StacpkgError):
+        stacpkg_rs.build_package(items, tmp_path / "one", item_ids={"item-a"})
+    assert stacpkg_rs.build_package(items, tmp_path / "one", force=True)["replaced"] is True
+    with pytest.raises(ValueError, match="mandatory"):
+        stacpkg_rs.build_package(items, tmp_path / "x", skip=["assets-lock"])
+    with pytest.raises(ValueError, match="probe_metadata"):
+        stacpkg_rs.build_package(
+            items, tmp_path / "x", probe_metadata=False, checksum="calculate-always"
+        )
+    assert not (tmp_path / "x").exists()
+
+
+def test_push_and_pull_through_a_registry_and_an_image_layout(tmp_path, monkeypatch):
+    env = services()
+    monkeypatch.chdir(DEMO)
+    package = tmp_path / "package"
+    stacpkg_rs.build_package(DEMO / "items.ndjson", package, include_assets=True)
+
+    layout = f"oci-layout:{tmp_path / 'layout'}:v1"
+    pushed = stacpkg_rs.push_package(package, layout)
+    assert pushed["digest"].startswith("sha256:") and pushed["layers"] >= 2
+    stacpkg_rs.pull_package(layout, tmp_path / "from-layout")
+    for name in ["items.parquet", "assets.lock.parquet"]:
+        assert (tmp_path / "from-layout" / name).read_bytes() == (package / name).read_bytes()
+
+    # The Basic-auth registry, with credentials given in code, not in the environment.
+    monkeypatch.delenv("ORAS_USER", raising=False)
+    monkeypatch.delenv("ORAS_PASS", raising=False)
+    target = f"{env['OCI_BASIC_HOST']}/py/demo:{uuid.uuid4().hex[:8]}"
+    with pytest.raises(stacpkg_rs.RegistryError) as raised:
+        stacpkg_rs.push_package(package, target, plain_http=True, credentials={})
+    assert env["OCI_BASIC_PASS"] not in str(raised.value)
+    credentials = {"username": env["OCI_BASIC_USER"], "password": env["OCI_BASIC_PASS"]}
+    with pytest.raises(ValueError, match="credentials"):
+        stacpkg_rs.push_package(package, target, plain_http=True, credentials={"user": "x"})
+    pushed = stacpkg_rs.push_package(package, target, plain_http=True, credentials=credentials)
+    pulled = stacpkg_rs.pull_package(
+        target, tmp_path / "one", plain_http=True, credentials=credentials, item_ids={"item-b"}
+    )
+    assert pulled["digest"] == pushed["digest"] and pulled["layers_left"] > 0
+    assert stacpkg_rs.read_items_geoparquet(tmp_path / "one" / "items.parquet").column(
+        "id"
+    ).to_pylist() == ["item-b"]
+    # What was pulled selectively is what build writes for the same selection.
+    stacpkg_rs.build_package(
+        DEMO / "items.ndjson", tmp_path / "built-one", include_assets=True, item_ids={"item-b"}
+    )
+    for name in ["items.parquet", "assets.lock.parquet"]:
+        assert (tmp_path / "one" / name).read_bytes() == (tmp_path / "built-one" / name).read_bytes()

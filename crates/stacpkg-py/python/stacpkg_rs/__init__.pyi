@@ -185,6 +185,94 @@ def promote_alternate_asset_hrefs(
 def remove_alternate_asset_hrefs(items: TableInput, *, alternate_key: str) -> pa.Table:
     """Remove the alternate href ``alternate_key`` from every asset (``items remove-alternate``)."""
 
+class RegistryCredentials(TypedDict, total=False):
+    username: str
+    password: str
+    token: str
+
+class FileEntry(TypedDict):
+    path: str
+    mediaType: str
+    size: int
+    digest: str
+
+class BuildReport(TypedDict):
+    package: str
+    files: list[FileEntry]
+    items: int
+    assets: int
+    copied_assets: int
+    replaced: bool
+
+class PushReport(TypedDict):
+    digest: str
+    layers: int
+    skipped: int
+    notes: list[str]
+
+class PullReport(TypedDict):
+    digest: str
+    layers: int
+    layers_left: int
+    asset_layers_left: int
+    replaced: bool
+    notes: list[str]
+
+def build_package(
+    items: TableInput,
+    output_dir: StrPath,
+    *,
+    asset_lock: TableInput | None = None,
+    includes: list[StrPath] | None = None,
+    include_assets: bool = False,
+    skip: list[str] | None = None,
+    probe_metadata: bool = True,
+    include_metadata_assets: bool = False,
+    item_ids: Names = None,
+    providers: Names = None,
+    checksum: ChecksumStrategy = "metadata",
+    force: bool = False,
+) -> BuildReport:
+    """Build a package directory (``build``): ``items.parquet``, ``assets.lock.parquet``
+    (derived from the items unless ``asset_lock`` is given), the ``includes``, and with
+    ``include_assets`` the asset bytes under ``assets/``. ``items`` may be a table, a STAC
+    ``.json``/``.geojson``/``.ndjson`` file, an items GeoParquet file or an Arrow IPC stream.
+    Written atomically; an existing package is replaced only with ``force``."""
+
+def push_package(
+    package_dir: StrPath,
+    target: str,
+    *,
+    plain_http: bool = False,
+    insecure: bool = False,
+    auth_backend: Literal["token", "basic"] = "token",
+    credentials: RegistryCredentials | None = None,
+) -> PushReport:
+    """Push a package to a registry (``host/repository:tag``) or an OCI image layout
+    (``oci-layout:PATH[:TAG]``) (``push``). Credentials: the ``credentials`` given
+    (``username`` and ``password``, or ``token``; ``{}`` for anonymous access), else the
+    environment's (``ORAS_USER`` and ``ORAS_PASS``, Docker's config)."""
+
+def pull_package(
+    source: str,
+    output_dir: StrPath,
+    *,
+    plain_http: bool = False,
+    insecure: bool = False,
+    auth_backend: Literal["token", "basic"] = "token",
+    credentials: RegistryCredentials | None = None,
+    force: bool = False,
+    item_ids: Names = None,
+    collections: Names = None,
+    providers: Names = None,
+    asset_keys: Names = None,
+    tables_only: bool = False,
+) -> PullReport:
+    """Pull a package into ``output_dir``, every blob digest-checked (``pull``). With a
+    selection, the tables are written filtered (the bytes ``build`` writes for it) and only the
+    asset layers their rows point at are fetched; ``tables_only`` fetches no asset or content
+    layer."""
+
 def package_inspect_data(package_dir: StrPath) -> dict[str, Any]:
     """A package's summary (``inspect --format json``)."""
 
