@@ -728,6 +728,204 @@ fn remove_alternate_asset_hrefs(
     })
 }
 
+/// The destination of a relocation under a store, as `asset-lock relocate --store-type` plans it.
+fn plan(
+    store_type: String,
+    store_container: Option<String>,
+    store_endpoint_url: Option<String>,
+    key: Option<String>,
+    source_prefix: Option<String>,
+    layout: &str,
+) -> PyResult<asset_lock::Destination> {
+    let layout = match layout {
+        "item-asset" => asset_lock::KeyLayout::ItemAsset,
+        "source-key" => asset_lock::KeyLayout::SourceKey,
+        other => {
+            return Err(PyValueError::new_err(format!(
+                "argument 'layout': expected 'item-asset' or 'source-key', got {other:?}"
+            )));
+        }
+    };
+    let plan = asset_lock::PlanOptions {
+        store_type,
+        store_container,
+        store_endpoint_url,
+        key_prefix: key.unwrap_or_default(),
+        source_prefix,
+        layout,
+    };
+    plan.check()
+        .map_err(|e| PyValueError::new_err(one_line(&e)))?;
+    Ok(asset_lock::Destination::Plan(plan))
+}
+
+/// How objects are copied: the command line's defaults unless given.
+struct CopySettings {
+    overwrite: bool,
+    keep_going: bool,
+    max_workers: Option<usize>,
+    memory_limit_bytes: Option<u64>,
+    chunk_size_bytes: Option<usize>,
+    put_max_concurrency: Option<usize>,
+}
+
+/// Relocate (or with `dry_run` only plan) the rows of `source`; returns the destination lock.
+fn relocation(
+    py: Python<'_>,
+    source: TableArg,
+    destination: asset_lock::Destination,
+    dry_run: bool,
+    settings: CopySettings,
+    before: impl FnOnce() -> stacpkg::Result<()> + Send,
+) -> PyResult<Py<PyAny>> {
+    let mut options = asset_lock::RelocateOptions::to(destination);
+    options.dry_run = dry_run;
+    options.keep_going = settings.keep_going;
+    options.copy.overwrite = settings.overwrite;
+    if let Some(workers) = settings.max_workers {
+        options.max_workers = workers.max(1);
+    }
+    if let Some(limit) = settings.memory_limit_bytes {
+        options.memory_limit = limit;
+    }
+    if let Some(size) = settings.chunk_size_bytes {
+        options.copy.chunk_size = size;
+    }
+    if let Some(parts) = settings.put_max_concurrency {
+        options.copy.put_max_concurrency = parts.max(1);
+    }
+    let (schema, batches) = py.detach(|| {
+        before()?;
+        let stores = stores()?;
+        let lock = source.into_batches("asset_lock", StreamKind::AssetLock)?;
+        let (relocated, _report) = asset_lock::relocate(lock, &stores, options, |_| {})?;
+        collect(relocated)
+    })?;
+    to_table(py, schema, batches)
+}
+
+/// Where each lock row would go under a store (the original's planning function): the
+/// destination lock, nothing copied (`asset-lock relocate --dry-run`).
+#[pyfunction]
+#[pyo3(signature = (asset_lock, *, store_type, store_container=None, store_endpoint_url=None, key=None, source_prefix=None, layout="item-asset"))]
+#[allow(clippy::too_many_arguments)]
+fn relocate_asset_locations(
+    py: Python<'_>,
+    asset_lock: &Bound<'_, PyAny>,
+    store_type: String,
+    store_container: Option<String>,
+    store_endpoint_url: Option<String>,
+    key: Option<String>,
+    source_prefix: Option<String>,
+    layout: &str,
+) -> PyResult<Py<PyAny>> {
+    let source = table_arg(asset_lock, "asset_lock")?;
+    let destination = plan(
+        store_type,
+        store_container,
+        store_endpoint_url,
+        key,
+        source_prefix,
+        layout,
+    )?;
+    let settings = CopySettings {
+        overwrite: true,
+        keep_going: false,
+        max_workers: None,
+        memory_limit_bytes: None,
+        chunk_size_bytes: None,
+        put_max_concurrency: None,
+    };
+    relocation(py, source, destination, true, settings, || Ok(()))
+}
+
+/// Copy every lock row's object to a store and return the destination lock with the facts of
+/// the copies (`asset-lock relocate`); bytes are hashed on the way and checked against the
+/// source's checksum.
+#[pyfunction]
+#[pyo3(signature = (asset_lock, *, store_type, store_container=None, store_endpoint_url=None, key=None, source_prefix=None, layout="item-asset", overwrite=true, keep_going=false, max_workers=None, memory_limit_bytes=None, chunk_size_bytes=None, put_max_concurrency=None))]
+#[allow(clippy::too_many_arguments)]
+fn relocate_assets(
+    py: Python<'_>,
+    asset_lock: &Bound<'_, PyAny>,
+    store_type: String,
+    store_container: Option<String>,
+    store_endpoint_url: Option<String>,
+    key: Option<String>,
+    source_prefix: Option<String>,
+    layout: &str,
+    overwrite: bool,
+    keep_going: bool,
+    max_workers: Option<usize>,
+    memory_limit_bytes: Option<u64>,
+    chunk_size_bytes: Option<usize>,
+    put_max_concurrency: Option<usize>,
+) -> PyResult<Py<PyAny>> {
+    let source = table_arg(asset_lock, "asset_lock")?;
+    let destination = plan(
+        store_type,
+        store_container,
+        store_endpoint_url,
+        key,
+        source_prefix,
+        layout,
+    )?;
+    let settings = CopySettings {
+        overwrite,
+        keep_going,
+        max_workers,
+        memory_limit_bytes,
+        chunk_size_bytes,
+        put_max_concurrency,
+    };
+    relocation(py, source, destination, false, settings, || Ok(()))
+}
+
+/// Copy the objects of `source_assets` to the locations of `target_assets` (rows matched by
+/// item and asset) and return the target lock with the facts of the copies
+/// (`asset-lock relocate --destination-lock`).
+#[pyfunction]
+#[pyo3(signature = (source_assets, target_assets, *, overwrite=true, keep_going=false, max_workers=None, memory_limit_bytes=None, chunk_size_bytes=None, put_max_concurrency=None))]
+#[allow(clippy::too_many_arguments)]
+fn copy_assets(
+    py: Python<'_>,
+    source_assets: &Bound<'_, PyAny>,
+    target_assets: &Bound<'_, PyAny>,
+    overwrite: bool,
+    keep_going: bool,
+    max_workers: Option<usize>,
+    memory_limit_bytes: Option<u64>,
+    chunk_size_bytes: Option<usize>,
+    put_max_concurrency: Option<usize>,
+) -> PyResult<Py<PyAny>> {
+    let source = table_arg(source_assets, "source_assets")?;
+    let target = table_arg(target_assets, "target_assets")?;
+    // The library reads destination rows from a lock file: a table goes through a private
+    // temporary one, removed when the copy returns.
+    let scratch = tempfile::tempdir()
+        .map_err(|e| StacpkgError::new_err(format!("cannot make a temporary directory: {e}")))?;
+    let target_file = match &target {
+        TableArg::Path(path) => path.clone(),
+        TableArg::Stream(_) => scratch.path().join("target.lock.parquet"),
+    };
+    let destination = asset_lock::Destination::Lock(target_file.clone());
+    let settings = CopySettings {
+        overwrite,
+        keep_going,
+        max_workers,
+        memory_limit_bytes,
+        chunk_size_bytes,
+        put_max_concurrency,
+    };
+    relocation(py, source, destination, false, settings, move || {
+        if let TableArg::Stream(_) = target {
+            let rows = target.into_batches("target_assets", StreamKind::AssetLock)?;
+            asset_lock::write_parquet(rows, &target_file)?;
+        }
+        Ok(())
+    })
+}
+
 /// Registry settings as the command line's transport flags give them; credentials from the
 /// `credentials` argument, else from the environment (`ORAS_USER`/`ORAS_PASS`, Docker config).
 fn registry_options(
@@ -1036,6 +1234,9 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(add_alternate_asset_hrefs, m)?)?;
     m.add_function(wrap_pyfunction!(promote_alternate_asset_hrefs, m)?)?;
     m.add_function(wrap_pyfunction!(remove_alternate_asset_hrefs, m)?)?;
+    m.add_function(wrap_pyfunction!(relocate_asset_locations, m)?)?;
+    m.add_function(wrap_pyfunction!(relocate_assets, m)?)?;
+    m.add_function(wrap_pyfunction!(copy_assets, m)?)?;
     m.add_function(wrap_pyfunction!(build_package, m)?)?;
     m.add_function(wrap_pyfunction!(push_package, m)?)?;
     m.add_function(wrap_pyfunction!(pull_package, m)?)?;

@@ -430,3 +430,34 @@ def test_push_and_pull_through_a_registry_and_an_image_layout(tmp_path, monkeypa
     )
     for name in ["items.parquet", "assets.lock.parquet"]:
         assert (tmp_path / "one" / name).read_bytes() == (tmp_path / "built-one" / name).read_bytes()
+
+
+def test_relocation_plans_copies_and_copies_to_a_given_lock(s3_env, tmp_path, monkeypatch):
+    monkeypatch.chdir(DEMO)
+    items = stacpkg_rs.read_stac_ndjson("items.ndjson")
+    lock = stacpkg_rs.derive_asset_lock(items, checksum="calculate-always")
+    prefix = uuid.uuid4().hex
+    where = dict(store_type="s3", store_container=s3_env["S3A_BUCKET"], key=prefix)
+
+    planned = stacpkg_rs.relocate_asset_locations(lock, **where)
+    expected = ipc_table(
+        cli("asset-lock", "relocate", "--dry-run", "--store-type", "s3", "--store-container",
+            s3_env["S3A_BUCKET"], "--key", prefix, stdin=ipc_bytes(lock))
+    )
+    assert same_table(planned, expected)
+    assert not (Path(s3_env["S3A_ROOT"]) / s3_env["S3A_BUCKET"] / prefix).exists()
+
+    copied = stacpkg_rs.relocate_assets(lock, **where, max_workers=2)
+    assert copied.column("key").to_pylist() == planned.column("key").to_pylist()
+    assert copied.column("file_checksum").to_pylist() == lock.column("file_checksum").to_pylist()
+    assert all(r["valid"] for r in stacpkg_rs.validate_assets(copied, verify_checksums=True))
+
+    # The same copies made to a lock given as a table: the rows of the relocation.
+    again = stacpkg_rs.copy_assets(lock, planned, overwrite=False)
+    assert again.column("key").to_pylist() == copied.column("key").to_pylist()
+    assert again.column("size_bytes").to_pylist() == copied.column("size_bytes").to_pylist()
+
+    with pytest.raises(ValueError, match="store_container"):
+        stacpkg_rs.relocate_asset_locations(lock, store_type="s3")
+    with pytest.raises(ValueError, match="layout"):
+        stacpkg_rs.relocate_asset_locations(lock, **where, layout="flat")

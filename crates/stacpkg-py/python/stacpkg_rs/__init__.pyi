@@ -185,6 +185,58 @@ def promote_alternate_asset_hrefs(
 def remove_alternate_asset_hrefs(items: TableInput, *, alternate_key: str) -> pa.Table:
     """Remove the alternate href ``alternate_key`` from every asset (``items remove-alternate``)."""
 
+StoreType = Literal["file", "s3", "gs", "az", "http", "https"]
+Layout = Literal["item-asset", "source-key"]
+
+def relocate_asset_locations(
+    asset_lock: TableInput,
+    *,
+    store_type: StoreType,
+    store_container: str | None = None,
+    store_endpoint_url: str | None = None,
+    key: str | None = None,
+    source_prefix: str | None = None,
+    layout: Layout = "item-asset",
+) -> pa.Table:
+    """Where every lock row would go under a store: the destination lock, nothing copied
+    (``asset-lock relocate --dry-run``). ``key`` is the key prefix; ``source_prefix`` limits the
+    rows relocated to hrefs under it."""
+
+def relocate_assets(
+    asset_lock: TableInput,
+    *,
+    store_type: StoreType,
+    store_container: str | None = None,
+    store_endpoint_url: str | None = None,
+    key: str | None = None,
+    source_prefix: str | None = None,
+    layout: Layout = "item-asset",
+    overwrite: bool = True,
+    keep_going: bool = False,
+    max_workers: int | None = None,
+    memory_limit_bytes: int | None = None,
+    chunk_size_bytes: int | None = None,
+    put_max_concurrency: int | None = None,
+) -> pa.Table:
+    """Copy every lock row's object under a store and return the destination lock with the
+    copies' facts (``asset-lock relocate``). Bytes are hashed as they are copied and checked
+    against the source's ``file_checksum``; memory stays under ``memory_limit_bytes``."""
+
+def copy_assets(
+    source_assets: TableInput,
+    target_assets: TableInput,
+    *,
+    overwrite: bool = True,
+    keep_going: bool = False,
+    max_workers: int | None = None,
+    memory_limit_bytes: int | None = None,
+    chunk_size_bytes: int | None = None,
+    put_max_concurrency: int | None = None,
+) -> pa.Table:
+    """Copy the objects of ``source_assets`` to the locations of ``target_assets`` (rows
+    matched by item and asset) and return the target lock with the copies' facts
+    (``asset-lock relocate --destination-lock``)."""
+
 class RegistryCredentials(TypedDict, total=False):
     username: str
     password: str
