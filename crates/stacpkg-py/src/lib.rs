@@ -23,7 +23,7 @@ use stacpkg::checksum::Strategy;
 use stacpkg::items::{self, Format, Input, ItemFilter, ReadOptions, geoparquet, project};
 use stacpkg::oci;
 use stacpkg::package::{self, media_type::MediaTypes};
-use stacpkg::store::Stores;
+use stacpkg::store::{LocationOptions, Stores};
 use stacpkg::{BatchReader, Error, StreamKind};
 
 create_exception!(
@@ -348,8 +348,100 @@ fn names(value: Option<&Bound<'_, PyAny>>, parameter: &str) -> PyResult<HashSet<
     Ok(out)
 }
 
-fn stores() -> Result<Stores, Failure> {
-    Stores::from_env().map_err(|e| Failure::Library(Error::StoreSettings(e)))
+/// Store settings given in code: location prefix (`s3://bucket`, `az://container`,
+/// `gs://bucket`) to options. They replace what the environment says about those locations;
+/// the environment still configures the others, as on the command line.
+type StoreSettings = Vec<(String, LocationOptions)>;
+
+fn store_settings(value: Option<&Bound<'_, PyDict>>) -> PyResult<StoreSettings> {
+    let Some(value) = value else {
+        return Ok(Vec::new());
+    };
+    let mut out = Vec::new();
+    for (prefix, options) in value.iter() {
+        let prefix: String = prefix.extract().map_err(|_| {
+            PyTypeError::new_err(
+                "argument 'stores': keys must be location prefixes such as 's3://bucket'",
+            )
+        })?;
+        let options = options.cast::<PyDict>().map_err(|_| {
+            PyTypeError::new_err(format!(
+                "argument 'stores': the options of `{prefix}` must be a dict"
+            ))
+        })?;
+        out.push((prefix.clone(), location_options(&prefix, options)?));
+    }
+    Ok(out)
+}
+
+/// One location's options; names as obstore's (`aws_` prefixes optional), anything else passed
+/// to the backend by its object_store configuration name.
+fn location_options(prefix: &str, options: &Bound<'_, PyDict>) -> PyResult<LocationOptions> {
+    let mut out = LocationOptions::default();
+    for (key, value) in options.iter() {
+        let key: String = key.extract().map_err(|_| {
+            PyTypeError::new_err(format!(
+                "argument 'stores': `{prefix}` has a key that is not a string"
+            ))
+        })?;
+        let text = || -> PyResult<String> {
+            value.extract::<String>().map_err(|_| {
+                PyTypeError::new_err(format!(
+                    "argument 'stores': `{prefix}` option `{key}` must be a string"
+                ))
+            })
+        };
+        let flag = || -> PyResult<bool> {
+            value.extract::<bool>().map_err(|_| {
+                PyTypeError::new_err(format!(
+                    "argument 'stores': `{prefix}` option `{key}` must be a bool"
+                ))
+            })
+        };
+        match key.strip_prefix("aws_").unwrap_or(&key) {
+            "endpoint" | "endpoint_url" => out.endpoint = Some(text()?),
+            "region" => out.region = Some(text()?),
+            "access_key_id" | "account_name" => out.access_key_id = Some(text()?),
+            "secret_access_key" | "account_key" => out.secret_access_key = Some(text()?),
+            "session_token" | "token" => out.session_token = Some(text()?),
+            "skip_signature" | "anonymous" => out.anonymous = flag()?,
+            "allow_http" => out.allow_http = flag()?,
+            _ => {
+                let value = match value.extract::<bool>() {
+                    Ok(b) => b.to_string(),
+                    Err(_) => text()?,
+                };
+                out.config.push((key.clone(), value));
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// The stores of a call: the environment's rules (as `Stores::from_env`), with the locations
+/// given in code replacing theirs.
+fn make_stores(settings: StoreSettings) -> Result<Stores, Failure> {
+    let failed = |e| Failure::Library(Error::StoreSettings(e));
+    if settings.is_empty() {
+        return Stores::from_env().map_err(failed);
+    }
+    let retries = stacpkg::store::max_retries_from_env().map_err(failed)?;
+    let cwd = std::env::current_dir().map_err(|e| {
+        failed(stacpkg::store::StoreError::Config(format!(
+            "cannot read the working directory: {e}"
+        )))
+    })?;
+    let mut builder = Stores::builder()
+        .environment_vars(std::env::vars())
+        .working_dir(cwd)
+        .retry(stacpkg::net::RetryPolicy {
+            max_retries: u32::try_from(retries).unwrap_or(u32::MAX),
+            ..stacpkg::net::RetryPolicy::default()
+        });
+    for (prefix, options) in settings {
+        builder = builder.location(&prefix, options).map_err(failed)?;
+    }
+    builder.build().map_err(failed)
 }
 
 fn read_options(
@@ -501,7 +593,7 @@ fn strategy(text: &str) -> PyResult<Strategy> {
 /// Derive an asset lock (one row per asset) from items, probing each object unless
 /// `probe_metadata` is false.
 #[pyfunction]
-#[pyo3(signature = (items, *, probe_metadata=true, item_ids=None, providers=None, asset_keys=None, include_metadata_assets=false, keep_going=false, max_workers=None, checksum="metadata"))]
+#[pyo3(signature = (items, *, probe_metadata=true, item_ids=None, providers=None, asset_keys=None, include_metadata_assets=false, keep_going=false, max_workers=None, checksum="metadata", stores=None))]
 #[allow(clippy::too_many_arguments)]
 fn derive_asset_lock(
     py: Python<'_>,
@@ -514,7 +606,9 @@ fn derive_asset_lock(
     keep_going: bool,
     max_workers: Option<usize>,
     checksum: &str,
+    stores: Option<&Bound<'_, PyDict>>,
 ) -> PyResult<Py<PyAny>> {
+    let settings = store_settings(stores)?;
     let items = table_arg(items, "items")?;
     let checksum = strategy(checksum)?;
     let mut options = DeriveOptions {
@@ -534,7 +628,7 @@ fn derive_asset_lock(
         options.max_workers = workers.max(1);
     }
     let (schema, batches) = py.detach(|| {
-        let stores = stores()?;
+        let stores = make_stores(settings)?;
         let items = items.into_batches("items", StreamKind::Items)?;
         let (lock, _report) = asset_lock::derive(items, &stores, options, |_| {})?;
         collect(lock)
@@ -544,7 +638,8 @@ fn derive_asset_lock(
 
 /// Check every lock row's object against the lock; returns one dict per row, as the original.
 #[pyfunction]
-#[pyo3(signature = (assets, *, item_ids=None, asset_keys=None, keep_going=false, max_workers=None, verify_checksums=false))]
+#[pyo3(signature = (assets, *, item_ids=None, asset_keys=None, keep_going=false, max_workers=None, verify_checksums=false, stores=None))]
+#[allow(clippy::too_many_arguments)]
 fn validate_assets<'py>(
     py: Python<'py>,
     assets: &Bound<'py, PyAny>,
@@ -553,7 +648,9 @@ fn validate_assets<'py>(
     keep_going: bool,
     max_workers: Option<usize>,
     verify_checksums: bool,
+    stores: Option<&Bound<'py, PyDict>>,
 ) -> PyResult<Bound<'py, PyList>> {
+    let settings = store_settings(stores)?;
     let assets = table_arg(assets, "assets")?;
     let mut options = ValidateOptions {
         item_ids: names(item_ids, "item_ids")?,
@@ -566,7 +663,7 @@ fn validate_assets<'py>(
         options.max_workers = workers.max(1);
     }
     let results = py.detach(|| -> Result<Vec<asset_lock::Validation>, Failure> {
-        let stores = stores()?;
+        let stores = make_stores(settings)?;
         let lock = assets.into_batches("assets", StreamKind::AssetLock)?;
         let mut results = Vec::new();
         let mut python_error = None;
@@ -776,6 +873,7 @@ fn relocation(
     destination: asset_lock::Destination,
     dry_run: bool,
     settings: CopySettings,
+    stores: StoreSettings,
     before: impl FnOnce() -> stacpkg::Result<()> + Send,
 ) -> PyResult<Py<PyAny>> {
     let mut options = asset_lock::RelocateOptions::to(destination);
@@ -796,7 +894,7 @@ fn relocation(
     }
     let (schema, batches) = py.detach(|| {
         before()?;
-        let stores = stores()?;
+        let stores = make_stores(stores)?;
         let lock = source.into_batches("asset_lock", StreamKind::AssetLock)?;
         let (relocated, _report) = asset_lock::relocate(lock, &stores, options, |_| {})?;
         collect(relocated)
@@ -807,7 +905,7 @@ fn relocation(
 /// Where each lock row would go under a store (the original's planning function): the
 /// destination lock, nothing copied (`asset-lock relocate --dry-run`).
 #[pyfunction]
-#[pyo3(signature = (asset_lock, *, store_type, store_container=None, store_endpoint_url=None, key=None, source_prefix=None, layout="item-asset"))]
+#[pyo3(signature = (asset_lock, *, store_type, store_container=None, store_endpoint_url=None, key=None, source_prefix=None, layout="item-asset", stores=None))]
 #[allow(clippy::too_many_arguments)]
 fn relocate_asset_locations(
     py: Python<'_>,
@@ -818,6 +916,7 @@ fn relocate_asset_locations(
     key: Option<String>,
     source_prefix: Option<String>,
     layout: &str,
+    stores: Option<&Bound<'_, PyDict>>,
 ) -> PyResult<Py<PyAny>> {
     let source = table_arg(asset_lock, "asset_lock")?;
     let destination = plan(
@@ -836,14 +935,22 @@ fn relocate_asset_locations(
         chunk_size_bytes: None,
         put_max_concurrency: None,
     };
-    relocation(py, source, destination, true, settings, || Ok(()))
+    relocation(
+        py,
+        source,
+        destination,
+        true,
+        settings,
+        store_settings(stores)?,
+        || Ok(()),
+    )
 }
 
 /// Copy every lock row's object to a store and return the destination lock with the facts of
 /// the copies (`asset-lock relocate`); bytes are hashed on the way and checked against the
 /// source's checksum.
 #[pyfunction]
-#[pyo3(signature = (asset_lock, *, store_type, store_container=None, store_endpoint_url=None, key=None, source_prefix=None, layout="item-asset", overwrite=true, keep_going=false, max_workers=None, memory_limit_bytes=None, chunk_size_bytes=None, put_max_concurrency=None))]
+#[pyo3(signature = (asset_lock, *, store_type, store_container=None, store_endpoint_url=None, key=None, source_prefix=None, layout="item-asset", overwrite=true, keep_going=false, max_workers=None, memory_limit_bytes=None, chunk_size_bytes=None, put_max_concurrency=None, stores=None))]
 #[allow(clippy::too_many_arguments)]
 fn relocate_assets(
     py: Python<'_>,
@@ -860,6 +967,7 @@ fn relocate_assets(
     memory_limit_bytes: Option<u64>,
     chunk_size_bytes: Option<usize>,
     put_max_concurrency: Option<usize>,
+    stores: Option<&Bound<'_, PyDict>>,
 ) -> PyResult<Py<PyAny>> {
     let source = table_arg(asset_lock, "asset_lock")?;
     let destination = plan(
@@ -878,14 +986,22 @@ fn relocate_assets(
         chunk_size_bytes,
         put_max_concurrency,
     };
-    relocation(py, source, destination, false, settings, || Ok(()))
+    relocation(
+        py,
+        source,
+        destination,
+        false,
+        settings,
+        store_settings(stores)?,
+        || Ok(()),
+    )
 }
 
 /// Copy the objects of `source_assets` to the locations of `target_assets` (rows matched by
 /// item and asset) and return the target lock with the facts of the copies
 /// (`asset-lock relocate --destination-lock`).
 #[pyfunction]
-#[pyo3(signature = (source_assets, target_assets, *, overwrite=true, keep_going=false, max_workers=None, memory_limit_bytes=None, chunk_size_bytes=None, put_max_concurrency=None))]
+#[pyo3(signature = (source_assets, target_assets, *, overwrite=true, keep_going=false, max_workers=None, memory_limit_bytes=None, chunk_size_bytes=None, put_max_concurrency=None, stores=None))]
 #[allow(clippy::too_many_arguments)]
 fn copy_assets(
     py: Python<'_>,
@@ -897,6 +1013,7 @@ fn copy_assets(
     memory_limit_bytes: Option<u64>,
     chunk_size_bytes: Option<usize>,
     put_max_concurrency: Option<usize>,
+    stores: Option<&Bound<'_, PyDict>>,
 ) -> PyResult<Py<PyAny>> {
     let source = table_arg(source_assets, "source_assets")?;
     let target = table_arg(target_assets, "target_assets")?;
@@ -917,13 +1034,21 @@ fn copy_assets(
         chunk_size_bytes,
         put_max_concurrency,
     };
-    relocation(py, source, destination, false, settings, move || {
-        if let TableArg::Stream(_) = target {
-            let rows = target.into_batches("target_assets", StreamKind::AssetLock)?;
-            asset_lock::write_parquet(rows, &target_file)?;
-        }
-        Ok(())
-    })
+    relocation(
+        py,
+        source,
+        destination,
+        false,
+        settings,
+        store_settings(stores)?,
+        move || {
+            if let TableArg::Stream(_) = target {
+                let rows = target.into_batches("target_assets", StreamKind::AssetLock)?;
+                asset_lock::write_parquet(rows, &target_file)?;
+            }
+            Ok(())
+        },
+    )
 }
 
 /// Registry settings as the command line's transport flags give them; credentials from the
@@ -1033,7 +1158,7 @@ fn build_items(items: &Bound<'_, PyAny>) -> PyResult<ItemsSource> {
 /// Build a package directory: `items.parquet`, `assets.lock.parquet` (derived unless
 /// `asset_lock` is given), the `includes`, and with `include_assets` the asset bytes.
 #[pyfunction]
-#[pyo3(signature = (items, output_dir, *, asset_lock=None, includes=None, include_assets=false, skip=None, probe_metadata=true, include_metadata_assets=false, item_ids=None, providers=None, checksum="metadata", force=false))]
+#[pyo3(signature = (items, output_dir, *, asset_lock=None, includes=None, include_assets=false, skip=None, probe_metadata=true, include_metadata_assets=false, item_ids=None, providers=None, checksum="metadata", force=false, stores=None))]
 #[allow(clippy::too_many_arguments)]
 fn build_package<'py>(
     py: Python<'py>,
@@ -1049,7 +1174,9 @@ fn build_package<'py>(
     providers: Option<&Bound<'py, PyAny>>,
     checksum: &str,
     force: bool,
+    stores: Option<&Bound<'py, PyDict>>,
 ) -> PyResult<Bound<'py, PyDict>> {
+    let settings = store_settings(stores)?;
     if let Some(part) = skip.unwrap_or_default().first() {
         return Err(PyValueError::new_err(if part == "assets-lock" {
             "assets.lock.parquet is mandatory for package builds".to_string()
@@ -1092,7 +1219,7 @@ fn build_package<'py>(
     };
     let dir = output_dir.clone();
     let (report, summary) = py.detach(|| -> Result<_, Failure> {
-        let stores = stores()?;
+        let stores = make_stores(settings)?;
         let lock = lock
             .map(|lock| lock.into_batches("asset_lock", StreamKind::AssetLock))
             .transpose()?;

@@ -461,3 +461,30 @@ def test_relocation_plans_copies_and_copies_to_a_given_lock(s3_env, tmp_path, mo
         stacpkg_rs.relocate_asset_locations(lock, store_type="s3")
     with pytest.raises(ValueError, match="layout"):
         stacpkg_rs.relocate_asset_locations(lock, **where, layout="flat")
+
+
+def test_store_options_in_code_replace_the_environment(s3_env, tmp_path, monkeypatch):
+    payload = b"configured in code"
+    ndjson, _ = s3_items(s3_env, tmp_path, payload)
+    items = stacpkg_rs.read_stac_ndjson(ndjson)
+    for name in list(os.environ):
+        if name.startswith("STACPKG_S3_"):
+            monkeypatch.delenv(name)
+    bucket = f"s3://{s3_env['S3A_BUCKET']}"
+    options = {
+        "endpoint": s3_env["S3A_URL"],
+        "aws_access_key_id": s3_env["S3A_ACCESS_KEY"],
+        "aws_secret_access_key": s3_env["S3A_SECRET_KEY"],
+        "region": "us-east-1",
+        "allow_http": True,
+    }
+    lock = stacpkg_rs.derive_asset_lock(items, stores={bucket: options})
+    assert lock.column("size_bytes").to_pylist() == [len(payload)]
+    assert stacpkg_rs.validate_assets(lock, stores={bucket: options})[0]["valid"]
+
+    wrong = dict(options, aws_secret_access_key="not-the-secret-4242")
+    with pytest.raises(stacpkg_rs.StoreError) as raised:
+        stacpkg_rs.derive_asset_lock(items, stores={bucket: wrong})
+    assert "not-the-secret-4242" not in str(raised.value)
+    with pytest.raises(TypeError, match="stores"):
+        stacpkg_rs.derive_asset_lock(items, stores={bucket: "endpoint"})

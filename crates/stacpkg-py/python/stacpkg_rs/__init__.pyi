@@ -14,6 +14,11 @@ class ArrowStream(Protocol):
 StrPath = str | os.PathLike[str]
 TableInput = ArrowStream | StrPath
 Names = Iterable[str] | None
+# Location prefix ("s3://bucket", "az://container", "gs://bucket") to options: endpoint,
+# region, access_key_id, secret_access_key, session_token, skip_signature, allow_http (obstore's
+# names, "aws_" prefixes optional), or any object_store configuration name. They replace what
+# the environment says about that location; the environment still configures the others.
+StoreOptions = dict[str, dict[str, str | bool]]
 ChecksumStrategy = Literal[
     "metadata", "use-etag", "calculate-if-needed", "calculate-always"
 ]
@@ -130,6 +135,7 @@ def derive_asset_lock(
     keep_going: bool = False,
     max_workers: int | None = None,
     checksum: ChecksumStrategy = "metadata",
+    stores: StoreOptions | None = None,
 ) -> pa.Table:
     """Derive an asset lock from items (an Arrow table or stream, or an items GeoParquet path),
     probing every object for its size, ETag, last-modified and checksum unless
@@ -143,6 +149,7 @@ def validate_assets(
     keep_going: bool = False,
     max_workers: int | None = None,
     verify_checksums: bool = False,
+    stores: StoreOptions | None = None,
 ) -> list[Validation]:
     """Check every lock row's object against the lock (an Arrow table or stream, or an
     ``assets.lock.parquet`` path); one result per row (``asset-lock validate``)."""
@@ -197,6 +204,7 @@ def relocate_asset_locations(
     key: str | None = None,
     source_prefix: str | None = None,
     layout: Layout = "item-asset",
+    stores: StoreOptions | None = None,
 ) -> pa.Table:
     """Where every lock row would go under a store: the destination lock, nothing copied
     (``asset-lock relocate --dry-run``). ``key`` is the key prefix; ``source_prefix`` limits the
@@ -217,6 +225,7 @@ def relocate_assets(
     memory_limit_bytes: int | None = None,
     chunk_size_bytes: int | None = None,
     put_max_concurrency: int | None = None,
+    stores: StoreOptions | None = None,
 ) -> pa.Table:
     """Copy every lock row's object under a store and return the destination lock with the
     copies' facts (``asset-lock relocate``). Bytes are hashed as they are copied and checked
@@ -232,6 +241,7 @@ def copy_assets(
     memory_limit_bytes: int | None = None,
     chunk_size_bytes: int | None = None,
     put_max_concurrency: int | None = None,
+    stores: StoreOptions | None = None,
 ) -> pa.Table:
     """Copy the objects of ``source_assets`` to the locations of ``target_assets`` (rows
     matched by item and asset) and return the target lock with the copies' facts
@@ -284,6 +294,7 @@ def build_package(
     providers: Names = None,
     checksum: ChecksumStrategy = "metadata",
     force: bool = False,
+    stores: StoreOptions | None = None,
 ) -> BuildReport:
     """Build a package directory (``build``): ``items.parquet``, ``assets.lock.parquet``
     (derived from the items unless ``asset_lock`` is given), the ``includes``, and with
