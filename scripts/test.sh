@@ -49,6 +49,10 @@ cargo test --workspace --locked --exclude stacpkg-py
 # the command line just built.
 echo "==> stacpkg_rs (maturin develop, pytest)"
 (cd crates/stacpkg-py && VIRTUAL_ENV="$PWD/../../$venv" "../../$venv/bin/maturin" develop --locked --quiet)
+# The same module next to the original's library (Python 3.13), for the interop test.
+rm -rf target/wheels-test
+(cd crates/stacpkg-py && "../../$venv/bin/maturin" build --locked --quiet -o ../../target/wheels-test)
+"$original/bin/python" -m pip install --quiet --disable-pip-version-check --no-deps --force-reinstall target/wheels-test/stacpkg_rs-*.whl
 STACPKG_BIN="$PWD/target/debug/stacpkg" "$venv/bin/python" -m pytest -q crates/stacpkg-py/tests
 
 # The library embedded in a program, configured in code only: it must run with no environment

@@ -103,8 +103,11 @@ fn not_found(error: &Error) -> bool {
     false
 }
 
-/// The Python exception for a library error, by kind.
+/// The Python exception for a library error, by kind (a pending Ctrl-C first).
 fn py_error(error: Error) -> PyErr {
+    if let Some(interrupt) = PENDING.with(|pending| pending.borrow_mut().take()) {
+        return interrupt;
+    }
     let message = one_line(&error);
     match &error {
         Error::DigestMismatch { .. }
@@ -174,6 +177,35 @@ impl From<Failure> for PyErr {
 /// Ctrl-C while the GIL is released: Python's signal handler only sets a flag, which this checks.
 fn interrupted() -> PyResult<()> {
     Python::attach(|py| py.check_signals())
+}
+
+thread_local! {
+    /// A Ctrl-C seen while the library was reading one of our inputs: the library fails with
+    /// an input error and cleans up (temporary files, uploads), and the caller then gets the
+    /// `KeyboardInterrupt` instead of that error. Signals are only seen on the main thread,
+    /// which is also the thread that turns the library's error into an exception.
+    static PENDING: std::cell::RefCell<Option<PyErr>> = const { std::cell::RefCell::new(None) };
+}
+
+/// `reader`, checking for Ctrl-C before each batch it hands to the library.
+fn interruptible(reader: BatchReader, name: &str) -> BatchReader {
+    let schema = reader.schema();
+    let name = name.to_string();
+    let mut reader = reader;
+    BatchReader::new(
+        schema,
+        std::iter::from_fn(move || {
+            if let Err(e) = interrupted() {
+                PENDING.with(|pending| *pending.borrow_mut() = Some(e));
+                return Some(Err(Error::Io {
+                    action: "interrupted while reading",
+                    path: name.clone(),
+                    source: std::io::Error::from(std::io::ErrorKind::Interrupted),
+                }));
+            }
+            reader.next()
+        }),
+    )
 }
 
 /// Read every batch, checking for Ctrl-C between batches; dropping the reader stops its work.
@@ -285,6 +317,12 @@ impl TableArg {
     /// `assets.lock.parquet`) or an Arrow IPC stream (what the original's `*_stream`
     /// functions and the command line's pipes carry).
     fn into_batches(self, name: &str, kind: StreamKind) -> stacpkg::Result<BatchReader> {
+        // A Ctrl-C left from an earlier call that ended without an error is stale.
+        PENDING.with(|pending| pending.borrow_mut().take());
+        Ok(interruptible(self.open(name, kind)?, name))
+    }
+
+    fn open(self, name: &str, kind: StreamKind) -> stacpkg::Result<BatchReader> {
         match self {
             TableArg::Path(path) if is_parquet(&path)? => match kind {
                 StreamKind::Items => {
@@ -1146,7 +1184,8 @@ fn build_items(items: &Bound<'_, PyAny>) -> PyResult<ItemsSource> {
         if let Some(format) = format {
             let path = path.clone();
             return Ok(Box::new(move || {
-                items::read_stac(Input::Path(path), format, ReadOptions::default())
+                let items = items::read_stac(Input::Path(path), format, ReadOptions::default())?;
+                Ok(interruptible(items, "items"))
             }));
         }
     }
