@@ -2,7 +2,8 @@
 # Benchmark of the Python module (issue 16), from Python, against the original's library in the
 # same run, on the same file:
 #
-#   original   stacpkg 0.1.4: read_stac_json(F) → IPC bytes → write_items_geoparquet_stream
+#   original   stacpkg 0.1.4: read_stac_json(F) → items_table_to_geoparquet_table → IPC bytes →
+#              write_items_geoparquet_stream (what its `items from-json | items to-parquet` does)
 #   stacpkg_rs read_stac_json_stream(F) → write_items_geoparquet_stream (streaming)
 #   stacpkg_rs read_stac_json(F) → a pyarrow.Table → write_items_geoparquet_stream
 #
@@ -56,8 +57,9 @@ cat > "$out/original.py" <<'PY'
 import io, sys
 import pyarrow as pa
 from stacpkg.stac_json import read_stac_json
-from stacpkg.geoparquet import write_items_geoparquet_stream
-table = read_stac_json(sys.argv[1])
+from stacpkg.geoparquet import items_table_to_geoparquet_table, write_items_geoparquet_stream
+# What the original's `items from-json` emits: its reader's JSON-text columns in GeoParquet shape.
+table = items_table_to_geoparquet_table(read_stac_json(sys.argv[1]))
 sink = pa.BufferOutputStream()
 with pa.ipc.new_stream(sink, table.schema) as writer:
     writer.write_table(table)

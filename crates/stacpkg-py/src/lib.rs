@@ -623,6 +623,39 @@ fn write_items_geoparquet_stream<'py>(
     Ok(out)
 }
 
+/// Write items (a table, a stream, or a path) back out as STAC: one Item per line
+/// (`shape="lines"`, `items to-ndjson`) or one ItemCollection (`shape="collection"`,
+/// `items to-json`), atomically; every value as it was read.
+#[pyfunction]
+#[pyo3(signature = (items, output_path, *, shape="lines"))]
+fn write_items_stac_json<'py>(
+    py: Python<'py>,
+    items: &Bound<'py, PyAny>,
+    output_path: PathBuf,
+    shape: &str,
+) -> PyResult<Bound<'py, PyDict>> {
+    let items = table_arg(items, "items")?;
+    let shape = match shape {
+        "lines" => items::feature::JsonShape::Lines,
+        "collection" => items::feature::JsonShape::Collection,
+        other => {
+            return Err(PyValueError::new_err(format!(
+                "argument 'shape': expected 'lines' or 'collection', got {other:?}"
+            )));
+        }
+    };
+    let report = py
+        .detach(|| {
+            let reader = items.into_batches("items", StreamKind::Items)?;
+            items::feature::write_file(reader, &output_path, shape)
+        })
+        .map_err(py_error)?;
+    let out = PyDict::new(py);
+    out.set_item("items", report.items)?;
+    out.set_item("secret_hrefs", report.secret_hrefs)?;
+    Ok(out)
+}
+
 fn strategy(text: &str) -> PyResult<Strategy> {
     text.parse()
         .map_err(|e| PyValueError::new_err(format!("argument 'checksum': {e}")))
@@ -1393,6 +1426,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(read_stac_ndjson_stream, m)?)?;
     m.add_function(wrap_pyfunction!(read_items_geoparquet, m)?)?;
     m.add_function(wrap_pyfunction!(write_items_geoparquet_stream, m)?)?;
+    m.add_function(wrap_pyfunction!(write_items_stac_json, m)?)?;
     m.add_function(wrap_pyfunction!(derive_asset_lock, m)?)?;
     m.add_function(wrap_pyfunction!(validate_assets, m)?)?;
     m.add_function(wrap_pyfunction!(write_asset_lock_parquet_stream, m)?)?;

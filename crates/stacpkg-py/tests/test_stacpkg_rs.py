@@ -585,3 +585,17 @@ def test_the_originals_library_and_the_module_return_equal_tables(tmp_path):
     original_summary, summary = found["inspect"]
     assert summary["assets"].pop("checksum_count") == 0
     assert summary == original_summary
+
+
+def test_items_go_back_out_as_the_command_lines_stac(tmp_path):
+    items = stacpkg_rs.read_stac_ndjson(DEMO / "items.ndjson")
+    report = stacpkg_rs.write_items_stac_json(items, tmp_path / "items.ndjson")
+    assert report["items"] == 3
+    expected = cli("items", "to-ndjson", stdin=ipc_bytes(items))
+    assert (tmp_path / "items.ndjson").read_bytes() == expected
+    stacpkg_rs.write_items_stac_json(items, tmp_path / "items.json", shape="collection")
+    assert (tmp_path / "items.json").read_bytes() == cli("items", "to-json", stdin=ipc_bytes(items))
+    # What went out reads back to the same table.
+    assert same_table(stacpkg_rs.read_stac_json(tmp_path / "items.json"), items)
+    with pytest.raises(ValueError, match="shape"):
+        stacpkg_rs.write_items_stac_json(items, tmp_path / "x.json", shape="geojson")

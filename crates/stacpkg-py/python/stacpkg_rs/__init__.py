@@ -37,6 +37,7 @@ from ._native import (
     validate_assets,
     write_asset_lock_parquet_stream,
     write_items_geoparquet_stream,
+    write_items_stac_json,
 )
 
 __all__ = [
@@ -69,4 +70,5 @@ __all__ = [
     "validate_assets",
     "write_asset_lock_parquet_stream",
     "write_items_geoparquet_stream",
+    "write_items_stac_json",
 ]

@@ -124,6 +124,19 @@ def write_items_geoparquet_stream(
     """Write items (an Arrow table or stream, or a path to an Arrow IPC stream) as STAC
     GeoParquet, atomically (``items to-parquet``)."""
 
+class JsonWriteReport(TypedDict):
+    items: int
+    secret_hrefs: int
+
+def write_items_stac_json(
+    items: TableInput,
+    output_path: StrPath,
+    *,
+    shape: Literal["lines", "collection"] = "lines",
+) -> JsonWriteReport:
+    """Write items back out as STAC, atomically: one Item per line (``items to-ndjson``) or one
+    ItemCollection (``shape="collection"``, ``items to-json``), every value as it was read."""
+
 def derive_asset_lock(
     items: TableInput,
     *,
