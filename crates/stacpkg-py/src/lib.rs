@@ -208,6 +208,62 @@ fn interruptible(reader: BatchReader, name: &str) -> BatchReader {
     )
 }
 
+/// Counters shown to a progress callback.
+type Counters = Vec<(&'static str, u64)>;
+
+/// Run `work` while a thread of its own calls `progress` with a dict of `counters()` every half
+/// second, and once more when the work ends. A callback that raises is not called again; its
+/// exception is returned for the caller to raise once the work is over (it does not stop it).
+fn with_progress<T: Send>(
+    progress: Option<&Py<PyAny>>,
+    counters: impl Fn() -> Counters + Sync,
+    work: impl FnOnce() -> T + Send,
+) -> (T, Option<PyErr>) {
+    let Some(progress) = progress else {
+        return (work(), None);
+    };
+    let call = |failed: &mut Option<PyErr>| {
+        if failed.is_some() {
+            return;
+        }
+        Python::attach(|py| {
+            let snapshot = PyDict::new(py);
+            let result = counters()
+                .into_iter()
+                .try_for_each(|(name, value)| snapshot.set_item(name, value))
+                .and_then(|()| progress.call1(py, (snapshot,)).map(drop));
+            if let Err(e) = result {
+                *failed = Some(e);
+            }
+        });
+    };
+    let (stop, stopped) = std::sync::mpsc::channel::<()>();
+    std::thread::scope(|scope| {
+        let ticker = scope.spawn(move || {
+            let mut failed = None;
+            while let Err(std::sync::mpsc::RecvTimeoutError::Timeout) =
+                stopped.recv_timeout(std::time::Duration::from_millis(500))
+            {
+                call(&mut failed);
+            }
+            call(&mut failed);
+            failed
+        });
+        let out = work();
+        drop(stop);
+        let failed = ticker.join().unwrap_or_else(|_| {
+            Some(StacpkgError::new_err(
+                "the progress callback's thread panicked",
+            ))
+        });
+        (out, failed)
+    })
+}
+
+fn load(counter: &std::sync::atomic::AtomicU64) -> u64 {
+    counter.load(std::sync::atomic::Ordering::Relaxed)
+}
+
 /// Read every batch, checking for Ctrl-C between batches; dropping the reader stops its work.
 fn collect(reader: BatchReader) -> Result<(SchemaRef, Vec<RecordBatch>), Failure> {
     let schema = reader.schema();
@@ -664,7 +720,7 @@ fn strategy(text: &str) -> PyResult<Strategy> {
 /// Derive an asset lock (one row per asset) from items, probing each object unless
 /// `probe_metadata` is false.
 #[pyfunction]
-#[pyo3(signature = (items, *, probe_metadata=true, item_ids=None, providers=None, asset_keys=None, include_metadata_assets=false, keep_going=false, max_workers=None, checksum="metadata", stores=None))]
+#[pyo3(signature = (items, *, probe_metadata=true, item_ids=None, providers=None, asset_keys=None, include_metadata_assets=false, keep_going=false, max_workers=None, checksum="metadata", stores=None, progress=None))]
 #[allow(clippy::too_many_arguments)]
 fn derive_asset_lock(
     py: Python<'_>,
@@ -678,6 +734,7 @@ fn derive_asset_lock(
     max_workers: Option<usize>,
     checksum: &str,
     stores: Option<&Bound<'_, PyDict>>,
+    progress: Option<&Bound<'_, PyAny>>,
 ) -> PyResult<Py<PyAny>> {
     let settings = store_settings(stores)?;
     let items = table_arg(items, "items")?;
@@ -698,11 +755,26 @@ fn derive_asset_lock(
     if let Some(workers) = max_workers {
         options.max_workers = workers.max(1);
     }
-    let (schema, batches) = py.detach(|| {
+    let progress = progress.map(|p| p.clone().unbind());
+    let (schema, batches) = py.detach(|| -> Result<_, Failure> {
         let stores = make_stores(settings)?;
         let items = items.into_batches("items", StreamKind::Items)?;
-        let (lock, _report) = asset_lock::derive(items, &stores, options, |_| {})?;
-        collect(lock)
+        let (lock, report) = asset_lock::derive(items, &stores, options, |_| {})?;
+        let counters = || {
+            vec![
+                ("rows", load(&report.rows)),
+                ("failed", load(&report.failed)),
+                ("hashed", load(&report.hashed)),
+                ("to_hash", load(&report.to_hash)),
+                ("bytes_hashed", load(&report.bytes_hashed)),
+            ]
+        };
+        let (collected, failed) = with_progress(progress.as_ref(), counters, || collect(lock));
+        let collected = collected?;
+        match failed {
+            Some(e) => Err(Failure::Python(e)),
+            None => Ok(collected),
+        }
     })?;
     to_table(py, schema, batches)
 }
@@ -929,6 +1001,8 @@ fn plan(
 
 /// How objects are copied: the command line's defaults unless given.
 struct CopySettings {
+    /// Plan only: nothing is copied.
+    dry_run: bool,
     overwrite: bool,
     keep_going: bool,
     max_workers: Option<usize>,
@@ -942,13 +1016,13 @@ fn relocation(
     py: Python<'_>,
     source: TableArg,
     destination: asset_lock::Destination,
-    dry_run: bool,
     settings: CopySettings,
     stores: StoreSettings,
+    progress: Option<Py<PyAny>>,
     before: impl FnOnce() -> stacpkg::Result<()> + Send,
 ) -> PyResult<Py<PyAny>> {
     let mut options = asset_lock::RelocateOptions::to(destination);
-    options.dry_run = dry_run;
+    options.dry_run = settings.dry_run;
     options.keep_going = settings.keep_going;
     options.copy.overwrite = settings.overwrite;
     if let Some(workers) = settings.max_workers {
@@ -963,12 +1037,28 @@ fn relocation(
     if let Some(parts) = settings.put_max_concurrency {
         options.copy.put_max_concurrency = parts.max(1);
     }
-    let (schema, batches) = py.detach(|| {
+    let (schema, batches) = py.detach(|| -> Result<_, Failure> {
         before()?;
         let stores = make_stores(stores)?;
         let lock = source.into_batches("asset_lock", StreamKind::AssetLock)?;
-        let (relocated, _report) = asset_lock::relocate(lock, &stores, options, |_| {})?;
-        collect(relocated)
+        let (relocated, report) = asset_lock::relocate(lock, &stores, options, |_| {})?;
+        let counters = || {
+            vec![
+                ("rows", load(&report.rows)),
+                ("to_copy", load(&report.to_copy)),
+                ("bytes_to_copy", load(&report.bytes_to_copy)),
+                ("copied", load(&report.copied)),
+                ("kept", load(&report.kept)),
+                ("failed", load(&report.failed)),
+                ("bytes", load(&report.progress.bytes)),
+            ]
+        };
+        let (collected, failed) = with_progress(progress.as_ref(), counters, || collect(relocated));
+        let collected = collected?;
+        match failed {
+            Some(e) => Err(Failure::Python(e)),
+            None => Ok(collected),
+        }
     })?;
     to_table(py, schema, batches)
 }
@@ -976,7 +1066,7 @@ fn relocation(
 /// Where each lock row would go under a store (the original's planning function): the
 /// destination lock, nothing copied (`asset-lock relocate --dry-run`).
 #[pyfunction]
-#[pyo3(signature = (asset_lock, *, store_type, store_container=None, store_endpoint_url=None, key=None, source_prefix=None, layout="item-asset", stores=None))]
+#[pyo3(signature = (asset_lock, *, store_type, store_container=None, store_endpoint_url=None, key=None, source_prefix=None, layout="item-asset", stores=None, progress=None))]
 #[allow(clippy::too_many_arguments)]
 fn relocate_asset_locations(
     py: Python<'_>,
@@ -988,6 +1078,7 @@ fn relocate_asset_locations(
     source_prefix: Option<String>,
     layout: &str,
     stores: Option<&Bound<'_, PyDict>>,
+    progress: Option<&Bound<'_, PyAny>>,
 ) -> PyResult<Py<PyAny>> {
     let source = table_arg(asset_lock, "asset_lock")?;
     let destination = plan(
@@ -999,6 +1090,7 @@ fn relocate_asset_locations(
         layout,
     )?;
     let settings = CopySettings {
+        dry_run: true,
         overwrite: true,
         keep_going: false,
         max_workers: None,
@@ -1010,9 +1102,9 @@ fn relocate_asset_locations(
         py,
         source,
         destination,
-        true,
         settings,
         store_settings(stores)?,
+        progress.map(|p| p.clone().unbind()),
         || Ok(()),
     )
 }
@@ -1021,7 +1113,7 @@ fn relocate_asset_locations(
 /// the copies (`asset-lock relocate`); bytes are hashed on the way and checked against the
 /// source's checksum.
 #[pyfunction]
-#[pyo3(signature = (asset_lock, *, store_type, store_container=None, store_endpoint_url=None, key=None, source_prefix=None, layout="item-asset", overwrite=true, keep_going=false, max_workers=None, memory_limit_bytes=None, chunk_size_bytes=None, put_max_concurrency=None, stores=None))]
+#[pyo3(signature = (asset_lock, *, store_type, store_container=None, store_endpoint_url=None, key=None, source_prefix=None, layout="item-asset", overwrite=true, keep_going=false, max_workers=None, memory_limit_bytes=None, chunk_size_bytes=None, put_max_concurrency=None, stores=None, progress=None))]
 #[allow(clippy::too_many_arguments)]
 fn relocate_assets(
     py: Python<'_>,
@@ -1039,6 +1131,7 @@ fn relocate_assets(
     chunk_size_bytes: Option<usize>,
     put_max_concurrency: Option<usize>,
     stores: Option<&Bound<'_, PyDict>>,
+    progress: Option<&Bound<'_, PyAny>>,
 ) -> PyResult<Py<PyAny>> {
     let source = table_arg(asset_lock, "asset_lock")?;
     let destination = plan(
@@ -1050,6 +1143,7 @@ fn relocate_assets(
         layout,
     )?;
     let settings = CopySettings {
+        dry_run: false,
         overwrite,
         keep_going,
         max_workers,
@@ -1061,9 +1155,9 @@ fn relocate_assets(
         py,
         source,
         destination,
-        false,
         settings,
         store_settings(stores)?,
+        progress.map(|p| p.clone().unbind()),
         || Ok(()),
     )
 }
@@ -1072,7 +1166,7 @@ fn relocate_assets(
 /// item and asset) and return the target lock with the facts of the copies
 /// (`asset-lock relocate --destination-lock`).
 #[pyfunction]
-#[pyo3(signature = (source_assets, target_assets, *, overwrite=true, keep_going=false, max_workers=None, memory_limit_bytes=None, chunk_size_bytes=None, put_max_concurrency=None, stores=None))]
+#[pyo3(signature = (source_assets, target_assets, *, overwrite=true, keep_going=false, max_workers=None, memory_limit_bytes=None, chunk_size_bytes=None, put_max_concurrency=None, stores=None, progress=None))]
 #[allow(clippy::too_many_arguments)]
 fn copy_assets(
     py: Python<'_>,
@@ -1085,6 +1179,7 @@ fn copy_assets(
     chunk_size_bytes: Option<usize>,
     put_max_concurrency: Option<usize>,
     stores: Option<&Bound<'_, PyDict>>,
+    progress: Option<&Bound<'_, PyAny>>,
 ) -> PyResult<Py<PyAny>> {
     let source = table_arg(source_assets, "source_assets")?;
     let target = table_arg(target_assets, "target_assets")?;
@@ -1098,6 +1193,7 @@ fn copy_assets(
     };
     let destination = asset_lock::Destination::Lock(target_file.clone());
     let settings = CopySettings {
+        dry_run: false,
         overwrite,
         keep_going,
         max_workers,
@@ -1109,9 +1205,9 @@ fn copy_assets(
         py,
         source,
         destination,
-        false,
         settings,
         store_settings(stores)?,
+        progress.map(|p| p.clone().unbind()),
         move || {
             if let TableArg::Stream(_) = target {
                 let rows = target.into_batches("target_assets", StreamKind::AssetLock)?;
@@ -1315,7 +1411,8 @@ fn build_package<'py>(
 /// Push a package directory to a registry (`host/repo:tag`) or an OCI image layout
 /// (`oci-layout:PATH[:TAG]`) as an OCI artifact with typed layers.
 #[pyfunction]
-#[pyo3(signature = (package_dir, target, *, plain_http=false, insecure=false, auth_backend="token", credentials=None))]
+#[pyo3(signature = (package_dir, target, *, plain_http=false, insecure=false, auth_backend="token", credentials=None, progress=None))]
+#[allow(clippy::too_many_arguments)]
 fn push_package<'py>(
     py: Python<'py>,
     package_dir: PathBuf,
@@ -1324,15 +1421,30 @@ fn push_package<'py>(
     insecure: bool,
     auth_backend: &str,
     credentials: Option<&Bound<'py, PyDict>>,
+    progress: Option<&Bound<'py, PyAny>>,
 ) -> PyResult<Bound<'py, PyDict>> {
     let target = artifact(target, "target")?;
     let options = oci::PushOptions {
         registry: registry_options(plain_http, insecure, auth_backend, credentials)?,
         ..oci::PushOptions::default()
     };
-    let report = py
-        .detach(|| oci::push(&package_dir, &target, &options, &oci::Progress::default()))
-        .map_err(py_error)?;
+    let progress = progress.map(|p| p.clone().unbind());
+    let transfer = oci::Progress::default();
+    let (report, failed) = py.detach(|| {
+        let counters = || {
+            vec![
+                ("done", load(&transfer.done)),
+                ("total", load(&transfer.total)),
+            ]
+        };
+        with_progress(progress.as_ref(), counters, || {
+            oci::push(&package_dir, &target, &options, &transfer)
+        })
+    });
+    let report = report.map_err(py_error)?;
+    if let Some(e) = failed {
+        return Err(e);
+    }
     let out = PyDict::new(py);
     out.set_item("digest", &report.digest)?;
     out.set_item("layers", report.layers)?;
@@ -1344,7 +1456,7 @@ fn push_package<'py>(
 /// Pull a package into `output_dir`, every blob digest-checked; with a selection, only the
 /// tables (filtered) and the asset layers its rows point at.
 #[pyfunction]
-#[pyo3(signature = (source, output_dir, *, plain_http=false, insecure=false, auth_backend="token", credentials=None, force=false, item_ids=None, collections=None, providers=None, asset_keys=None, tables_only=false))]
+#[pyo3(signature = (source, output_dir, *, plain_http=false, insecure=false, auth_backend="token", credentials=None, force=false, item_ids=None, collections=None, providers=None, asset_keys=None, tables_only=false, progress=None))]
 #[allow(clippy::too_many_arguments)]
 fn pull_package<'py>(
     py: Python<'py>,
@@ -1360,6 +1472,7 @@ fn pull_package<'py>(
     providers: Option<&Bound<'py, PyAny>>,
     asset_keys: Option<&Bound<'py, PyAny>>,
     tables_only: bool,
+    progress: Option<&Bound<'py, PyAny>>,
 ) -> PyResult<Bound<'py, PyDict>> {
     let source = artifact(source, "source")?;
     let options = oci::PullOptions {
@@ -1372,9 +1485,23 @@ fn pull_package<'py>(
         tables_only,
         ..oci::PullOptions::default()
     };
-    let report = py
-        .detach(|| oci::pull(&source, &output_dir, &options, &oci::Progress::default()))
-        .map_err(py_error)?;
+    let progress = progress.map(|p| p.clone().unbind());
+    let transfer = oci::Progress::default();
+    let (report, failed) = py.detach(|| {
+        let counters = || {
+            vec![
+                ("done", load(&transfer.done)),
+                ("total", load(&transfer.total)),
+            ]
+        };
+        with_progress(progress.as_ref(), counters, || {
+            oci::pull(&source, &output_dir, &options, &transfer)
+        })
+    });
+    let report = report.map_err(py_error)?;
+    if let Some(e) = failed {
+        return Err(e);
+    }
     let out = PyDict::new(py);
     out.set_item("digest", &report.digest)?;
     out.set_item("layers", report.layers)?;

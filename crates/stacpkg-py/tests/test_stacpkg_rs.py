@@ -599,3 +599,31 @@ def test_items_go_back_out_as_the_command_lines_stac(tmp_path):
     assert same_table(stacpkg_rs.read_stac_json(tmp_path / "items.json"), items)
     with pytest.raises(ValueError, match="shape"):
         stacpkg_rs.write_items_stac_json(items, tmp_path / "x.json", shape="geojson")
+
+
+def test_progress_callbacks_hear_the_final_counts(tmp_path, monkeypatch):
+    monkeypatch.chdir(DEMO)
+    items = stacpkg_rs.read_stac_ndjson("items.ndjson")
+    seen = []
+    lock = stacpkg_rs.derive_asset_lock(items, checksum="calculate-always", progress=seen.append)
+    assert seen, "the callback is called at least once, at the end"
+    assert seen[-1]["rows"] == lock.num_rows == 6
+    assert seen[-1]["hashed"] == 6 and seen[-1]["bytes_hashed"] > 0
+
+    copies = []
+    stacpkg_rs.relocate_assets(
+        lock, store_type="file", key=str(tmp_path / "copies"), progress=copies.append
+    )
+    assert copies[-1]["copied"] == 6 and copies[-1]["bytes"] == seen[-1]["bytes_hashed"]
+
+    package = tmp_path / "package"
+    stacpkg_rs.build_package("items.ndjson", package)
+    pushed = []
+    stacpkg_rs.push_package(package, f"oci-layout:{tmp_path / 'layout'}:v1", progress=pushed.append)
+    assert pushed[-1]["done"] == pushed[-1]["total"] > 0
+
+    def fails(counts):
+        raise RuntimeError("the callback's own error")
+
+    with pytest.raises(RuntimeError, match="own error"):
+        stacpkg_rs.derive_asset_lock(items, probe_metadata=False, progress=fails)

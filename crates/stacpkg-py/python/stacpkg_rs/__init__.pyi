@@ -1,7 +1,7 @@
 """Type stubs for stacpkg_rs (see the package docstring)."""
 
 import os
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any, Literal, Protocol, TypedDict
 
 import pyarrow as pa
@@ -19,6 +19,11 @@ Names = Iterable[str] | None
 # names, "aws_" prefixes optional), or any object_store configuration name. They replace what
 # the environment says about that location; the environment still configures the others.
 StoreOptions = dict[str, dict[str, str | bool]]
+# Called about every half second on a thread of the module's, and once at the end, with the
+# operation's counters (derive: rows, failed, hashed, to_hash, bytes_hashed; relocation and copy:
+# rows, to_copy, bytes_to_copy, copied, kept, failed, bytes; push and pull: done, total bytes).
+# An exception it raises is raised by the call once its work is over.
+Progress = Callable[[dict[str, int]], object]
 ChecksumStrategy = Literal[
     "metadata", "use-etag", "calculate-if-needed", "calculate-always"
 ]
@@ -149,6 +154,7 @@ def derive_asset_lock(
     max_workers: int | None = None,
     checksum: ChecksumStrategy = "metadata",
     stores: StoreOptions | None = None,
+    progress: Progress | None = None,
 ) -> pa.Table:
     """Derive an asset lock from items (an Arrow table or stream, or an items GeoParquet path),
     probing every object for its size, ETag, last-modified and checksum unless
@@ -218,6 +224,7 @@ def relocate_asset_locations(
     source_prefix: str | None = None,
     layout: Layout = "item-asset",
     stores: StoreOptions | None = None,
+    progress: Progress | None = None,
 ) -> pa.Table:
     """Where every lock row would go under a store: the destination lock, nothing copied
     (``asset-lock relocate --dry-run``). ``key`` is the key prefix; ``source_prefix`` limits the
@@ -239,6 +246,7 @@ def relocate_assets(
     chunk_size_bytes: int | None = None,
     put_max_concurrency: int | None = None,
     stores: StoreOptions | None = None,
+    progress: Progress | None = None,
 ) -> pa.Table:
     """Copy every lock row's object under a store and return the destination lock with the
     copies' facts (``asset-lock relocate``). Bytes are hashed as they are copied and checked
@@ -255,6 +263,7 @@ def copy_assets(
     chunk_size_bytes: int | None = None,
     put_max_concurrency: int | None = None,
     stores: StoreOptions | None = None,
+    progress: Progress | None = None,
 ) -> pa.Table:
     """Copy the objects of ``source_assets`` to the locations of ``target_assets`` (rows
     matched by item and asset) and return the target lock with the copies' facts
@@ -323,6 +332,7 @@ def push_package(
     insecure: bool = False,
     auth_backend: Literal["token", "basic"] = "token",
     credentials: RegistryCredentials | None = None,
+    progress: Progress | None = None,
 ) -> PushReport:
     """Push a package to a registry (``host/repository:tag``) or an OCI image layout
     (``oci-layout:PATH[:TAG]``) (``push``). Credentials: the ``credentials`` given
@@ -343,6 +353,7 @@ def pull_package(
     providers: Names = None,
     asset_keys: Names = None,
     tables_only: bool = False,
+    progress: Progress | None = None,
 ) -> PullReport:
     """Pull a package into ``output_dir``, every blob digest-checked (``pull``). With a
     selection, the tables are written filtered (the bytes ``build`` writes for it) and only the
