@@ -882,6 +882,52 @@ fn lock_index(asset_lock: TableArg) -> stacpkg::Result<project::LockIndex> {
     project::LockIndex::from_lock(asset_lock.into_batches("asset_lock", StreamKind::AssetLock)?)
 }
 
+/// Keep the items with one of the `item_ids`, in one of the `collections`, with a provider
+/// among `providers` (every selection given must match), as `--item-ids`/`--collections`/
+/// `--providers` do; column buffers of kept rows are shared, not copied, where Arrow can.
+#[pyfunction]
+#[pyo3(signature = (items, *, item_ids=None, collections=None, providers=None))]
+fn filter_items(
+    py: Python<'_>,
+    items: &Bound<'_, PyAny>,
+    item_ids: Option<&Bound<'_, PyAny>>,
+    collections: Option<&Bound<'_, PyAny>>,
+    providers: Option<&Bound<'_, PyAny>>,
+) -> PyResult<Py<PyAny>> {
+    let items = table_arg(items, "items")?;
+    let filter = read_options(item_ids, collections, providers, None)?.filter;
+    project_items(py, items, move |items| {
+        let schema = items.schema();
+        Ok(BatchReader::new(
+            schema,
+            items.map(move |batch| {
+                filter.apply(batch?).map_err(|source| Error::Arrow {
+                    context: "failed to select items".into(),
+                    source,
+                })
+            }),
+        ))
+    })
+}
+
+/// The original converted the JSON-text table of its `read_stac_json` here. Every items table
+/// of this module already has the STAC GeoParquet shape: it is checked and returned as it is.
+#[pyfunction]
+fn items_table_to_geoparquet_table(
+    py: Python<'_>,
+    items: &Bound<'_, PyAny>,
+) -> PyResult<Py<PyAny>> {
+    if let Ok(names) = items.getattr("column_names")
+        && names.contains("assets_json")?
+    {
+        return Err(InvalidInputError::new_err(
+            "argument 'items': a table of JSON-text columns (`assets_json`, from the original's read_stac_json); read the STAC with stacpkg_rs.read_stac_json or read_stac_ndjson, which return the GeoParquet shape",
+        ));
+    }
+    let items = table_arg(items, "items")?;
+    project_items(py, items, Ok)
+}
+
 /// Write each asset's lock facts into the items: `file:size` and `file:checksum`, and with
 /// `alternate_key` the lock's location as that alternate href.
 #[pyfunction]
@@ -1557,6 +1603,8 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(derive_asset_lock, m)?)?;
     m.add_function(wrap_pyfunction!(validate_assets, m)?)?;
     m.add_function(wrap_pyfunction!(write_asset_lock_parquet_stream, m)?)?;
+    m.add_function(wrap_pyfunction!(filter_items, m)?)?;
+    m.add_function(wrap_pyfunction!(items_table_to_geoparquet_table, m)?)?;
     m.add_function(wrap_pyfunction!(enrich_items, m)?)?;
     m.add_function(wrap_pyfunction!(add_alternate_asset_hrefs, m)?)?;
     m.add_function(wrap_pyfunction!(promote_alternate_asset_hrefs, m)?)?;

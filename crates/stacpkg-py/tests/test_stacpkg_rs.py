@@ -627,3 +627,18 @@ def test_progress_callbacks_hear_the_final_counts(tmp_path, monkeypatch):
 
     with pytest.raises(RuntimeError, match="own error"):
         stacpkg_rs.derive_asset_lock(items, probe_metadata=False, progress=fails)
+
+
+def test_filter_items_selects_like_the_command_line(tmp_path):
+    items = stacpkg_rs.read_stac_ndjson(DEMO / "items.ndjson")
+    kept = stacpkg_rs.filter_items(items, collections={"demo-aerial"})
+    expected = ipc_table(
+        cli("items", "from-ndjson", str(DEMO / "items.ndjson"), "--collections", "demo-aerial")
+    )
+    assert kept.column("id").to_pylist() == expected.column("id").to_pylist() == ["item-a", "item-b"]
+    both = stacpkg_rs.filter_items(items, item_ids={"item-b", "item-c"}, collections={"demo-aerial"})
+    assert both.column("id").to_pylist() == ["item-b"]
+    assert same_table(stacpkg_rs.items_table_to_geoparquet_table(items), items)
+    compact = pa.table({"id": ["a"], "assets_json": ["{}"]})
+    with pytest.raises(stacpkg_rs.InvalidInputError, match="read_stac_json"):
+        stacpkg_rs.items_table_to_geoparquet_table(compact)

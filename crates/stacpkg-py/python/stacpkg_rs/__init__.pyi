@@ -179,6 +179,21 @@ def write_asset_lock_parquet_stream(
     """Write an asset lock (an Arrow table or stream, or a path to an Arrow IPC stream) as
     ``assets.lock.parquet``, atomically (``asset-lock to-parquet``)."""
 
+def filter_items(
+    items: TableInput,
+    *,
+    item_ids: Names = None,
+    collections: Names = None,
+    providers: Names = None,
+) -> pa.Table:
+    """Keep the items with one of ``item_ids``, in one of ``collections``, with a provider
+    among ``providers`` (every selection given must match)."""
+
+def items_table_to_geoparquet_table(items: TableInput) -> pa.Table:
+    """The original converted the JSON-text table of its ``read_stac_json`` here; this module's
+    items tables already have the STAC GeoParquet shape, so the table is checked and returned.
+    A JSON-text table (``assets_json``) raises ``InvalidInputError``."""
+
 def enrich_items(
     items: TableInput, asset_lock: TableInput, *, alternate_key: str | None = None
 ) -> pa.Table:
