@@ -593,10 +593,11 @@ fn the_python_original_reads_our_ten_column_lock_and_we_read_its_nine_column_one
         .sh(&format!(
             "set -e; {retry}
              $STACPKG items from-json items.json | $STACPKG asset-lock derive --checksum calculate-always | $STACPKG asset-lock to-parquet ours.parquet
-             '{original}' asset-lock from-parquet ours.parquet > ours.arrow
-             retry sh -c \"'{original}' asset-lock validate < ours.arrow > validated.jsonl\"
+             retry sh -c \"'{original}' asset-lock from-parquet ours.parquet > ours.arrow\" 2>>original.stderr
+             retry sh -c \"'{original}' asset-lock validate < ours.arrow > validated.jsonl\" 2>>original.stderr
              cat validated.jsonl
-             '{original}' asset-lock from-parquet ours.parquet | '{original}' asset-lock to-parquet theirs.parquet"
+             retry sh -c \"'{original}' asset-lock from-parquet ours.parquet > theirs.arrow\" 2>>original.stderr
+             retry sh -c \"'{original}' asset-lock to-parquet theirs.parquet < theirs.arrow\" 2>>original.stderr"
         ))
         .success();
     assert_eq!(valid_lines(&run.stdout), 2);
@@ -619,9 +620,9 @@ fn the_python_original_reads_our_ten_column_lock_and_we_read_its_nine_column_one
     let run = ctx
         .sh(&format!(
             "set -e; {retry}
-             '{original}' items from-json items.json > orig-items.arrow
-             retry sh -c \"'{original}' asset-lock derive < orig-items.arrow > orig-lock.arrow\"
-             '{original}' asset-lock to-parquet orig.parquet < orig-lock.arrow
+             retry sh -c \"'{original}' items from-json items.json > orig-items.arrow\" 2>>original.stderr
+             retry sh -c \"'{original}' asset-lock derive < orig-items.arrow > orig-lock.arrow\" 2>>original.stderr
+             retry sh -c \"'{original}' asset-lock to-parquet orig.parquet < orig-lock.arrow\" 2>>original.stderr
              $STACPKG asset-lock from-parquet orig.parquet | $STACPKG asset-lock validate --checksum verify"
         ))
         .success();
