@@ -26,6 +26,13 @@ use stacpkg::package::{self, media_type::MediaTypes};
 use stacpkg::store::{LocationOptions, Stores};
 use stacpkg::{BatchReader, Error, StreamKind};
 
+/// mimalloc, as the command line has: converting items moves hundreds of MB of short-lived
+/// values through the allocator on every core, and glibc's allocator made the pipeline a third
+/// slower (BENCHMARKS.md). Only this module's own allocations use it; Arrow buffers handed to
+/// pyarrow are released through their release callback, which frees them here too.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 create_exception!(
     stacpkg_rs,
     StacpkgError,

@@ -561,9 +561,14 @@ def test_the_originals_library_and_the_module_return_equal_tables(tmp_path):
     python = Path(original).parent / "python"
     package = tmp_path / "package"
     build(package)
-    done = subprocess.run(
-        [str(python), "-c", INTEROP, str(package)], capture_output=True, text=True, cwd=DEMO
-    )
+    # stacpkg 0.1.4 under Python 3.13.0 sometimes dies of SIGSEGV as its interpreter exits
+    # (see the Rust interop test): run it again when, and only when, that happens.
+    for _ in range(5):
+        done = subprocess.run(
+            [str(python), "-c", INTEROP, str(package)], capture_output=True, text=True, cwd=DEMO
+        )
+        if done.returncode != -11:
+            break
     assert done.returncode == 0, done.stderr
     found = json.loads(done.stdout.strip().splitlines()[-1])
     # The departures README lists ("What is different from the Python original"): links keep
