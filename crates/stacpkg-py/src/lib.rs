@@ -338,6 +338,7 @@ fn to_reader(py: Python<'_>, reader: BatchReader) -> PyResult<Py<PyAny>> {
 /// Where a table argument comes from.
 enum TableArg {
     Stream(RecordBatchStreamReader),
+    Batch(RecordBatch),
     Path(PathBuf),
 }
 
@@ -347,11 +348,15 @@ fn table_arg(value: &Bound<'_, PyAny>, parameter: &str) -> PyResult<TableArg> {
             RecordBatchStreamReader::from_pyarrow_bound(value)?,
         ));
     }
+    // One batch (a struct array whose fields are the columns), as nanoarrow and others export.
+    if value.hasattr("__arrow_c_array__")? {
+        return Ok(TableArg::Batch(RecordBatch::from_pyarrow_bound(value)?));
+    }
     if let Ok(path) = value.extract::<PathBuf>() {
         return Ok(TableArg::Path(path));
     }
     Err(PyTypeError::new_err(format!(
-        "argument '{parameter}': expected an Arrow table or stream (an object with __arrow_c_stream__) or a path, got {}",
+        "argument '{parameter}': expected an Arrow table, stream or batch (an object with __arrow_c_stream__ or __arrow_c_array__) or a path, got {}",
         value.get_type().name()?
     )))
 }
@@ -401,6 +406,11 @@ impl TableArg {
                     source,
                 })?;
                 stacpkg::ipc::read_stream(file, &input, kind)
+            }
+            TableArg::Batch(batch) => {
+                let schema = batch.schema();
+                stacpkg::ipc::check_kind(&schema, name, kind)?;
+                Ok(BatchReader::new(schema, std::iter::once(Ok(batch))))
             }
             TableArg::Stream(stream) => {
                 let schema = stream.schema();
@@ -724,6 +734,77 @@ fn strategy(text: &str) -> PyResult<Strategy> {
         .map_err(|e| PyValueError::new_err(format!("argument 'checksum': {e}")))
 }
 
+/// The derive options of `derive_asset_lock` and `derive_asset_lock_stream`.
+#[allow(clippy::too_many_arguments)]
+fn derive_options(
+    probe_metadata: bool,
+    item_ids: Option<&Bound<'_, PyAny>>,
+    providers: Option<&Bound<'_, PyAny>>,
+    asset_keys: Option<&Bound<'_, PyAny>>,
+    include_metadata_assets: bool,
+    keep_going: bool,
+    max_workers: Option<usize>,
+    checksum: &str,
+) -> PyResult<DeriveOptions> {
+    let mut options = DeriveOptions {
+        probe: probe_metadata,
+        filter: ItemFilter {
+            item_ids: names(item_ids, "item_ids")?,
+            providers: names(providers, "providers")?,
+            ..ItemFilter::default()
+        },
+        asset_keys: names(asset_keys, "asset_keys")?,
+        include_metadata_assets,
+        keep_going,
+        checksum: strategy(checksum)?,
+        ..DeriveOptions::default()
+    };
+    if let Some(workers) = max_workers {
+        options.max_workers = workers.max(1);
+    }
+    Ok(options)
+}
+
+/// As `derive_asset_lock`, as a RecordBatchReader: items are read and objects probed as the
+/// lock is read, so a pipeline of any length stays flat in memory. Probing stops when the
+/// reader is closed or dropped.
+#[pyfunction]
+#[pyo3(signature = (items, *, probe_metadata=true, item_ids=None, providers=None, asset_keys=None, include_metadata_assets=false, keep_going=false, max_workers=None, checksum="metadata", stores=None))]
+#[allow(clippy::too_many_arguments)]
+fn derive_asset_lock_stream(
+    py: Python<'_>,
+    items: &Bound<'_, PyAny>,
+    probe_metadata: bool,
+    item_ids: Option<&Bound<'_, PyAny>>,
+    providers: Option<&Bound<'_, PyAny>>,
+    asset_keys: Option<&Bound<'_, PyAny>>,
+    include_metadata_assets: bool,
+    keep_going: bool,
+    max_workers: Option<usize>,
+    checksum: &str,
+    stores: Option<&Bound<'_, PyDict>>,
+) -> PyResult<Py<PyAny>> {
+    let settings = store_settings(stores)?;
+    let items = table_arg(items, "items")?;
+    let options = derive_options(
+        probe_metadata,
+        item_ids,
+        providers,
+        asset_keys,
+        include_metadata_assets,
+        keep_going,
+        max_workers,
+        checksum,
+    )?;
+    let lock = py.detach(|| -> Result<_, Failure> {
+        let stores = make_stores(settings)?;
+        // Read lazily on the library's threads, where no Ctrl-C can be seen: not wrapped.
+        let items = items.open("items", StreamKind::Items)?;
+        Ok(asset_lock::derive(items, &stores, options, |_| {})?.0)
+    })?;
+    to_reader(py, lock)
+}
+
 /// Derive an asset lock (one row per asset) from items, probing each object unless
 /// `probe_metadata` is false.
 #[pyfunction]
@@ -745,23 +826,16 @@ fn derive_asset_lock(
 ) -> PyResult<Py<PyAny>> {
     let settings = store_settings(stores)?;
     let items = table_arg(items, "items")?;
-    let checksum = strategy(checksum)?;
-    let mut options = DeriveOptions {
-        probe: probe_metadata,
-        filter: ItemFilter {
-            item_ids: names(item_ids, "item_ids")?,
-            providers: names(providers, "providers")?,
-            ..ItemFilter::default()
-        },
-        asset_keys: names(asset_keys, "asset_keys")?,
+    let options = derive_options(
+        probe_metadata,
+        item_ids,
+        providers,
+        asset_keys,
         include_metadata_assets,
         keep_going,
+        max_workers,
         checksum,
-        ..DeriveOptions::default()
-    };
-    if let Some(workers) = max_workers {
-        options.max_workers = workers.max(1);
-    }
+    )?;
     let progress = progress.map(|p| p.clone().unbind());
     let (schema, batches) = py.detach(|| -> Result<_, Failure> {
         let stores = make_stores(settings)?;
@@ -1242,7 +1316,7 @@ fn copy_assets(
         .map_err(|e| StacpkgError::new_err(format!("cannot make a temporary directory: {e}")))?;
     let target_file = match &target {
         TableArg::Path(path) => path.clone(),
-        TableArg::Stream(_) => scratch.path().join("target.lock.parquet"),
+        TableArg::Stream(_) | TableArg::Batch(_) => scratch.path().join("target.lock.parquet"),
     };
     let destination = asset_lock::Destination::Lock(target_file.clone());
     let settings = CopySettings {
@@ -1262,7 +1336,7 @@ fn copy_assets(
         store_settings(stores)?,
         progress.map(|p| p.clone().unbind()),
         move || {
-            if let TableArg::Stream(_) = target {
+            if !matches!(target, TableArg::Path(_)) {
                 let rows = target.into_batches("target_assets", StreamKind::AssetLock)?;
                 asset_lock::write_parquet(rows, &target_file)?;
             }
@@ -1608,6 +1682,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(write_items_geoparquet_stream, m)?)?;
     m.add_function(wrap_pyfunction!(write_items_stac_json, m)?)?;
     m.add_function(wrap_pyfunction!(derive_asset_lock, m)?)?;
+    m.add_function(wrap_pyfunction!(derive_asset_lock_stream, m)?)?;
     m.add_function(wrap_pyfunction!(validate_assets, m)?)?;
     m.add_function(wrap_pyfunction!(write_asset_lock_parquet_stream, m)?)?;
     m.add_function(wrap_pyfunction!(filter_items, m)?)?;

@@ -647,3 +647,27 @@ def test_filter_items_selects_like_the_command_line(tmp_path):
     compact = pa.table({"id": ["a"], "assets_json": ["{}"]})
     with pytest.raises(stacpkg_rs.InvalidInputError, match="read_stac_json"):
         stacpkg_rs.items_table_to_geoparquet_table(compact)
+
+
+def test_a_streaming_pipeline_and_single_batches_give_the_same_lock(tmp_path, monkeypatch):
+    monkeypatch.chdir(DEMO)
+    expected = stacpkg_rs.derive_asset_lock(stacpkg_rs.read_stac_ndjson("items.ndjson"))
+    reader = stacpkg_rs.derive_asset_lock_stream(
+        stacpkg_rs.read_stac_ndjson_stream("items.ndjson", batch_size=1)
+    )
+    assert isinstance(reader, pa.RecordBatchReader)
+    report = stacpkg_rs.write_asset_lock_parquet_stream(reader, tmp_path / "lock.parquet")
+    assert report["rows"] == expected.num_rows == 6
+    streamed = stacpkg_rs.derive_asset_lock_stream(stacpkg_rs.read_stac_ndjson("items.ndjson"))
+    assert same_table(streamed.read_all(), expected)
+    stacpkg_rs.write_asset_lock_parquet_stream(expected, tmp_path / "whole.parquet")
+    assert (tmp_path / "lock.parquet").read_bytes() == (tmp_path / "whole.parquet").read_bytes()
+
+    # One batch given through __arrow_c_array__ only.
+    batch = stacpkg_rs.read_stac_ndjson("items.ndjson").combine_chunks().to_batches()[0]
+
+    class OneBatch:
+        def __arrow_c_array__(self, requested_schema=None):
+            return batch.__arrow_c_array__(requested_schema)
+
+    assert same_table(stacpkg_rs.derive_asset_lock(OneBatch()), expected)

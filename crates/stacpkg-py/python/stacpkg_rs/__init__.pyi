@@ -12,7 +12,12 @@ class ArrowStream(Protocol):
     def __arrow_c_stream__(self, requested_schema: object | None = None) -> object: ...
 
 StrPath = str | os.PathLike[str]
-TableInput = ArrowStream | StrPath
+class ArrowArray(Protocol):
+    """Anything that exports one batch through the Arrow C data interface."""
+
+    def __arrow_c_array__(self, requested_schema: object | None = None) -> tuple[object, object]: ...
+
+TableInput = ArrowStream | ArrowArray | StrPath
 Names = Iterable[str] | None
 # Location prefix ("s3://bucket", "az://container", "gs://bucket") to options: endpoint,
 # region, access_key_id, secret_access_key, session_token, skip_signature, allow_http (obstore's
@@ -159,6 +164,23 @@ def derive_asset_lock(
     """Derive an asset lock from items (an Arrow table or stream, or an items GeoParquet path),
     probing every object for its size, ETag, last-modified and checksum unless
     ``probe_metadata`` is false (``asset-lock derive``)."""
+
+def derive_asset_lock_stream(
+    items: TableInput,
+    *,
+    probe_metadata: bool = True,
+    item_ids: Names = None,
+    providers: Names = None,
+    asset_keys: Names = None,
+    include_metadata_assets: bool = False,
+    keep_going: bool = False,
+    max_workers: int | None = None,
+    checksum: ChecksumStrategy = "metadata",
+    stores: StoreOptions | None = None,
+) -> pa.RecordBatchReader:
+    """``derive_asset_lock`` as a RecordBatchReader: items are read and objects probed as the
+    lock is read, so a pipeline of any length stays flat in memory
+    (``read_stac_ndjson_stream`` → this → ``write_asset_lock_parquet_stream``)."""
 
 def validate_assets(
     assets: TableInput,
