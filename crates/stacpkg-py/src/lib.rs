@@ -1639,29 +1639,206 @@ fn pull_package<'py>(
     Ok(out)
 }
 
-fn inspect(py: Python<'_>, package_dir: PathBuf) -> PyResult<package::Summary> {
-    py.detach(|| package::inspect(&package_dir, &MediaTypes::host()))
+/// A file to attach: a path (`application/octet-stream`), `"FILE:TYPE/SUBTYPE"` as on the
+/// command line, or a `(path, media_type)` pair.
+fn attach_file(value: &Bound<'_, PyAny>) -> PyResult<oci::AttachFile> {
+    if let Ok((path, media_type)) = value.extract::<(PathBuf, String)>() {
+        return Ok(oci::AttachFile { path, media_type });
+    }
+    if let Ok(text) = value.extract::<String>() {
+        return text
+            .parse()
+            .map_err(|e: String| PyValueError::new_err(format!("argument 'files': {e}")));
+    }
+    if let Ok(path) = value.extract::<PathBuf>() {
+        return Ok(oci::AttachFile {
+            path,
+            media_type: "application/octet-stream".into(),
+        });
+    }
+    Err(PyTypeError::new_err(format!(
+        "argument 'files': expected paths, \"FILE:MEDIATYPE\" strings or (path, media_type) pairs, got {}",
+        value.get_type().name()?
+    )))
+}
+
+/// Attach files to a pushed manifest as an OCI artifact whose `subject` is it (the referrers
+/// API where the registry has one, else the tag schema `sha256-<hex>`).
+#[pyfunction]
+#[pyo3(signature = (subject, files, *, artifact_type, annotations=None, plain_http=false, insecure=false, auth_backend="token", credentials=None))]
+#[allow(clippy::too_many_arguments)]
+fn attach_artifact<'py>(
+    py: Python<'py>,
+    subject: &str,
+    files: &Bound<'py, PyAny>,
+    artifact_type: String,
+    annotations: Option<std::collections::BTreeMap<String, String>>,
+    plain_http: bool,
+    insecure: bool,
+    auth_backend: &str,
+    credentials: Option<&Bound<'py, PyDict>>,
+) -> PyResult<Bound<'py, PyDict>> {
+    let subject = artifact(subject, "subject")?;
+    if files.is_instance_of::<PyString>() {
+        return Err(PyTypeError::new_err(
+            "argument 'files': expected a list of files, got one string",
+        ));
+    }
+    let files = files
+        .try_iter()?
+        .map(|file| attach_file(&file?))
+        .collect::<PyResult<Vec<_>>>()?;
+    let options = oci::AttachOptions {
+        registry: registry_options(plain_http, insecure, auth_backend, credentials)?,
+        artifact_type,
+        annotations: annotations.unwrap_or_default(),
+        ..oci::AttachOptions::default()
+    };
+    let report = py
+        .detach(|| oci::attach(&subject, &files, &options))
+        .map_err(py_error)?;
+    let via = match report.via {
+        oci::ReferrersVia::Api => "api",
+        oci::ReferrersVia::FallbackTag => "fallback-tag",
+        oci::ReferrersVia::Layout => "layout",
+        _ => "other",
+    };
+    let out = PyDict::new(py);
+    out.set_item("digest", &report.digest)?;
+    out.set_item("subject", &report.subject)?;
+    out.set_item("via", via)?;
+    out.set_item("notes", &report.notes)?;
+    Ok(out)
+}
+
+/// The referrers of a pushed manifest (only those of `artifact_type` when given), as
+/// `discover --format json` lists them.
+#[pyfunction]
+#[pyo3(signature = (subject, *, artifact_type=None, plain_http=false, insecure=false, auth_backend="token", credentials=None))]
+fn discover_referrers(
+    py: Python<'_>,
+    subject: &str,
+    artifact_type: Option<String>,
+    plain_http: bool,
+    insecure: bool,
+    auth_backend: &str,
+    credentials: Option<&Bound<'_, PyDict>>,
+) -> PyResult<Py<PyAny>> {
+    let subject = artifact(subject, "subject")?;
+    let registry = registry_options(plain_http, insecure, auth_backend, credentials)?;
+    let (referrers, _) = py
+        .detach(|| {
+            oci::discover(
+                &subject,
+                artifact_type.as_deref(),
+                &registry,
+                &stacpkg::runtime::Runtime::Own,
+            )
+        })
+        .map_err(py_error)?;
+    let loads = py.import("json")?.getattr("loads")?;
+    Ok(loads.call1((oci::referrers_json(&referrers),))?.unbind())
+}
+
+/// Whether `inspect`'s argument names a pushed package rather than a directory, by the command
+/// line's rule: not an existing path, and either `oci-layout:…` or a reference whose first
+/// component is a host (`HOST:PORT`, a dotted name, `localhost`).
+fn is_artifact(text: &str) -> bool {
+    if std::path::Path::new(text).exists() {
+        return false;
+    }
+    if text.starts_with("oci-layout:") {
+        return true;
+    }
+    let Some((host, _)) = text.split_once('/') else {
+        return false;
+    };
+    !matches!(host, "." | "..") && (host == "localhost" || host.contains(':') || host.contains('.'))
+}
+
+/// A package directory's summary, or a pushed package's (its manifest and two tables only).
+fn inspect(
+    py: Python<'_>,
+    package: &Bound<'_, PyAny>,
+    transport: (bool, bool, &str, Option<&Bound<'_, PyDict>>),
+) -> PyResult<package::Summary> {
+    let (plain_http, insecure, auth_backend, credentials) = transport;
+    if let Ok(text) = package.extract::<String>()
+        && is_artifact(&text)
+    {
+        let source = artifact(&text, "package_dir")?;
+        let options = oci::InspectOptions {
+            registry: registry_options(plain_http, insecure, auth_backend, credentials)?,
+            ..oci::InspectOptions::default()
+        };
+        return py
+            .detach(|| oci::inspect(&source, &options))
+            .map_err(py_error);
+    }
+    let dir: PathBuf = package.extract()?;
+    py.detach(|| package::inspect(&dir, &MediaTypes::host()))
         .map_err(py_error)
 }
 
-/// A package's summary as a dict (what `inspect --format json` prints).
+/// A package's summary as a dict (`inspect --format json`): a directory, or a pushed package
+/// (`host/repository:tag`, `oci-layout:PATH[:TAG]`), read without pulling its assets.
 #[pyfunction]
-fn package_inspect_data(py: Python<'_>, package_dir: PathBuf) -> PyResult<Py<PyAny>> {
-    let json = inspect(py, package_dir)?.to_json();
+#[pyo3(signature = (package_dir, *, plain_http=false, insecure=false, auth_backend="token", credentials=None))]
+fn package_inspect_data(
+    py: Python<'_>,
+    package_dir: &Bound<'_, PyAny>,
+    plain_http: bool,
+    insecure: bool,
+    auth_backend: &str,
+    credentials: Option<&Bound<'_, PyDict>>,
+) -> PyResult<Py<PyAny>> {
+    let json = inspect(
+        py,
+        package_dir,
+        (plain_http, insecure, auth_backend, credentials),
+    )?
+    .to_json();
     let loads = py.import("json")?.getattr("loads")?;
     Ok(loads.call1((json,))?.unbind())
 }
 
-/// A package's summary as YAML (what `inspect` prints).
+/// A package's summary as YAML (`inspect`), of a directory or a pushed package.
 #[pyfunction]
-fn package_inspect_yaml(py: Python<'_>, package_dir: PathBuf) -> PyResult<String> {
-    Ok(inspect(py, package_dir)?.to_yaml())
+#[pyo3(signature = (package_dir, *, plain_http=false, insecure=false, auth_backend="token", credentials=None))]
+fn package_inspect_yaml(
+    py: Python<'_>,
+    package_dir: &Bound<'_, PyAny>,
+    plain_http: bool,
+    insecure: bool,
+    auth_backend: &str,
+    credentials: Option<&Bound<'_, PyDict>>,
+) -> PyResult<String> {
+    Ok(inspect(
+        py,
+        package_dir,
+        (plain_http, insecure, auth_backend, credentials),
+    )?
+    .to_yaml())
 }
 
-/// A package's summary as Markdown (what `inspect --format markdown` prints).
+/// A package's summary as Markdown (`inspect --format markdown`), of a directory or a pushed
+/// package.
 #[pyfunction]
-fn package_inspect_markdown(py: Python<'_>, package_dir: PathBuf) -> PyResult<String> {
-    Ok(inspect(py, package_dir)?.to_markdown())
+#[pyo3(signature = (package_dir, *, plain_http=false, insecure=false, auth_backend="token", credentials=None))]
+fn package_inspect_markdown(
+    py: Python<'_>,
+    package_dir: &Bound<'_, PyAny>,
+    plain_http: bool,
+    insecure: bool,
+    auth_backend: &str,
+    credentials: Option<&Bound<'_, PyDict>>,
+) -> PyResult<String> {
+    Ok(inspect(
+        py,
+        package_dir,
+        (plain_http, insecure, auth_backend, credentials),
+    )?
+    .to_markdown())
 }
 
 #[pymodule]
@@ -1697,6 +1874,8 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(build_package, m)?)?;
     m.add_function(wrap_pyfunction!(push_package, m)?)?;
     m.add_function(wrap_pyfunction!(pull_package, m)?)?;
+    m.add_function(wrap_pyfunction!(attach_artifact, m)?)?;
+    m.add_function(wrap_pyfunction!(discover_referrers, m)?)?;
     m.add_function(wrap_pyfunction!(package_inspect_data, m)?)?;
     m.add_function(wrap_pyfunction!(package_inspect_yaml, m)?)?;
     m.add_function(wrap_pyfunction!(package_inspect_markdown, m)?)?;

@@ -671,3 +671,43 @@ def test_a_streaming_pipeline_and_single_batches_give_the_same_lock(tmp_path, mo
             return batch.__arrow_c_array__(requested_schema)
 
     assert same_table(stacpkg_rs.derive_asset_lock(OneBatch()), expected)
+
+
+def test_referrers_and_remote_inspection_match_the_command_line(tmp_path, monkeypatch):
+    env = services()
+    monkeypatch.chdir(DEMO)
+    package = tmp_path / "package"
+    stacpkg_rs.build_package("items.ndjson", package)
+    report = tmp_path / "report.json"
+    report.write_text('{"valid": true}\n')
+    kind = "application/vnd.stacpkg.test-report+json"
+
+    # A registry with the referrers API (ferro-oci-server).
+    subject = f"{env['OCI_REFERRERS_HOST']}/py/attach:{uuid.uuid4().hex[:8]}"
+    stacpkg_rs.push_package(package, subject, plain_http=True)
+    attached = stacpkg_rs.attach_artifact(
+        subject,
+        [(report, "application/json")],
+        artifact_type=kind,
+        annotations={"org.example.check": "passed"},
+        plain_http=True,
+    )
+    assert attached["via"] == "api" and attached["digest"].startswith("sha256:")
+    found = stacpkg_rs.discover_referrers(subject, artifact_type=kind, plain_http=True)
+    assert [r["digest"] for r in found] == [attached["digest"]]
+    assert found[0]["annotations"]["org.example.check"] == "passed"
+    assert found == json.loads(
+        cli("discover", subject, "--artifact-type", kind, "--format", "json", "--plain-http")
+    )
+    remote = stacpkg_rs.package_inspect_data(subject, plain_http=True)
+    assert remote["items"] == stacpkg_rs.package_inspect_data(package)["items"]
+    assert remote == json.loads(cli("inspect", subject, "--format", "json", "--plain-http"))
+
+    # An OCI image layout: attach scans and writes its index.
+    layout = f"oci-layout:{tmp_path / 'layout'}:v1"
+    stacpkg_rs.push_package(package, layout)
+    assert stacpkg_rs.attach_artifact(layout, [str(report)], artifact_type=kind)["via"] == "layout"
+    assert len(stacpkg_rs.discover_referrers(layout)) == 1
+    assert stacpkg_rs.package_inspect_yaml(layout) == cli("inspect", layout).decode()
+    with pytest.raises(TypeError, match="files"):
+        stacpkg_rs.attach_artifact(layout, str(report), artifact_type=kind)

@@ -397,11 +397,74 @@ def pull_package(
     asset layers their rows point at are fetched; ``tables_only`` fetches no asset or content
     layer."""
 
-def package_inspect_data(package_dir: StrPath) -> dict[str, Any]:
-    """A package's summary (``inspect --format json``)."""
+class AttachReport(TypedDict):
+    digest: str
+    subject: str
+    via: Literal["api", "fallback-tag", "layout"]
+    notes: list[str]
 
-def package_inspect_yaml(package_dir: StrPath) -> str:
-    """A package's summary as YAML (``inspect``)."""
+class Referrer(TypedDict):
+    digest: str
+    mediaType: str
+    artifactType: str | None
+    size: int
+    annotations: dict[str, str]
 
-def package_inspect_markdown(package_dir: StrPath) -> str:
-    """A package's summary as Markdown (``inspect --format markdown``)."""
+def attach_artifact(
+    subject: str,
+    files: Iterable[StrPath | tuple[StrPath, str]],
+    *,
+    artifact_type: str,
+    annotations: dict[str, str] | None = None,
+    plain_http: bool = False,
+    insecure: bool = False,
+    auth_backend: Literal["token", "basic"] = "token",
+    credentials: RegistryCredentials | None = None,
+) -> AttachReport:
+    """Attach files (paths, ``"FILE:MEDIATYPE"`` strings or ``(path, media_type)`` pairs) to a
+    pushed manifest as an artifact whose ``subject`` it is (``attach``): through the referrers
+    API where the registry has one, else the tag schema ``sha256-<hex>``."""
+
+def discover_referrers(
+    subject: str,
+    *,
+    artifact_type: str | None = None,
+    plain_http: bool = False,
+    insecure: bool = False,
+    auth_backend: Literal["token", "basic"] = "token",
+    credentials: RegistryCredentials | None = None,
+) -> list[Referrer]:
+    """The referrers of a pushed manifest, only those of ``artifact_type`` when given
+    (``discover --format json``)."""
+
+def package_inspect_data(
+    package_dir: StrPath,
+    *,
+    plain_http: bool = False,
+    insecure: bool = False,
+    auth_backend: Literal["token", "basic"] = "token",
+    credentials: RegistryCredentials | None = None,
+) -> dict[str, Any]:
+    """A package's summary (``inspect --format json``): a directory, or a pushed package
+    (``host/repository:tag``, ``oci-layout:PATH[:TAG]``) read without pulling its assets."""
+
+def package_inspect_yaml(
+    package_dir: StrPath,
+    *,
+    plain_http: bool = False,
+    insecure: bool = False,
+    auth_backend: Literal["token", "basic"] = "token",
+    credentials: RegistryCredentials | None = None,
+) -> str:
+    """A package's summary as YAML (``inspect``), of a directory or a pushed package."""
+
+def package_inspect_markdown(
+    package_dir: StrPath,
+    *,
+    plain_http: bool = False,
+    insecure: bool = False,
+    auth_backend: Literal["token", "basic"] = "token",
+    credentials: RegistryCredentials | None = None,
+) -> str:
+    """A package's summary as Markdown (``inspect --format markdown``), of a directory or a
+    pushed package."""
