@@ -1535,6 +1535,35 @@ fn build_package<'py>(
     Ok(out)
 }
 
+/// Run a registry transfer on a thread of its own while this (main) thread watches for Ctrl-C:
+/// on Ctrl-C the transfer is cancelled, its thread is waited for (it drops the blobs in flight
+/// and cleans up), and the `KeyboardInterrupt` is returned.
+fn cancellable<T: Send>(
+    transfer: &oci::Progress,
+    work: impl FnOnce() -> stacpkg::Result<T> + Send,
+) -> Result<T, Failure> {
+    std::thread::scope(|scope| {
+        let handle = scope.spawn(work);
+        let mut interrupt = None;
+        while !handle.is_finished() {
+            std::thread::sleep(std::time::Duration::from_millis(50));
+            if interrupt.is_none()
+                && let Err(e) = interrupted()
+            {
+                interrupt = Some(e);
+                transfer.cancel();
+            }
+        }
+        let result = handle.join().map_err(|_| {
+            Failure::Python(StacpkgError::new_err("the transfer's thread panicked"))
+        })?;
+        match interrupt {
+            Some(e) => Err(Failure::Python(e)),
+            None => result.map_err(Failure::Library),
+        }
+    })
+}
+
 /// Push a package directory to a registry (`host/repo:tag`) or an OCI image layout
 /// (`oci-layout:PATH[:TAG]`) as an OCI artifact with typed layers.
 #[pyfunction]
@@ -1565,10 +1594,12 @@ fn push_package<'py>(
             ]
         };
         with_progress(progress.as_ref(), counters, || {
-            oci::push(&package_dir, &target, &options, &transfer)
+            cancellable(&transfer, || {
+                oci::push(&package_dir, &target, &options, &transfer)
+            })
         })
     });
-    let report = report.map_err(py_error)?;
+    let report = report?;
     if let Some(e) = failed {
         return Err(e);
     }
@@ -1622,10 +1653,12 @@ fn pull_package<'py>(
             ]
         };
         with_progress(progress.as_ref(), counters, || {
-            oci::pull(&source, &output_dir, &options, &transfer)
+            cancellable(&transfer, || {
+                oci::pull(&source, &output_dir, &options, &transfer)
+            })
         })
     });
-    let report = report.map_err(py_error)?;
+    let report = report?;
     if let Some(e) = failed {
         return Err(e);
     }

@@ -711,3 +711,36 @@ def test_referrers_and_remote_inspection_match_the_command_line(tmp_path, monkey
     assert stacpkg_rs.package_inspect_yaml(layout) == cli("inspect", layout).decode()
     with pytest.raises(TypeError, match="files"):
         stacpkg_rs.attach_artifact(layout, str(report), artifact_type=kind)
+
+
+def test_ctrl_c_cancels_a_pull_and_a_rerun_finishes_it(tmp_path, monkeypatch):
+    # A 96 MB content layer pulled through the test proxy that sends 48 MB/s (~2 s); SIGINT
+    # after 0.4 s: KeyboardInterrupt at once, no output directory; the rerun completes it.
+    env = services()
+    monkeypatch.chdir(DEMO)
+    package = tmp_path / "package"
+    big = tmp_path / "big.bin"
+    big.write_bytes(os.urandom(96 * 1024 * 1024))
+    stacpkg_rs.build_package("items.ndjson", package, includes=[big])
+    repository = f"py/cancel-{uuid.uuid4().hex[:8]}"
+    stacpkg_rs.push_package(package, f"{env['OCI_HOST']}/{repository}:v1", plain_http=True)
+    source = f"{env['OCI_SLOW_HOST']}/{repository}:v1"
+    out = tmp_path / "out"
+    script = f"""
+import os, signal, sys, threading, time
+import stacpkg_rs
+threading.Timer(0.4, lambda: os.kill(os.getpid(), signal.SIGINT)).start()
+start = time.time()
+try:
+    stacpkg_rs.pull_package({source!r}, {str(out)!r}, plain_http=True)
+except KeyboardInterrupt:
+    print("interrupted after", round(time.time() - start, 2))
+    sys.exit(3)
+print("finished after", round(time.time() - start, 2))
+"""
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
+    assert done.returncode == 3, (done.stdout, done.stderr)
+    assert float(done.stdout.split()[-1]) < 1.5, done.stdout
+    assert not out.exists()
+    stacpkg_rs.pull_package(source, out, plain_http=True)
+    assert (out / "big.bin").read_bytes() == big.read_bytes()

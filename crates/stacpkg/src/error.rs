@@ -250,6 +250,10 @@ pub enum Error {
     #[error("the reader of the batch stream went away")]
     OutputClosed,
 
+    /// The caller cancelled the push or pull ([`crate::oci::Progress::cancel`]).
+    #[error("the transfer was cancelled")]
+    Cancelled,
+
     /// An asset-lock row breaks the lock schema (for example, it has no `item_id`).
     #[error("asset lock row {row} {problem}")]
     InvalidLock {

@@ -3,7 +3,7 @@
 
 use std::fmt::Write;
 use std::sync::Arc;
-use std::sync::atomic::AtomicU64;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use serde::Deserialize;
 
@@ -165,18 +165,96 @@ impl<'a> Verifier<'a> {
     }
 }
 
-/// Bytes moved so far and in total, for progress bars (shared with the caller).
+/// Bytes moved so far and in total, for progress bars, and a way to stop the transfer (shared
+/// with the caller).
 #[derive(Debug, Clone, Default)]
 pub struct Progress {
     /// Bytes of all blobs to move (known once the layers are).
     pub total: Arc<AtomicU64>,
     /// Bytes moved or found present.
     pub done: Arc<AtomicU64>,
+    cancel: Arc<Cancel>,
+}
+
+#[derive(Debug, Default)]
+struct Cancel {
+    requested: AtomicBool,
+    notify: tokio::sync::Notify,
+}
+
+impl Progress {
+    /// Stop the push or pull this progress belongs to, from any thread: the blobs in flight are
+    /// dropped and the call returns [`Error::Cancelled`]. A pull keeps what it fetched for the
+    /// next run, as when the source went away; a push's chunked uploads resume.
+    pub fn cancel(&self) {
+        self.cancel.requested.store(true, Ordering::SeqCst);
+        self.cancel.notify.notify_waiters();
+    }
+
+    /// Whether [`cancel`](Self::cancel) was called.
+    pub fn is_cancelled(&self) -> bool {
+        self.cancel.requested.load(Ordering::SeqCst)
+    }
+
+    /// `work`, unless the transfer is cancelled first.
+    pub(crate) async fn unless_cancelled<T>(
+        &self,
+        work: impl std::future::Future<Output = Result<T>>,
+    ) -> Result<T> {
+        let cancelled = async {
+            loop {
+                // Registered before the flag is read, so a cancel in between is not missed.
+                let notified = self.cancel.notify.notified();
+                let mut notified = std::pin::pin!(notified);
+                notified.as_mut().enable();
+                if self.is_cancelled() {
+                    return;
+                }
+                notified.await;
+            }
+        };
+        let work = std::pin::pin!(work);
+        let cancelled = std::pin::pin!(cancelled);
+        match futures::future::select(work, cancelled).await {
+            futures::future::Either::Left((result, _)) => result,
+            futures::future::Either::Right(((), _)) => Err(Error::Cancelled),
+        }
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_cancel_from_another_thread_ends_a_transfer_that_would_never_finish() {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        let progress = Progress::default();
+        let canceller = progress.clone();
+        let thread = std::thread::spawn(move || {
+            std::thread::sleep(std::time::Duration::from_millis(50));
+            canceller.cancel();
+        });
+        let stalled = futures::future::pending::<Result<()>>();
+        let result = runtime.block_on(progress.unless_cancelled(stalled));
+        thread.join().unwrap();
+        assert!(matches!(result, Err(Error::Cancelled)), "{result:?}");
+        assert!(progress.is_cancelled());
+        // Work that ends first wins; a cancel before the start stops it at once.
+        let fresh = Progress::default();
+        assert_eq!(
+            runtime
+                .block_on(fresh.unless_cancelled(async { Ok(7) }))
+                .unwrap(),
+            7
+        );
+        fresh.cancel();
+        let result =
+            runtime.block_on(fresh.unless_cancelled(futures::future::pending::<Result<()>>()));
+        assert!(matches!(result, Err(Error::Cancelled)));
+    }
 
     #[test]
     fn the_empty_config_digest_is_the_digest_of_its_blob() {

@@ -205,9 +205,12 @@ pub fn push_to(
         })
         .collect();
     let skipped = options.runtime.block_on(Threads::All, async {
-        let skipped: Vec<bool> = futures::stream::iter(uploads)
-            .buffer_unordered(LAYERS_IN_FLIGHT)
-            .try_collect()
+        let skipped: Vec<bool> = progress
+            .unless_cancelled(
+                futures::stream::iter(uploads)
+                    .buffer_unordered(LAYERS_IN_FLIGHT)
+                    .try_collect(),
+            )
             .await?;
         let config = Descriptor::empty_config();
         if !target.has_blob(&config).await? {
@@ -265,12 +268,15 @@ pub fn pull_from(
     let staging = Staging::new(output_dir, options.force)?;
     let fetched = Partial::open(output_dir)?;
     let result = pull_staged(source, reference, staging, &fetched, options, progress);
-    // What was fetched is kept for the next run only when the source could not be reached;
-    // any other failure (a wrong blob, an unsafe title, a bad selection) starts over.
+    // What was fetched is kept for the next run only when the source could not be reached or
+    // the caller cancelled; any other failure (a wrong blob, an unsafe title, a bad selection) starts over.
     let reachable_again = matches!(
         &result,
         Err(Error::Layer { source, .. }) if matches!(**source, Error::RegistryUnavailable { .. })
-    ) || matches!(&result, Err(Error::RegistryUnavailable { .. }));
+    ) || matches!(
+        &result,
+        Err(Error::RegistryUnavailable { .. } | Error::Cancelled)
+    );
     if !reachable_again {
         fetched.remove();
     }
@@ -463,9 +469,12 @@ fn fetch_layers(
         })
         .collect();
     runtime.block_on(Threads::All, async {
-        futures::stream::iter(downloads)
-            .buffer_unordered(LAYERS_IN_FLIGHT)
-            .try_collect::<Vec<()>>()
+        progress
+            .unless_cancelled(
+                futures::stream::iter(downloads)
+                    .buffer_unordered(LAYERS_IN_FLIGHT)
+                    .try_collect::<Vec<()>>(),
+            )
             .await
     })??;
     // Placed only once every blob is in, and here rather than in the tasks: a failed pull's
