@@ -949,9 +949,18 @@ fn write_asset_lock_parquet_stream<'py>(
 /// Apply an items-to-items projection, with the GIL released, and return the table.
 fn project_items(
     py: Python<'_>,
+    lazy: bool,
     items: TableArg,
     project: impl FnOnce(BatchReader) -> stacpkg::Result<BatchReader> + Send,
 ) -> PyResult<Py<PyAny>> {
+    if lazy {
+        // Batches are made as Python reads them, on threads where no Ctrl-C can be seen: the
+        // input is not wrapped.
+        let reader = py
+            .detach(|| project(items.open("items", StreamKind::Items)?))
+            .map_err(py_error)?;
+        return to_reader(py, reader);
+    }
     let (schema, batches) = py.detach(|| {
         let items = items.into_batches("items", StreamKind::Items)?;
         collect(project(items)?)
@@ -975,9 +984,33 @@ fn filter_items(
     collections: Option<&Bound<'_, PyAny>>,
     providers: Option<&Bound<'_, PyAny>>,
 ) -> PyResult<Py<PyAny>> {
+    filter_items_impl(py, items, item_ids, collections, providers, false)
+}
+
+/// As `filter_items`, as a RecordBatchReader: batches are made as they are read.
+#[pyfunction]
+#[pyo3(signature = (items, *, item_ids=None, collections=None, providers=None))]
+fn filter_items_stream(
+    py: Python<'_>,
+    items: &Bound<'_, PyAny>,
+    item_ids: Option<&Bound<'_, PyAny>>,
+    collections: Option<&Bound<'_, PyAny>>,
+    providers: Option<&Bound<'_, PyAny>>,
+) -> PyResult<Py<PyAny>> {
+    filter_items_impl(py, items, item_ids, collections, providers, true)
+}
+
+fn filter_items_impl(
+    py: Python<'_>,
+    items: &Bound<'_, PyAny>,
+    item_ids: Option<&Bound<'_, PyAny>>,
+    collections: Option<&Bound<'_, PyAny>>,
+    providers: Option<&Bound<'_, PyAny>>,
+    lazy: bool,
+) -> PyResult<Py<PyAny>> {
     let items = table_arg(items, "items")?;
     let filter = read_options(item_ids, collections, providers, None)?.filter;
-    project_items(py, items, move |items| {
+    project_items(py, lazy, items, move |items| {
         let schema = items.schema();
         Ok(BatchReader::new(
             schema,
@@ -1006,7 +1039,7 @@ fn items_table_to_geoparquet_table(
         ));
     }
     let items = table_arg(items, "items")?;
-    project_items(py, items, Ok)
+    project_items(py, false, items, Ok)
 }
 
 /// Write each asset's lock facts into the items: `file:size` and `file:checksum`, and with
@@ -1019,9 +1052,31 @@ fn enrich_items(
     asset_lock: &Bound<'_, PyAny>,
     alternate_key: Option<String>,
 ) -> PyResult<Py<PyAny>> {
+    enrich_items_impl(py, items, asset_lock, alternate_key, false)
+}
+
+/// As `enrich_items`, as a RecordBatchReader: batches are made as they are read.
+#[pyfunction]
+#[pyo3(signature = (items, asset_lock, *, alternate_key=None))]
+fn enrich_items_stream(
+    py: Python<'_>,
+    items: &Bound<'_, PyAny>,
+    asset_lock: &Bound<'_, PyAny>,
+    alternate_key: Option<String>,
+) -> PyResult<Py<PyAny>> {
+    enrich_items_impl(py, items, asset_lock, alternate_key, true)
+}
+
+fn enrich_items_impl(
+    py: Python<'_>,
+    items: &Bound<'_, PyAny>,
+    asset_lock: &Bound<'_, PyAny>,
+    alternate_key: Option<String>,
+    lazy: bool,
+) -> PyResult<Py<PyAny>> {
     let items = table_arg(items, "items")?;
     let asset_lock = table_arg(asset_lock, "asset_lock")?;
-    project_items(py, items, move |items| {
+    project_items(py, lazy, items, move |items| {
         project::enrich(items, lock_index(asset_lock)?, alternate_key)
     })
 }
@@ -1036,9 +1091,33 @@ fn add_alternate_asset_hrefs(
     alternate_key: String,
     alternate_name: Option<String>,
 ) -> PyResult<Py<PyAny>> {
+    add_alternate_asset_hrefs_impl(py, items, asset_lock, alternate_key, alternate_name, false)
+}
+
+/// As `add_alternate_asset_hrefs`, as a RecordBatchReader: batches are made as they are read.
+#[pyfunction]
+#[pyo3(signature = (items, asset_lock, *, alternate_key, alternate_name=None))]
+fn add_alternate_asset_hrefs_stream(
+    py: Python<'_>,
+    items: &Bound<'_, PyAny>,
+    asset_lock: &Bound<'_, PyAny>,
+    alternate_key: String,
+    alternate_name: Option<String>,
+) -> PyResult<Py<PyAny>> {
+    add_alternate_asset_hrefs_impl(py, items, asset_lock, alternate_key, alternate_name, true)
+}
+
+fn add_alternate_asset_hrefs_impl(
+    py: Python<'_>,
+    items: &Bound<'_, PyAny>,
+    asset_lock: &Bound<'_, PyAny>,
+    alternate_key: String,
+    alternate_name: Option<String>,
+    lazy: bool,
+) -> PyResult<Py<PyAny>> {
     let items = table_arg(items, "items")?;
     let asset_lock = table_arg(asset_lock, "asset_lock")?;
-    project_items(py, items, move |items| {
+    project_items(py, lazy, items, move |items| {
         project::add_alternate(
             items,
             lock_index(asset_lock)?,
@@ -1060,6 +1139,48 @@ fn promote_alternate_asset_hrefs(
     drop_alternates: bool,
     switched_alternate_name: String,
 ) -> PyResult<Py<PyAny>> {
+    promote_alternate_asset_hrefs_impl(
+        py,
+        items,
+        alternate_key,
+        mode,
+        drop_alternates,
+        switched_alternate_name,
+        false,
+    )
+}
+
+/// As `promote_alternate_asset_hrefs`, as a RecordBatchReader: batches are made as they are read.
+#[pyfunction]
+#[pyo3(signature = (items, *, alternate_key, mode="replace", drop_alternates=false, switched_alternate_name=project::DEFAULT_SWITCHED_NAME.to_string()))]
+fn promote_alternate_asset_hrefs_stream(
+    py: Python<'_>,
+    items: &Bound<'_, PyAny>,
+    alternate_key: String,
+    mode: &str,
+    drop_alternates: bool,
+    switched_alternate_name: String,
+) -> PyResult<Py<PyAny>> {
+    promote_alternate_asset_hrefs_impl(
+        py,
+        items,
+        alternate_key,
+        mode,
+        drop_alternates,
+        switched_alternate_name,
+        true,
+    )
+}
+
+fn promote_alternate_asset_hrefs_impl(
+    py: Python<'_>,
+    items: &Bound<'_, PyAny>,
+    alternate_key: String,
+    mode: &str,
+    drop_alternates: bool,
+    switched_alternate_name: String,
+    lazy: bool,
+) -> PyResult<Py<PyAny>> {
     let items = table_arg(items, "items")?;
     let mode = match mode {
         "replace" => project::PromoteMode::Replace,
@@ -1076,7 +1197,7 @@ fn promote_alternate_asset_hrefs(
         switched_name: switched_alternate_name,
         drop_alternates,
     };
-    project_items(py, items, move |items| {
+    project_items(py, lazy, items, move |items| {
         project::promote_alternate(items, options)
     })
 }
@@ -1089,8 +1210,28 @@ fn remove_alternate_asset_hrefs(
     items: &Bound<'_, PyAny>,
     alternate_key: String,
 ) -> PyResult<Py<PyAny>> {
+    remove_alternate_asset_hrefs_impl(py, items, alternate_key, false)
+}
+
+/// As `remove_alternate_asset_hrefs`, as a RecordBatchReader: batches are made as they are read.
+#[pyfunction]
+#[pyo3(signature = (items, *, alternate_key))]
+fn remove_alternate_asset_hrefs_stream(
+    py: Python<'_>,
+    items: &Bound<'_, PyAny>,
+    alternate_key: String,
+) -> PyResult<Py<PyAny>> {
+    remove_alternate_asset_hrefs_impl(py, items, alternate_key, true)
+}
+
+fn remove_alternate_asset_hrefs_impl(
+    py: Python<'_>,
+    items: &Bound<'_, PyAny>,
+    alternate_key: String,
+    lazy: bool,
+) -> PyResult<Py<PyAny>> {
     let items = table_arg(items, "items")?;
-    project_items(py, items, move |items| {
+    project_items(py, lazy, items, move |items| {
         project::remove_alternate(items, alternate_key)
     })
 }
@@ -1898,6 +2039,11 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(filter_items, m)?)?;
     m.add_function(wrap_pyfunction!(items_table_to_geoparquet_table, m)?)?;
     m.add_function(wrap_pyfunction!(enrich_items, m)?)?;
+    m.add_function(wrap_pyfunction!(filter_items_stream, m)?)?;
+    m.add_function(wrap_pyfunction!(enrich_items_stream, m)?)?;
+    m.add_function(wrap_pyfunction!(add_alternate_asset_hrefs_stream, m)?)?;
+    m.add_function(wrap_pyfunction!(promote_alternate_asset_hrefs_stream, m)?)?;
+    m.add_function(wrap_pyfunction!(remove_alternate_asset_hrefs_stream, m)?)?;
     m.add_function(wrap_pyfunction!(add_alternate_asset_hrefs, m)?)?;
     m.add_function(wrap_pyfunction!(promote_alternate_asset_hrefs, m)?)?;
     m.add_function(wrap_pyfunction!(remove_alternate_asset_hrefs, m)?)?;

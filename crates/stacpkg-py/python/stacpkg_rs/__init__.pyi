@@ -211,6 +211,15 @@ def filter_items(
     """Keep the items with one of ``item_ids``, in one of ``collections``, with a provider
     among ``providers`` (every selection given must match)."""
 
+def filter_items_stream(
+    items: TableInput,
+    *,
+    item_ids: Names = None,
+    collections: Names = None,
+    providers: Names = None,
+) -> pa.RecordBatchReader:
+    """``filter_items`` as a RecordBatchReader: batches are made as they are read."""
+
 def items_table_to_geoparquet_table(items: TableInput) -> pa.Table:
     """The original converted the JSON-text table of its ``read_stac_json`` here; this module's
     items tables already have the STAC GeoParquet shape, so the table is checked and returned.
@@ -223,6 +232,11 @@ def enrich_items(
     with ``alternate_key`` the lock's location as that alternate href (``items enrich``). A path
     for ``items`` is an items GeoParquet file, for ``asset_lock`` an ``assets.lock.parquet``."""
 
+def enrich_items_stream(
+    items: TableInput, asset_lock: TableInput, *, alternate_key: str | None = None
+) -> pa.RecordBatchReader:
+    """``enrich_items`` as a RecordBatchReader: batches are made as they are read."""
+
 def add_alternate_asset_hrefs(
     items: TableInput,
     asset_lock: TableInput,
@@ -232,6 +246,15 @@ def add_alternate_asset_hrefs(
 ) -> pa.Table:
     """Add each asset's lock location as the alternate href ``alternate_key``
     (``items add-alternate``)."""
+
+def add_alternate_asset_hrefs_stream(
+    items: TableInput,
+    asset_lock: TableInput,
+    *,
+    alternate_key: str,
+    alternate_name: str | None = None,
+) -> pa.RecordBatchReader:
+    """``add_alternate_asset_hrefs`` as a RecordBatchReader: batches are made as they are read."""
 
 def promote_alternate_asset_hrefs(
     items: TableInput,
@@ -245,8 +268,21 @@ def promote_alternate_asset_hrefs(
     (or drops them all with ``drop_alternates``), ``switch`` swaps primary and alternate
     (``items promote-alternate``)."""
 
+def promote_alternate_asset_hrefs_stream(
+    items: TableInput,
+    *,
+    alternate_key: str,
+    mode: Literal["replace", "switch"] = "replace",
+    drop_alternates: bool = False,
+    switched_alternate_name: str = "original",
+) -> pa.RecordBatchReader:
+    """``promote_alternate_asset_hrefs`` as a RecordBatchReader: batches are made as they are read."""
+
 def remove_alternate_asset_hrefs(items: TableInput, *, alternate_key: str) -> pa.Table:
     """Remove the alternate href ``alternate_key`` from every asset (``items remove-alternate``)."""
+
+def remove_alternate_asset_hrefs_stream(items: TableInput, *, alternate_key: str) -> pa.RecordBatchReader:
+    """``remove_alternate_asset_hrefs`` as a RecordBatchReader: batches are made as they are read."""
 
 StoreType = Literal["file", "s3", "gs", "az", "http", "https"]
 Layout = Literal["item-asset", "source-key"]
