@@ -1289,22 +1289,7 @@ fn relocation(
     progress: Option<Py<PyAny>>,
     before: impl FnOnce() -> stacpkg::Result<()> + Send,
 ) -> PyResult<Py<PyAny>> {
-    let mut options = asset_lock::RelocateOptions::to(destination);
-    options.dry_run = settings.dry_run;
-    options.keep_going = settings.keep_going;
-    options.copy.overwrite = settings.overwrite;
-    if let Some(workers) = settings.max_workers {
-        options.max_workers = workers.max(1);
-    }
-    if let Some(limit) = settings.memory_limit_bytes {
-        options.memory_limit = limit;
-    }
-    if let Some(size) = settings.chunk_size_bytes {
-        options.copy.chunk_size = size;
-    }
-    if let Some(parts) = settings.put_max_concurrency {
-        options.copy.put_max_concurrency = parts.max(1);
-    }
+    let options = relocate_options(destination, settings);
     let (schema, batches) = py.detach(|| -> Result<_, Failure> {
         before()?;
         let stores = make_stores(stores)?;
@@ -1329,6 +1314,29 @@ fn relocation(
         }
     })?;
     to_table(py, schema, batches)
+}
+
+fn relocate_options(
+    destination: asset_lock::Destination,
+    settings: CopySettings,
+) -> asset_lock::RelocateOptions {
+    let mut options = asset_lock::RelocateOptions::to(destination);
+    options.dry_run = settings.dry_run;
+    options.keep_going = settings.keep_going;
+    options.copy.overwrite = settings.overwrite;
+    if let Some(workers) = settings.max_workers {
+        options.max_workers = workers.max(1);
+    }
+    if let Some(limit) = settings.memory_limit_bytes {
+        options.memory_limit = limit;
+    }
+    if let Some(size) = settings.chunk_size_bytes {
+        options.copy.chunk_size = size;
+    }
+    if let Some(parts) = settings.put_max_concurrency {
+        options.copy.put_max_concurrency = parts.max(1);
+    }
+    options
 }
 
 /// Where each lock row would go under a store (the original's planning function): the
@@ -1428,6 +1436,60 @@ fn relocate_assets(
         progress.map(|p| p.clone().unbind()),
         || Ok(()),
     )
+}
+
+/// As `relocate_assets`, as a RecordBatchReader: objects are copied as the destination lock is
+/// read (a few batches ahead), so a lock of any length relocates in flat memory; copying stops
+/// when the reader is closed or dropped.
+#[pyfunction]
+#[pyo3(signature = (asset_lock, *, store_type, store_container=None, store_endpoint_url=None, key=None, source_prefix=None, layout="item-asset", overwrite=true, keep_going=false, max_workers=None, memory_limit_bytes=None, chunk_size_bytes=None, put_max_concurrency=None, stores=None))]
+#[allow(clippy::too_many_arguments)]
+fn relocate_assets_stream(
+    py: Python<'_>,
+    asset_lock: &Bound<'_, PyAny>,
+    store_type: String,
+    store_container: Option<String>,
+    store_endpoint_url: Option<String>,
+    key: Option<String>,
+    source_prefix: Option<String>,
+    layout: &str,
+    overwrite: bool,
+    keep_going: bool,
+    max_workers: Option<usize>,
+    memory_limit_bytes: Option<u64>,
+    chunk_size_bytes: Option<usize>,
+    put_max_concurrency: Option<usize>,
+    stores: Option<&Bound<'_, PyDict>>,
+) -> PyResult<Py<PyAny>> {
+    let source = table_arg(asset_lock, "asset_lock")?;
+    let settings = store_settings(stores)?;
+    let destination = plan(
+        store_type,
+        store_container,
+        store_endpoint_url,
+        key,
+        source_prefix,
+        layout,
+    )?;
+    let options = relocate_options(
+        destination,
+        CopySettings {
+            dry_run: false,
+            overwrite,
+            keep_going,
+            max_workers,
+            memory_limit_bytes,
+            chunk_size_bytes,
+            put_max_concurrency,
+        },
+    );
+    let relocated = py.detach(|| -> Result<_, Failure> {
+        let stores = make_stores(settings)?;
+        // Read lazily on the library's threads, where no Ctrl-C can be seen: not wrapped.
+        let lock = source.open("asset_lock", StreamKind::AssetLock)?;
+        Ok(asset_lock::relocate(lock, &stores, options, |_| {})?.0)
+    })?;
+    to_reader(py, relocated)
 }
 
 /// Copy the objects of `source_assets` to the locations of `target_assets` (rows matched by
@@ -2049,6 +2111,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(remove_alternate_asset_hrefs, m)?)?;
     m.add_function(wrap_pyfunction!(relocate_asset_locations, m)?)?;
     m.add_function(wrap_pyfunction!(relocate_assets, m)?)?;
+    m.add_function(wrap_pyfunction!(relocate_assets_stream, m)?)?;
     m.add_function(wrap_pyfunction!(copy_assets, m)?)?;
     m.add_function(wrap_pyfunction!(build_package, m)?)?;
     m.add_function(wrap_pyfunction!(push_package, m)?)?;

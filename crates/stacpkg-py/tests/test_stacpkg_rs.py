@@ -453,6 +453,15 @@ def test_relocation_plans_copies_and_copies_to_a_given_lock(s3_env, tmp_path, mo
     assert copied.column("file_checksum").to_pylist() == lock.column("file_checksum").to_pylist()
     assert all(r["valid"] for r in stacpkg_rs.validate_assets(copied, verify_checksums=True))
 
+    # As a reader, to another prefix: the same rows, copied as they are read.
+    streamed = stacpkg_rs.relocate_assets_stream(
+        lock, store_type="s3", store_container=s3_env["S3A_BUCKET"], key=prefix + "-stream"
+    )
+    assert isinstance(streamed, pa.RecordBatchReader)
+    streamed = streamed.read_all()
+    assert streamed.column("size_bytes").to_pylist() == copied.column("size_bytes").to_pylist()
+    assert all(r["valid"] for r in stacpkg_rs.validate_assets(streamed, verify_checksums=True))
+
     # The same copies made to a lock given as a table: the rows of the relocation.
     again = stacpkg_rs.copy_assets(lock, planned, overwrite=False)
     assert again.column("key").to_pylist() == copied.column("key").to_pylist()

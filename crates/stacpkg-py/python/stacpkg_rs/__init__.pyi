@@ -325,6 +325,26 @@ def relocate_assets(
     copies' facts (``asset-lock relocate``). Bytes are hashed as they are copied and checked
     against the source's ``file_checksum``; memory stays under ``memory_limit_bytes``."""
 
+def relocate_assets_stream(
+    asset_lock: TableInput,
+    *,
+    store_type: StoreType,
+    store_container: str | None = None,
+    store_endpoint_url: str | None = None,
+    key: str | None = None,
+    source_prefix: str | None = None,
+    layout: Layout = "item-asset",
+    overwrite: bool = True,
+    keep_going: bool = False,
+    max_workers: int | None = None,
+    memory_limit_bytes: int | None = None,
+    chunk_size_bytes: int | None = None,
+    put_max_concurrency: int | None = None,
+    stores: StoreOptions | None = None,
+) -> pa.RecordBatchReader:
+    """``relocate_assets`` as a RecordBatchReader: objects are copied as the destination lock
+    is read, so a lock of any length relocates in flat memory."""
+
 def copy_assets(
     source_assets: TableInput,
     target_assets: TableInput,
