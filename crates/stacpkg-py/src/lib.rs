@@ -1,10 +1,11 @@
 //! `stacpkg_rs`: the stacpkg library for Python.
 //!
-//! Tables cross the boundary through the Arrow C stream interface (no copy of column buffers):
-//! inputs are any object with `__arrow_c_stream__` (a pyarrow Table or RecordBatchReader, a
-//! polars or DuckDB result) or a path; outputs are pyarrow Tables, or RecordBatchReaders for the
-//! `*_stream` readers, so large inputs stay flat in memory. Work runs with the GIL released.
-//! Stores and registry credentials follow the command line's environment rules.
+//! Tables cross the boundary through the Arrow C data and stream interfaces (no copy of column
+//! buffers): inputs are any object with `__arrow_c_stream__` or `__arrow_c_array__` (pyarrow,
+//! polars, DuckDB) or a path; outputs are pyarrow Tables, or RecordBatchReaders for the
+//! `*_stream` functions, so pipelines of any length stay flat in memory. Work runs with the GIL
+//! released and stops on Ctrl-C. Stores and registry credentials follow the command line's
+//! environment rules unless given in code (`stores=`, `credentials=`).
 
 use std::collections::HashSet;
 use std::path::PathBuf;
