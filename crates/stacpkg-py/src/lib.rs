@@ -1977,22 +1977,6 @@ fn discover_referrers(
     Ok(loads.call1((oci::referrers_json(&referrers),))?.unbind())
 }
 
-/// Whether `inspect`'s argument names a pushed package rather than a directory, by the command
-/// line's rule: not an existing path, and either `oci-layout:…` or a reference whose first
-/// component is a host (`HOST:PORT`, a dotted name, `localhost`).
-fn is_artifact(text: &str) -> bool {
-    if std::path::Path::new(text).exists() {
-        return false;
-    }
-    if text.starts_with("oci-layout:") {
-        return true;
-    }
-    let Some((host, _)) = text.split_once('/') else {
-        return false;
-    };
-    !matches!(host, "." | "..") && (host == "localhost" || host.contains(':') || host.contains('.'))
-}
-
 /// A package directory's summary, or a pushed package's (its manifest and two tables only).
 fn inspect(
     py: Python<'_>,
@@ -2001,7 +1985,7 @@ fn inspect(
 ) -> PyResult<package::Summary> {
     let (plain_http, insecure, auth_backend, credentials) = transport;
     if let Ok(text) = package.extract::<String>()
-        && is_artifact(&text)
+        && oci::ArtifactRef::names_pushed_package(&text)
     {
         let source = artifact(&text, "package_dir")?;
         let options = oci::InspectOptions {

@@ -97,7 +97,7 @@ pub(crate) fn build(args: BuildArgs) -> anyhow::Result<ExitStatus> {
 /// `inspect` → [`stacpkg::package::inspect`] for a directory, [`stacpkg::oci::inspect`] for
 /// a pushed package.
 pub(crate) fn inspect(args: InspectArgs) -> anyhow::Result<ExitStatus> {
-    let summary = if is_artifact(&args.package) {
+    let summary = if stacpkg::oci::ArtifactRef::names_pushed_package(&args.package) {
         let options = stacpkg::oci::InspectOptions {
             registry: registry(&args.transport)?,
             ..stacpkg::oci::InspectOptions::default()
@@ -130,22 +130,6 @@ fn registry(args: &TransportArgs) -> anyhow::Result<stacpkg::oci::RegistryOption
         },
         credentials: std::sync::Arc::new(stacpkg::oci::EnvCredentials::from_env()),
     })
-}
-
-/// Whether `inspect`'s argument names a pushed package rather than a directory: not an existing
-/// path, and either `oci-layout:…` or a reference whose first component is a host (`HOST:PORT`,
-/// a dotted name, `localhost`) — so a missing directory is never looked up on Docker Hub.
-fn is_artifact(text: &str) -> bool {
-    if std::path::Path::new(text).exists() {
-        return false;
-    }
-    if text.starts_with("oci-layout:") {
-        return true;
-    }
-    let Some((host, _)) = text.split_once('/') else {
-        return false;
-    };
-    !matches!(host, "." | "..") && (host == "localhost" || host.contains(':') || host.contains('.'))
 }
 
 fn target(text: &str) -> anyhow::Result<stacpkg::oci::ArtifactRef> {

@@ -17,6 +17,26 @@ pub enum ArtifactRef {
     },
 }
 
+impl ArtifactRef {
+    /// Whether `text`, given where a package directory or a pushed package may be named (as
+    /// `inspect` takes either), names a pushed package: not an existing path, and either
+    /// `oci-layout:…` or a reference whose first component is a host (`HOST:PORT`, a dotted
+    /// name, `localhost`) — so a mistyped directory is never looked up on Docker Hub.
+    pub fn names_pushed_package(text: &str) -> bool {
+        if std::path::Path::new(text).exists() {
+            return false;
+        }
+        if text.starts_with("oci-layout:") {
+            return true;
+        }
+        let Some((host, _)) = text.split_once('/') else {
+            return false;
+        };
+        !matches!(host, "." | "..")
+            && (host == "localhost" || host.contains(':') || host.contains('.'))
+    }
+}
+
 /// A registry reference.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Reference {
