@@ -221,14 +221,14 @@ type Counters = Vec<(&'static str, u64)>;
 
 /// Run `work` while a thread of its own calls `progress` with a dict of `counters()` every half
 /// second, and once more when the work ends. A callback that raises is not called again; its
-/// exception is returned for the caller to raise once the work is over (it does not stop it).
+/// exception is raised once the work is over (it does not stop it), unless the work failed.
 fn with_progress<T: Send>(
     progress: Option<&Py<PyAny>>,
     counters: impl Fn() -> Counters + Sync,
-    work: impl FnOnce() -> T + Send,
-) -> (T, Option<PyErr>) {
+    work: impl FnOnce() -> Result<T, Failure> + Send,
+) -> Result<T, Failure> {
     let Some(progress) = progress else {
-        return (work(), None);
+        return work();
     };
     let call = |failed: &mut Option<PyErr>| {
         if failed.is_some() {
@@ -264,7 +264,10 @@ fn with_progress<T: Send>(
                 "the progress callback's thread panicked",
             ))
         });
-        (out, failed)
+        match (out, failed) {
+            (Ok(_), Some(e)) => Err(Failure::Python(e)),
+            (out, _) => out,
+        }
     })
 }
 
@@ -851,12 +854,7 @@ fn derive_asset_lock(
                 ("bytes_hashed", load(&report.bytes_hashed)),
             ]
         };
-        let (collected, failed) = with_progress(progress.as_ref(), counters, || collect(lock));
-        let collected = collected?;
-        match failed {
-            Some(e) => Err(Failure::Python(e)),
-            None => Ok(collected),
-        }
+        with_progress(progress.as_ref(), counters, || collect(lock))
     })?;
     to_table(py, schema, batches)
 }
@@ -1307,12 +1305,7 @@ fn relocation(
                 ("bytes", load(&report.progress.bytes)),
             ]
         };
-        let (collected, failed) = with_progress(progress.as_ref(), counters, || collect(relocated));
-        let collected = collected?;
-        match failed {
-            Some(e) => Err(Failure::Python(e)),
-            None => Ok(collected),
-        }
+        with_progress(progress.as_ref(), counters, || collect(relocated))
     })?;
     to_table(py, schema, batches)
 }
@@ -1790,7 +1783,7 @@ fn push_package<'py>(
     };
     let progress = progress.map(|p| p.clone().unbind());
     let transfer = oci::Progress::default();
-    let (report, failed) = py.detach(|| {
+    let report = py.detach(|| {
         let counters = || {
             vec![
                 ("done", load(&transfer.done)),
@@ -1802,11 +1795,7 @@ fn push_package<'py>(
                 oci::push(&package_dir, &target, &options, &transfer)
             })
         })
-    });
-    let report = report?;
-    if let Some(e) = failed {
-        return Err(e);
-    }
+    })?;
     let out = PyDict::new(py);
     out.set_item("digest", &report.digest)?;
     out.set_item("layers", report.layers)?;
@@ -1849,7 +1838,7 @@ fn pull_package<'py>(
     };
     let progress = progress.map(|p| p.clone().unbind());
     let transfer = oci::Progress::default();
-    let (report, failed) = py.detach(|| {
+    let report = py.detach(|| {
         let counters = || {
             vec![
                 ("done", load(&transfer.done)),
@@ -1861,11 +1850,7 @@ fn pull_package<'py>(
                 oci::pull(&source, &output_dir, &options, &transfer)
             })
         })
-    });
-    let report = report?;
-    if let Some(e) = failed {
-        return Err(e);
-    }
+    })?;
     let out = PyDict::new(py);
     out.set_item("digest", &report.digest)?;
     out.set_item("layers", report.layers)?;
