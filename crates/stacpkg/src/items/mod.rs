@@ -457,16 +457,11 @@ impl ItemSource for Chunk {
     }
     fn scan_tokens(&self) -> Option<(ItemSchema, u64)> {
         let text = std::str::from_utf8(&self.data).ok()?;
-        let mut schema = ItemSchema::default();
-        let mut scratch = token_scan::Scratch::default();
-        for line in text.split_inclusive('\n') {
-            let line = line.trim_ascii();
-            if !line.is_empty() && !token_scan::fold_item(&mut schema, line, true, &mut scratch) {
-                return None;
-            }
-        }
-        let rows = schema.rows;
-        Some((schema, rows))
+        let lines = text
+            .split_inclusive('\n')
+            .map(str::trim_ascii)
+            .filter(|line| !line.is_empty());
+        token_scan::fold_items(lines, true)
     }
 }
 
@@ -483,15 +478,7 @@ impl ItemSource for FeatureChunk {
             .unwrap_or_else(|collection::Irregular| Err(changed(name)))
     }
     fn scan_tokens(&self) -> Option<(ItemSchema, u64)> {
-        let mut schema = ItemSchema::default();
-        let mut scratch = token_scan::Scratch::default();
-        for text in self.texts()? {
-            if !token_scan::fold_item(&mut schema, text, false, &mut scratch) {
-                return None;
-            }
-        }
-        let rows = schema.rows;
-        Some((schema, rows))
+        token_scan::fold_items(self.texts()?, false)
     }
 }
 

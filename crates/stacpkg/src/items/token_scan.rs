@@ -57,6 +57,23 @@ pub(crate) fn fold_item<'t>(
     }
 }
 
+/// The schema of all the `items` (JSON texts) and their count, or `None` when the value fold
+/// must decide (see [`fold_item`]).
+pub(crate) fn fold_items<'t>(
+    items: impl Iterator<Item = &'t str>,
+    feature: bool,
+) -> Option<(ItemSchema, u64)> {
+    let mut schema = ItemSchema::default();
+    let mut scratch = Scratch::default();
+    for text in items {
+        if !fold_item(&mut schema, text, feature, &mut scratch) {
+            return None;
+        }
+    }
+    let rows = schema.rows;
+    Some((schema, rows))
+}
+
 /// What is learnt of an item at its end.
 struct Shape {
     is_feature: bool,
@@ -470,12 +487,7 @@ mod tests {
     }
 
     fn token_fold(lines: &[&str], feature: bool) -> Option<ItemSchema> {
-        let mut schema = ItemSchema::default();
-        let mut scratch = Scratch::default();
-        lines
-            .iter()
-            .all(|line| fold_item(&mut schema, line, feature, &mut scratch))
-            .then_some(schema)
+        fold_items(lines.iter().copied(), feature).map(|(schema, _)| schema)
     }
 
     fn same(a: &ItemSchema, b: &ItemSchema) -> bool {
