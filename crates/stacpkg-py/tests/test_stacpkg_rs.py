@@ -500,6 +500,29 @@ def test_store_options_in_code_replace_the_environment(s3_env, tmp_path, monkeyp
         stacpkg_rs.derive_asset_lock(items, stores={bucket: "endpoint"})
 
 
+INTERRUPTED = """
+import os, signal, sys, threading, time
+import stacpkg_rs
+threading.Timer(0.3, lambda: os.kill(os.getpid(), signal.SIGINT)).start()
+start = time.time()
+try:
+    {call}
+except KeyboardInterrupt:
+    print("interrupted after", round(time.time() - start, 2))
+    sys.exit(3)
+print("finished after", round(time.time() - start, 2))
+"""
+
+
+def seconds_to_interrupt(call: str) -> float:
+    """Run `call` in a child process that sends itself SIGINT after 0.3 s; it must end in
+    KeyboardInterrupt. Returns how long after the call's start that came."""
+    script = INTERRUPTED.format(call=call)
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
+    assert done.returncode == 3, (done.stdout, done.stderr)
+    return float(done.stdout.split()[-1])
+
+
 def test_ctrl_c_stops_a_long_write_and_leaves_nothing_behind(tmp_path):
     # 4000 sentinel2-like items, converted and written by a child process that sends itself
     # SIGINT after 0.3 s: KeyboardInterrupt, promptly, and no file or temporary file left.
@@ -511,24 +534,11 @@ def test_ctrl_c_stops_a_long_write_and_leaves_nothing_behind(tmp_path):
         )
     outdir = tmp_path / "out"
     outdir.mkdir()
-    script = f"""
-import os, signal, sys, threading, time
-import stacpkg_rs
-threading.Timer(0.3, lambda: os.kill(os.getpid(), signal.SIGINT)).start()
-start = time.time()
-try:
-    stacpkg_rs.write_items_geoparquet_stream(
-        stacpkg_rs.read_stac_ndjson_stream({str(items)!r}, batch_size=100), {str(outdir / 'items.parquet')!r}
+    took = seconds_to_interrupt(
+        f"stacpkg_rs.write_items_geoparquet_stream(stacpkg_rs.read_stac_ndjson_stream("
+        f"{str(items)!r}, batch_size=100), {str(outdir / 'items.parquet')!r})"
     )
-except KeyboardInterrupt:
-    print("interrupted after", round(time.time() - start, 2))
-    sys.exit(3)
-print("finished after", round(time.time() - start, 2))
-"""
-    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
-    assert done.returncode == 3, (done.stdout, done.stderr)
-    took = float(done.stdout.split()[-1])
-    assert took < 3.0, done.stdout
+    assert took < 3.0, took
     assert list(outdir.iterdir()) == []
 
 
@@ -738,22 +748,11 @@ def test_ctrl_c_cancels_a_pull_and_a_rerun_finishes_it(tmp_path, monkeypatch):
     stacpkg_rs.push_package(package, f"{env['OCI_HOST']}/{repository}:v1", plain_http=True)
     source = f"{env['OCI_SLOW_HOST']}/{repository}:v1"
     out = tmp_path / "out"
-    script = f"""
-import os, signal, sys, threading, time
-import stacpkg_rs
-threading.Timer(0.3, lambda: os.kill(os.getpid(), signal.SIGINT)).start()
-start = time.time()
-try:
-    stacpkg_rs.pull_package({source!r}, {str(out)!r}, plain_http=True)
-except KeyboardInterrupt:
-    print("interrupted after", round(time.time() - start, 2))
-    sys.exit(3)
-print("finished after", round(time.time() - start, 2))
-"""
-    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
-    assert done.returncode == 3, (done.stdout, done.stderr)
-    assert float(done.stdout.split()[-1]) < 1.2, done.stdout
-    assert not out.exists(), (done.stdout, sorted(p.name for p in out.iterdir()))
+    took = seconds_to_interrupt(
+        f"stacpkg_rs.pull_package({source!r}, {str(out)!r}, plain_http=True)"
+    )
+    assert took < 1.2, took
+    assert not out.exists(), sorted(p.name for p in out.iterdir())
     stacpkg_rs.pull_package(source, out, plain_http=True)
     assert (out / "big.bin").read_bytes() == big.read_bytes()
 
