@@ -263,6 +263,25 @@ pub enum Error {
         problem: String,
     },
 
+    /// A shard (`K/N`), or the scheduler variables that give one, is not usable.
+    #[error("shard `{spec}`: {problem}")]
+    InvalidShard {
+        /// The shard as given (`auto` when it came from a scheduler's variables).
+        spec: String,
+        /// What is wrong.
+        problem: String,
+    },
+
+    /// Files given to be merged are not the shard files of one run (or, when they are no
+    /// shard files, do not have the same columns).
+    #[error("{input} {problem}")]
+    ShardSet {
+        /// The file, or the run, at fault.
+        input: String,
+        /// What is wrong.
+        problem: String,
+    },
+
     /// An object could not be probed (HEAD) for an asset-lock row.
     #[error("item `{item_id}` asset `{asset_key}`: cannot probe `{href}`")]
     Probe {
@@ -271,6 +290,19 @@ pub enum Error {
         /// The row's asset.
         asset_key: String,
         /// Where the object was looked for, without any query string.
+        href: String,
+        /// Why.
+        #[source]
+        source: crate::store::StoreError,
+    },
+
+    /// An object named by URL (a table read from or written to a store) could not be read,
+    /// listed or written.
+    #[error("{action} `{href}`")]
+    Object {
+        /// What was being done (`failed to read`, `failed to list`, `failed to write`).
+        action: &'static str,
+        /// The object or prefix, without any query string or credentials.
         href: String,
         /// Why.
         #[source]

@@ -191,6 +191,7 @@ pub mod asset_lock;
 pub mod batch;
 pub mod checksum;
 mod error;
+pub mod files;
 pub mod ipc;
 pub mod items;
 pub mod net;

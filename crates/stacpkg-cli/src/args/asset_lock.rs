@@ -120,6 +120,8 @@ pub(crate) struct RelocateArgs {
     /// parts of one object uploaded at a time
     #[arg(long, value_name = "PUT_MAX_CONCURRENCY", default_value_t = 1, value_parser = max_workers)]
     pub(crate) put_max_concurrency: usize,
+    #[command(flatten)]
+    pub(crate) shard: super::ShardArgs,
 }
 
 /// SIZE: an optional decimal number (fractions truncated) and an optional case-insensitive unit,
@@ -192,6 +194,8 @@ pub(crate) struct DeriveArgs {
     /// calculate-if-needed (then the bytes' SHA-256), calculate-always (hash every object)
     #[arg(long, value_name = "STRATEGY", default_value = "metadata", value_parser = checksum_strategy)]
     pub(crate) checksum: stacpkg::checksum::Strategy,
+    #[command(flatten)]
+    pub(crate) shard: super::ShardArgs,
 }
 
 /// `--checksum` of `derive` and `build`: a strategy, `_` accepted for `-`.
@@ -234,6 +238,8 @@ pub(crate) struct ValidateArgs {
     /// (rows without one are counted as not verifiable); skip: do not read objects
     #[arg(long, value_enum, value_name = "MODE", default_value_t = ChecksumCheck::Skip)]
     pub(crate) checksum: ChecksumCheck,
+    #[command(flatten)]
+    pub(crate) shard: super::ShardArgs,
 }
 
 #[cfg(test)]
@@ -262,16 +268,19 @@ pub(crate) fn max_workers(text: &str) -> Result<usize, String> {
 
 #[derive(Debug, Args)]
 pub(crate) struct FromParquetArgs {
-    /// asset-lock Parquet input path
-    #[arg(value_name = "INPUT_FILE")]
-    pub(crate) input_file: PathBuf,
+    /// asset-lock Parquet input: a path or an s3://, az://, gs://, file:// or http(s):// URL;
+    /// the file name may hold `*` and `?`. Several files are read as one lock: the shard files of
+    /// a sharded run are merged into its whole lock, in the unsharded order
+    #[arg(value_name = "INPUT_FILE", required = true, num_args = 1..)]
+    pub(crate) inputs: Vec<String>,
     #[command(flatten)]
     pub(crate) batches: ParquetBatchArgs,
 }
 
 #[derive(Debug, Args)]
 pub(crate) struct ToParquetArgs {
-    /// asset-lock Parquet output path
+    /// asset-lock Parquet output: a path or an s3://, az://, gs:// or file:// URL, written
+    /// atomically
     #[arg(value_name = "OUTPUT_FILE")]
-    pub(crate) output_file: PathBuf,
+    pub(crate) output_file: String,
 }

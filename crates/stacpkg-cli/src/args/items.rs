@@ -161,9 +161,10 @@ pub(crate) struct FromNdjsonArgs {
 
 #[derive(Debug, Args)]
 pub(crate) struct FromParquetArgs {
-    /// STAC GeoParquet input path
-    #[arg(value_name = "INPUT_FILE")]
-    pub(crate) input_file: PathBuf,
+    /// STAC GeoParquet input: a path or an s3://, az://, gs://, file:// or http(s):// URL; the
+    /// file name may hold `*` and `?`. Several files are read one after another as one stream
+    #[arg(value_name = "INPUT_FILE", required = true, num_args = 1..)]
+    pub(crate) inputs: Vec<String>,
     #[command(flatten)]
     pub(crate) batches: ParquetBatchArgs,
     #[command(flatten)]
@@ -180,9 +181,10 @@ pub(crate) struct ParquetBatchArgs {
 
 #[derive(Debug, Args)]
 pub(crate) struct ToParquetArgs {
-    /// STAC GeoParquet output path
+    /// STAC GeoParquet output: a path or an s3://, az://, gs:// or file:// URL, written
+    /// atomically
     #[arg(value_name = "OUTPUT_FILE")]
-    pub(crate) output_file: PathBuf,
+    pub(crate) output_file: String,
 }
 
 #[derive(Debug, Args)]

@@ -5,7 +5,7 @@ pub(crate) mod asset_lock;
 pub(crate) mod items;
 pub(crate) mod package;
 
-use clap::{Parser, Subcommand};
+use clap::{Args, Parser, Subcommand};
 
 /// Package STAC metadata and external asset references.
 #[derive(Debug, Parser)]
@@ -144,4 +144,13 @@ mod tests {
         };
         assert_eq!(args.filters.item_ids, vec!["a,b", "c"]);
     }
+}
+
+/// `--shard` of the commands that split their rows among the tasks of a scheduler.
+#[derive(Debug, Args)]
+pub(crate) struct ShardArgs {
+    /// work on shard K of N only (0 ≤ K < N): the rows whose (item_id, asset_key) hash to K;
+    /// `auto` takes K and N from a Slurm, Kubernetes Indexed Job or AWS Batch array task
+    #[arg(long, value_name = "K/N|auto")]
+    pub(crate) shard: Option<String>,
 }

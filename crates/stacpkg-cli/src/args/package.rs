@@ -42,6 +42,8 @@ pub(crate) struct BuildArgs {
     /// replace an existing package in OUTPUT_DIR
     #[arg(long)]
     pub(crate) force: bool,
+    #[command(flatten)]
+    pub(crate) shard: super::ShardArgs,
 }
 
 impl BuildArgs {

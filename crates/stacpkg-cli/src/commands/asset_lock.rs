@@ -24,19 +24,38 @@ use crate::{diagnostics, progress, stdio};
 
 /// `asset-lock from-parquet` → [`stacpkg::asset_lock::read_parquet`].
 pub(crate) fn from_parquet(args: FromParquetArgs) -> anyhow::Result<ExitStatus> {
-    stdio::emit(asset_lock::read_parquet(
-        &args.input_file,
-        args.batches.batch_size,
-    )?)?;
+    let (files, stores) = super::table_files(&args.inputs)?;
+    let (batch_size, runtime) = (args.batches.batch_size, Runtime::Own);
+    // One file is read as it is (a shard file stays a shard, for a later step of it); several
+    // are one lock, merged when they are shards.
+    let reader = match files.as_slice() {
+        [file] if super::one_file(&args.inputs) => {
+            asset_lock::read_parquet_at(file, batch_size, &stores, &runtime)?
+        }
+        _ => asset_lock::read_parquet_files(&files, batch_size, &stores, &runtime)
+            .map_err(usage_if_shard_set)?,
+    };
+    stdio::emit(reader)?;
     Ok(ExitStatus::Success)
+}
+
+/// Files that are not one run's shards are bad input, found before anything is written: a
+/// usage error (exit 2).
+fn usage_if_shard_set(error: stacpkg::Error) -> anyhow::Error {
+    match error {
+        stacpkg::Error::ShardSet { .. } => UsageError(error.to_string()).into(),
+        other => other.into(),
+    }
 }
 
 /// `asset-lock to-parquet` → [`stacpkg::ipc::read_stream`] + [`stacpkg::asset_lock::write_parquet`].
 pub(crate) fn to_parquet(args: ToParquetArgs) -> anyhow::Result<ExitStatus> {
+    let output = stacpkg::files::FileRef::parse(&args.output_file)?;
+    let stores = super::stores(matches!(output, stacpkg::files::FileRef::Object(_)))?;
     stdio::require_piped_stdin("an asset-lock Arrow IPC stream")?;
     let reader = stacpkg::ipc::read_stream(std::io::stdin(), "stdin", StreamKind::AssetLock)?;
-    let summary = asset_lock::write_parquet(reader, &args.output_file)?;
-    let place = format!("`{}`", args.output_file.display());
+    let summary = asset_lock::write_parquet_to(reader, &output, &stores, &Runtime::Own)?;
+    let place = format!("`{}`", output.name());
     diagnostics::warn_dropped_queries(summary.queries_dropped as u64, &place);
     diagnostics::warn_dropped_credentials(summary.credentials_dropped as u64, &place);
     Ok(ExitStatus::Success)
@@ -59,6 +78,7 @@ pub(crate) fn derive(args: DeriveArgs) -> anyhow::Result<ExitStatus> {
         max_workers: args.max_workers,
         checksum: args.checksum,
         runtime: Runtime::Own,
+        shard: super::shard(&args.shard)?,
     };
     if !options.probe && reads_objects(options.checksum) {
         return Err(UsageError(format!(
@@ -113,6 +133,7 @@ pub(crate) fn validate(args: ValidateArgs) -> anyhow::Result<ExitStatus> {
         max_workers: args.max_workers,
         verify_checksums: args.checksum == ChecksumCheck::Verify,
         runtime: Runtime::Own,
+        shard: super::shard(&args.shard)?,
     };
     let stores = super::stores(true)?;
     let mut out = std::io::BufWriter::with_capacity(1 << 16, std::io::stdout());
@@ -201,6 +222,7 @@ pub(crate) fn relocate(args: RelocateArgs) -> anyhow::Result<ExitStatus> {
         max_workers: args.max_workers,
         keep_going: args.keep_going,
         runtime: Runtime::Own,
+        shard: super::shard(&args.shard)?,
     };
     stdio::require_piped_stdin("an asset-lock Arrow IPC stream")?;
     let source = stacpkg::ipc::read_stream(std::io::stdin(), "stdin", StreamKind::AssetLock)?;

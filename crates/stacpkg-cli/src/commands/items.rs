@@ -58,10 +58,13 @@ pub(crate) fn from_ndjson(args: FromNdjsonArgs) -> anyhow::Result<ExitStatus> {
 
 /// `items from-parquet` → [`stacpkg::items::geoparquet::read`].
 pub(crate) fn from_parquet(args: FromParquetArgs) -> anyhow::Result<ExitStatus> {
-    let reader = geoparquet::read(
-        &args.input_file,
+    let (files, stores) = super::table_files(&args.inputs)?;
+    let reader = geoparquet::read_files(
+        &files,
         args.batches.batch_size,
         filter(args.filters),
+        &stores,
+        &stacpkg::runtime::Runtime::Own,
     )?;
     stdio::emit(reader)?;
     Ok(ExitStatus::Success)
@@ -69,12 +72,11 @@ pub(crate) fn from_parquet(args: FromParquetArgs) -> anyhow::Result<ExitStatus> 
 
 /// `items to-parquet` → [`stacpkg::ipc::read_stream`] + [`stacpkg::items::geoparquet::write`].
 pub(crate) fn to_parquet(args: ToParquetArgs) -> anyhow::Result<ExitStatus> {
+    let output = stacpkg::files::FileRef::parse(&args.output_file)?;
+    let stores = super::stores(matches!(output, stacpkg::files::FileRef::Object(_)))?;
     let reader = items_stdin()?;
-    let summary = geoparquet::write(reader, &args.output_file)?;
-    warn_secret_hrefs(
-        summary.secret_hrefs,
-        &format!("`{}`", args.output_file.display()),
-    );
+    let summary = geoparquet::write_to(reader, &output, &stores, &stacpkg::runtime::Runtime::Own)?;
+    warn_secret_hrefs(summary.secret_hrefs, &format!("`{}`", output.name()));
     Ok(ExitStatus::Success)
 }
 

@@ -12,6 +12,11 @@ pub(crate) use crate::exit::{ExitStatus, UsageError};
 /// The object stores a command uses: from the environment when it `needs` them (as the README's
 /// "Stores and credentials" says), else none at all, so that settings a command does not use
 /// cannot fail it.
+use stacpkg::asset_lock::Shard;
+use stacpkg::files::FileRef;
+use stacpkg::runtime::Runtime;
+use stacpkg::store::Stores;
+
 pub(crate) fn stores(needs: bool) -> anyhow::Result<stacpkg::store::Stores> {
     let stores = if needs {
         stacpkg::store::Stores::from_env()
@@ -19,6 +24,34 @@ pub(crate) fn stores(needs: bool) -> anyhow::Result<stacpkg::store::Stores> {
         stacpkg::store::Stores::builder().build()
     };
     Ok(stores.map_err(stacpkg::Error::StoreSettings)?)
+}
+
+/// `--shard`: `K/N`, or `auto` from the scheduler's variables; a bad value is a usage error.
+pub(crate) fn shard(args: &crate::args::ShardArgs) -> anyhow::Result<Option<Shard>> {
+    let Some(text) = &args.shard else {
+        return Ok(None);
+    };
+    let shard = if text == "auto" {
+        Shard::from_scheduler(|name| std::env::var(name).ok())
+    } else {
+        Shard::parse(text)
+    };
+    shard
+        .map(Some)
+        .map_err(|e| UsageError(format!("--shard: {e}")).into())
+}
+
+/// Table files named on the command line (paths, URLs, patterns), and the stores to reach them
+/// (from the environment only when one of them is a URL).
+pub(crate) fn table_files(patterns: &[String]) -> anyhow::Result<(Vec<FileRef>, Stores)> {
+    let stores = stores(patterns.iter().any(|p| p.contains("://")))?;
+    let files = stacpkg::files::expand(patterns, &stores, &Runtime::Own)?;
+    Ok((files, stores))
+}
+
+/// Whether the command line named exactly one file, without a pattern.
+pub(crate) fn one_file(patterns: &[String]) -> bool {
+    matches!(patterns, [one] if !one.contains(['*', '?']))
 }
 
 pub(crate) fn dispatch(command: Command) -> anyhow::Result<ExitStatus> {

@@ -19,6 +19,12 @@ use crate::{diagnostics, progress, stdio};
 
 /// `build` → [`stacpkg::package::build`].
 pub(crate) fn build(args: BuildArgs) -> anyhow::Result<ExitStatus> {
+    if args.shard.shard.is_some() && args.asset_lock.is_some() {
+        return Err(super::UsageError(
+            "--shard splits a derived lock; it cannot be used with --asset-lock".into(),
+        )
+        .into());
+    }
     stdio::require_piped_stdin("an items Arrow IPC stream")?;
     let items = stacpkg::ipc::read_stream(std::io::stdin(), "stdin", StreamKind::Items)?;
     // Opened before anything is written, so a lock that is not a lock stream fails early.
@@ -50,6 +56,7 @@ pub(crate) fn build(args: BuildArgs) -> anyhow::Result<ExitStatus> {
             },
             include_metadata_assets: args.include_metadata_assets,
             checksum: args.checksum,
+            shard: super::shard(&args.shard)?,
             ..DeriveOptions::default()
         },
         force: args.force,

@@ -21,6 +21,7 @@ use arrow_array::{Array, ArrayRef, Int64Array, RecordBatch, StringArray, StructA
 use arrow_schema::DataType;
 
 use super::engine::{self, Chunker, Cursor, Event};
+use super::shard::{Shard, ShardTag};
 use super::{LockRow, schema, to_batch};
 use crate::batch::BatchReader;
 use crate::checksum::{self, Strategy};
@@ -62,6 +63,9 @@ pub struct DeriveOptions {
     pub checksum: Strategy,
     /// Where the probes run.
     pub runtime: Runtime,
+    /// Derive only this shard's rows, each with its position in the unsharded lock
+    /// ([`super::shard`]).
+    pub shard: Option<Shard>,
 }
 
 impl Default for DeriveOptions {
@@ -75,6 +79,7 @@ impl Default for DeriveOptions {
             keep_going: false,
             max_workers: DEFAULT_MAX_WORKERS,
             runtime: Runtime::Own,
+            shard: None,
         }
     }
 }
@@ -131,6 +136,8 @@ struct Planned {
     checksum: Option<String>,
     /// The asset's `file:checksum` as given, when it is in no accepted form.
     malformed_checksum: Option<String>,
+    /// Row number in the unsharded lock.
+    position: u64,
 }
 
 /// One input batch, columns pulled out once.
@@ -269,6 +276,7 @@ fn plan_rows(
     out: &mut Vec<Planned>,
     options: &DeriveOptions,
     report: &DeriveReport,
+    next_position: &mut u64,
 ) -> Result<()> {
     let rows = batch.ids.len();
     let mut added = 0;
@@ -295,6 +303,15 @@ fn plan_rows(
                     problem: "has no `id`".into(),
                 });
             };
+            // Every row of the unsharded lock counts; a shard keeps its own.
+            let position = *next_position;
+            *next_position += 1;
+            if options
+                .shard
+                .is_some_and(|shard| !shard.owns(item_id, &column.key))
+            {
+                continue;
+            }
             let href = resolve_href(href, batch.self_hrefs[row].as_deref());
             let endpoint = column.endpoint.as_ref().and_then(|e| value(e, row));
             let endpoint_credentials = endpoint.is_some_and(has_userinfo);
@@ -333,6 +350,7 @@ fn plan_rows(
                     .and_then(|s| s.is_valid(row).then(|| s.value(row))),
                 checksum,
                 malformed_checksum,
+                position,
             });
             added += 1;
         }
@@ -345,8 +363,11 @@ fn plan_rows(
     Ok(())
 }
 
-fn lock_batch(rows: &[(Planned, Option<ObjectFacts>)]) -> Result<RecordBatch> {
-    let rows: Vec<LockRow> = rows
+fn lock_batch(
+    rows: &[(Planned, Option<ObjectFacts>)],
+    tag: Option<&ShardTag>,
+) -> Result<RecordBatch> {
+    let lock_rows: Vec<LockRow> = rows
         .iter()
         .map(|(planned, facts)| {
             let facts = facts.as_ref();
@@ -369,7 +390,11 @@ fn lock_batch(rows: &[(Planned, Option<ObjectFacts>)]) -> Result<RecordBatch> {
             }
         })
         .collect();
-    to_batch(&rows)
+    let batch = to_batch(&lock_rows)?;
+    match tag {
+        Some(tag) => tag.batch(&batch, rows.iter().map(|(p, _)| p.position).collect()),
+        None => Ok(batch),
+    }
 }
 
 /// Derive a lock from an items stream: the returned reader yields lock batches (v1 schema) as
@@ -396,19 +421,33 @@ pub fn derive(
     let stores = options.probe.then(|| stores.clone());
     let report = Arc::new(DeriveReport::default());
     let thread_report = Arc::clone(&report);
+    let tag = options.shard.map(|shard| ShardTag {
+        shard,
+        run: "derive".into(),
+    });
+    let output_schema = tag.as_ref().map_or_else(schema, ShardTag::schema);
     let run = move |tx: &SyncSender<Result<RecordBatch>>| -> Result<()> {
         let options = Arc::new(options);
         let plan_options = Arc::clone(&options);
         let plan_report = Arc::clone(&thread_report);
         let filter = options.filter.clone();
+        let mut next_position = 0;
         let chunks = Chunker::new(
             items.map(move |b| b.and_then(|b| prepare(b, &filter))),
             move |batch: &Prepared, cursor: &mut Cursor, limit, out: &mut Vec<Planned>| {
-                plan_rows(batch, cursor, limit, out, &plan_options, &plan_report)
+                plan_rows(
+                    batch,
+                    cursor,
+                    limit,
+                    out,
+                    &plan_options,
+                    &plan_report,
+                    &mut next_position,
+                )
             },
         );
         let send = |rows: &[(Planned, Option<ObjectFacts>)]| -> Result<()> {
-            let batch = lock_batch(rows)?;
+            let batch = lock_batch(rows, tag.as_ref())?;
             thread_report
                 .rows
                 .fetch_add(rows.len() as u64, Ordering::Relaxed);
@@ -486,7 +525,7 @@ pub fn derive(
             },
         )
     };
-    Ok((engine::spawn_batches("derive", schema(), run)?, report))
+    Ok((engine::spawn_batches("derive", output_schema, run)?, report))
 }
 
 /// Tell of an asset whose `file:checksum` is malformed.

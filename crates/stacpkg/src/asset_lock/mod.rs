@@ -16,6 +16,7 @@ mod derive;
 mod engine;
 mod plan;
 mod relocate;
+pub mod shard;
 mod validate;
 
 use std::sync::Arc;
@@ -30,8 +31,9 @@ use parquet::file::properties::WriterProperties;
 
 use crate::batch::BatchReader;
 use crate::error::{Error, Result, StreamKind};
+use crate::files::{FileRef, Sink};
 use crate::items::schema::{META_KIND, META_VERSION, SCHEMA_VERSION};
-use crate::output::AtomicFile;
+use crate::runtime::Runtime;
 pub use derive::{
     ASSET_STORE_ENDPOINT, DEFAULT_MAX_WORKERS, DeriveEvent, DeriveOptions, DeriveReport, FILE_SIZE,
     METADATA_ASSET, derive,
@@ -42,10 +44,11 @@ pub use relocate::{
     DEFAULT_COPY_WORKERS, DEFAULT_MEMORY_LIMIT, Destination, RelocateEvent, RelocateOptions,
     RelocateReport, relocate,
 };
+pub use shard::{Shard, ShardTag};
 pub use validate::{ValidateEvent, ValidateOptions, ValidateReport, Validation, validate};
 
 use crate::store::{
-    Location, has_userinfo, href_of, locate, normalize_endpoint, normalize_store_type,
+    Location, Stores, has_userinfo, href_of, locate, normalize_endpoint, normalize_store_type,
 };
 
 /// STAC Item id (required).
@@ -373,37 +376,43 @@ pub fn to_batch(rows: &[LockRow]) -> Result<RecordBatch> {
         .map_err(|e| Error::arrow("failed to build asset lock rows", e))
 }
 
-/// Normalise a lock stream batch by batch ([`normalize`]); row numbers in errors count across the
-/// whole stream, not within a batch.
+/// [`normalize`] a batch that follows `rows_before` rows of its stream: row numbers in errors
+/// count across the whole stream, not within the batch.
+pub(crate) fn normalize_at(batch: &RecordBatch, rows_before: u64) -> Result<Normalized> {
+    normalize(batch).map_err(|e| match e {
+        Error::InvalidLock { row, problem } => Error::InvalidLock {
+            row: row + rows_before,
+            problem,
+        },
+        other => other,
+    })
+}
+
+/// Normalise a lock stream batch by batch ([`normalize_at`]).
 pub(crate) fn normalized(
     reader: impl Iterator<Item = Result<RecordBatch>>,
 ) -> impl Iterator<Item = Result<Normalized>> {
     let mut seen = 0u64;
     reader.map(move |batch| {
-        let normalized = normalize(&batch?).map_err(|e| match e {
-            Error::InvalidLock { row, problem } => Error::InvalidLock {
-                row: row + seen,
-                problem,
-            },
-            other => other,
-        })?;
+        let normalized = normalize_at(&batch?, seen)?;
         seen += normalized.batch.num_rows() as u64;
         Ok(normalized)
     })
 }
 
-/// Work items made from lock rows, one per row that `work_of` keeps, in chunks of at most
-/// [`CHUNK_ROWS`] (one input batch of rows held at a time).
-pub(crate) fn row_chunks<J>(
-    rows: impl Iterator<Item = Result<Vec<LockRow>>> + Send + 'static,
-    mut work_of: impl FnMut(&LockRow) -> Result<Option<J>> + Send + 'static,
+/// Work items made from rows (lock rows, or lock rows with their positions), one per row that
+/// `work_of` keeps, in chunks of at most [`CHUNK_ROWS`] (one input batch of rows held at a time).
+pub(crate) fn row_chunks<R, J>(
+    rows: impl Iterator<Item = Result<Vec<R>>> + Send + 'static,
+    mut work_of: impl FnMut(&R) -> Result<Option<J>> + Send + 'static,
 ) -> impl Iterator<Item = Result<Vec<J>>> + Send + 'static
 where
+    R: Send + 'static,
     J: Send + 'static,
 {
     engine::Chunker::new(
         rows,
-        move |rows: &Vec<LockRow>, cursor: &mut engine::Cursor, limit, out: &mut Vec<J>| {
+        move |rows: &Vec<R>, cursor: &mut engine::Cursor, limit, out: &mut Vec<J>| {
             let mut added = 0;
             while cursor.row < rows.len() && added < limit {
                 if let Some(job) = work_of(&rows[cursor.row])? {
@@ -441,14 +450,78 @@ pub struct LockWriteReport {
 }
 
 /// Write a lock stream to Parquet in the v1 schema, batch by batch (each batch normalised), ZSTD,
-/// atomically (temporary file, then rename).
+/// atomically (temporary file, then rename). A shard stream ([`shard`]) keeps its positions and
+/// its tag, so that its file can be merged.
 pub fn write_parquet(reader: BatchReader, path: &std::path::Path) -> Result<LockWriteReport> {
-    let output = AtomicFile::create(path)?;
-    let failed = |e| Error::parquet(format!("failed to write `{}`", output.name()), e);
+    let mut sink = Sink::local(path)?;
+    let summary = write_parquet_into(reader, &mut sink, &path.display().to_string())?;
+    sink.commit()?;
+    Ok(summary)
+}
+
+/// [`write_parquet`] to `file`, a local path or an object in `stores`; an object is uploaded in
+/// parts and appears only when complete (a failure leaves none and replaces none).
+pub fn write_parquet_to(
+    reader: BatchReader,
+    file: &FileRef,
+    stores: &Stores,
+    runtime: &Runtime,
+) -> Result<LockWriteReport> {
+    let mut sink = Sink::create(file, stores, runtime)?;
+    let summary = write_parquet_into(reader, &mut sink, &file.name())?;
+    sink.commit()?;
+    Ok(summary)
+}
+
+/// Read one asset-lock Parquet file, local or in a store, as [`read_parquet`] does; a shard file
+/// streams as its shard (positions and tag kept), for a later step of the same shard.
+pub fn read_parquet_at(
+    file: &FileRef,
+    batch_size: usize,
+    stores: &Stores,
+    runtime: &Runtime,
+) -> Result<BatchReader> {
+    crate::items::geoparquet::read_files_kind(
+        std::slice::from_ref(file),
+        batch_size,
+        crate::items::ItemFilter::default(),
+        StreamKind::AssetLock,
+        stores,
+        runtime,
+    )
+}
+
+/// Read the asset-lock Parquet files `files` (local or in stores) as one lock: shard files must
+/// be all the shards of one sharded run, and are merged into the unsharded run's lock
+/// ([`shard::merge`]); other files are streamed one after another and must have the same
+/// columns.
+///
+/// Memory: one batch per file.
+pub fn read_parquet_files(
+    files: &[FileRef],
+    batch_size: usize,
+    stores: &Stores,
+    runtime: &Runtime,
+) -> Result<BatchReader> {
+    let mut inputs = Vec::with_capacity(files.len());
+    for file in files {
+        inputs.push((
+            file.name(),
+            read_parquet_at(file, batch_size, stores, runtime)?,
+        ));
+    }
+    shard::merge(inputs, batch_size)
+}
+
+/// [`write_parquet`] into `sink`, named `name` in messages; the caller commits the sink.
+fn write_parquet_into(reader: BatchReader, sink: &mut Sink, name: &str) -> Result<LockWriteReport> {
+    let failed = |e| Error::parquet(format!("failed to write `{name}`"), e);
     let props = WriterProperties::builder()
         .set_compression(Compression::ZSTD(ZstdLevel::default()))
         .build();
-    let mut writer = ArrowWriter::try_new(output.file()?, schema(), Some(props)).map_err(failed)?;
+    let tag = ShardTag::of(&reader.schema())?;
+    let file_schema = tag.as_ref().map_or_else(schema, ShardTag::schema);
+    let mut writer = ArrowWriter::try_new(sink, file_schema, Some(props)).map_err(failed)?;
     let mut summary = LockWriteReport {
         rows: 0,
         queries_dropped: 0,
@@ -456,18 +529,25 @@ pub fn write_parquet(reader: BatchReader, path: &std::path::Path) -> Result<Lock
     };
     // Fixed-size writes: the same rows give the same bytes however the stream was batched.
     let reader = crate::batch::rebatch(reader, crate::items::geoparquet::WRITE_ROWS);
-    for normalized in normalized(reader) {
-        let normalized = normalized?;
+    let mut positions = shard::Positions::default();
+    let mut seen = 0;
+    for batch in reader {
+        let batch = batch?;
+        let normalized = normalize_at(&batch, seen)?;
+        seen += batch.num_rows() as u64;
         summary.rows += normalized.batch.num_rows() as u64;
         summary.queries_dropped += normalized.queries_dropped;
         summary.credentials_dropped += normalized.credentials_dropped;
-        writer.write(&normalized.batch).map_err(failed)?;
+        let rows = match &tag {
+            Some(tag) => tag.batch(&normalized.batch, positions.of(&batch))?,
+            None => normalized.batch,
+        };
+        writer.write(&rows).map_err(failed)?;
         if writer.in_progress_size() >= crate::items::geoparquet::ROW_GROUP_BYTES {
             writer.flush().map_err(failed)?;
         }
     }
     writer.close().map_err(failed)?;
-    output.commit()?;
     Ok(summary)
 }
 

@@ -19,7 +19,8 @@ use tokio_util::sync::CancellationToken;
 
 use super::engine::{self, Event};
 use super::plan::{PlanOptions, Planned, Planner, SourceRow};
-use super::{LockRow, from_batch, normalized, read_parquet, row_chunks, schema, to_batch};
+use super::shard::{Positions, Shard, ShardTag};
+use super::{LockRow, from_batch, normalize_at, read_parquet, row_chunks, schema, to_batch};
 use crate::batch::BatchReader;
 use crate::error::{Error, Result};
 use crate::runtime::{Runtime, Threads};
@@ -58,6 +59,9 @@ pub struct RelocateOptions {
     pub keep_going: bool,
     /// Where the copies run.
     pub runtime: Runtime,
+    /// Relocate only this shard's rows, each with its position in the unsharded lock
+    /// ([`super::shard`]); a shard stream stays its own shard, with its positions.
+    pub shard: Option<Shard>,
 }
 
 impl RelocateOptions {
@@ -72,6 +76,26 @@ impl RelocateOptions {
             max_workers: DEFAULT_COPY_WORKERS,
             keep_going: false,
             runtime: Runtime::Own,
+            shard: None,
+        }
+    }
+
+    /// What a shard of this relocation is a shard of: where it copies to (no credentials).
+    fn run(&self) -> String {
+        match &self.destination {
+            Destination::Plan(plan) => {
+                let prefix = href_of(&crate::store::Location {
+                    store_type: Some(plan.store_type.clone()),
+                    store_container: plan.store_container.clone(),
+                    key: Some(plan.key_prefix.clone()),
+                })
+                .unwrap_or_default();
+                format!("relocate to {}", crate::store::redact(&prefix))
+            }
+            Destination::Lock(path) => format!(
+                "relocate to the rows of {}",
+                path.file_name().unwrap_or_default().to_string_lossy()
+            ),
         }
     }
 }
@@ -124,6 +148,8 @@ pub enum RelocateEvent<'a> {
 #[derive(Debug)]
 struct Job {
     output: LockRow,
+    /// Row number in the unsharded output.
+    position: u64,
     copy: Option<(ObjectRef, ObjectRef)>,
     expected: Option<String>,
 }
@@ -142,32 +168,35 @@ fn copy_of(source: Option<&LockRow>, destination: &LockRow) -> Option<(ObjectRef
         .then(|| (target(source), target(destination)))
 }
 
-/// Rows of a lock stream; query strings and credentials left out of their locations are
-/// counted in `report`.
+/// Rows of a lock stream with their positions ([`Positions`]); query strings and credentials
+/// left out of their locations are counted in `report`.
 fn normalized_rows(
     reader: impl Iterator<Item = Result<RecordBatch>> + Send + 'static,
     report: &Arc<RelocateReport>,
-) -> impl Iterator<Item = Result<Vec<LockRow>>> + Send + 'static {
+) -> impl Iterator<Item = Result<Vec<(LockRow, u64)>>> + Send + 'static {
     let report = Arc::clone(report);
-    normalized(reader).map(move |n| {
-        n.map(|n| {
-            let dropped = |count: usize| count as u64;
-            report
-                .queries_dropped
-                .fetch_add(dropped(n.queries_dropped), Ordering::Relaxed);
-            report
-                .credentials_dropped
-                .fetch_add(dropped(n.credentials_dropped), Ordering::Relaxed);
-            from_batch(&n.batch)
-        })
+    let mut positions = Positions::default();
+    let mut seen = 0;
+    reader.map(move |batch| {
+        let batch = batch?;
+        let at = positions.of(&batch);
+        let n = normalize_at(&batch, seen)?;
+        seen += batch.num_rows() as u64;
+        report
+            .queries_dropped
+            .fetch_add(n.queries_dropped as u64, Ordering::Relaxed);
+        report
+            .credentials_dropped
+            .fetch_add(n.credentials_dropped as u64, Ordering::Relaxed);
+        Ok(from_batch(&n.batch).into_iter().zip(at).collect())
     })
 }
 
 /// `rows`, then a mark in the report that the input is read to its end (progress totals final).
-fn until_done(
-    rows: impl Iterator<Item = Result<Vec<LockRow>>> + Send + 'static,
+fn until_done<R>(
+    rows: impl Iterator<Item = Result<Vec<R>>> + Send + 'static,
     report: &Arc<RelocateReport>,
-) -> impl Iterator<Item = Result<Vec<LockRow>>> + Send + 'static {
+) -> impl Iterator<Item = Result<Vec<R>>> + Send + 'static {
     let report = Arc::clone(report);
     rows.chain(std::iter::from_fn(move || {
         report.input_done.store(true, Ordering::Relaxed);
@@ -200,13 +229,22 @@ pub fn relocate(
             minimum: crate::store::S3_MIN_PART,
         });
     }
+    let tag = super::shard::of_input(&source.schema(), options.shard, || options.run())?;
+    let output_schema = tag.as_ref().map_or_else(schema, ShardTag::schema);
     let stores = (!options.dry_run).then(|| stores.clone());
     let report = Arc::new(RelocateReport::default());
     let thread_report = Arc::clone(&report);
     let run = move |tx: &SyncSender<Result<RecordBatch>>| -> Result<()> {
-        let jobs = jobs(source, &options, Arc::clone(&thread_report))?;
-        let send = |rows: &[LockRow]| -> Result<()> {
+        let owned = tag.as_ref().map(|tag| tag.shard);
+        let jobs = jobs(source, &options, owned, Arc::clone(&thread_report))?;
+        let mut positions: Vec<u64> = Vec::with_capacity(engine::CHUNK_ROWS);
+        let send = |rows: &[LockRow], positions: &mut Vec<u64>| -> Result<()> {
             let batch = to_batch(rows)?;
+            let batch = match &tag {
+                Some(tag) => tag.batch(&batch, std::mem::take(positions))?,
+                None => batch,
+            };
+            positions.clear();
             thread_report
                 .rows
                 .fetch_add(rows.len() as u64, Ordering::Relaxed);
@@ -255,10 +293,14 @@ pub fn relocate(
             |event| {
                 match event {
                     Event::Row((mut job, result)) => match result {
-                        Ok(None) => done.push(job.output),
+                        Ok(None) => {
+                            positions.push(job.position);
+                            done.push(job.output);
+                        }
                         Ok(Some(Copied::Written(facts))) => {
                             thread_report.copied.fetch_add(1, Ordering::Relaxed);
                             job.output.facts = facts;
+                            positions.push(job.position);
                             done.push(job.output);
                         }
                         Ok(Some(Copied::Kept(facts))) => {
@@ -273,6 +315,7 @@ pub fn relocate(
                                     .unwrap_or_default(),
                             });
                             job.output.facts = facts;
+                            positions.push(job.position);
                             done.push(job.output);
                         }
                         // Stopped because another copy failed; that failure ends the run.
@@ -290,7 +333,7 @@ pub fn relocate(
                             };
                             if !options.keep_going {
                                 if !done.is_empty() {
-                                    send(&done)?;
+                                    send(&done, &mut positions)?;
                                 }
                                 return Err(error);
                             }
@@ -298,11 +341,12 @@ pub fn relocate(
                             on_event(RelocateEvent::Failed(&error));
                             job.output.facts.etag = None;
                             job.output.facts.last_modified = None;
+                            positions.push(job.position);
                             done.push(job.output);
                         }
                     },
                     Event::ChunkEnd => {
-                        send(&done)?;
+                        send(&done, &mut positions)?;
                         done.clear();
                     }
                     Event::Idle => {}
@@ -311,15 +355,20 @@ pub fn relocate(
             },
         )
     };
-    Ok((engine::spawn_batches("relocate", schema(), run)?, report))
+    Ok((
+        engine::spawn_batches("relocate", output_schema, run)?,
+        report,
+    ))
 }
 
 /// The jobs of a run, in output order, in chunks.
 fn jobs(
     source: BatchReader,
     options: &RelocateOptions,
+    shard: Option<Shard>,
     report: Arc<RelocateReport>,
 ) -> Result<Box<dyn Iterator<Item = Result<Vec<Job>>> + Send>> {
+    let owns = move |row: &LockRow| shard.is_none_or(|s| s.owns(&row.item_id, &row.asset_key));
     let count = move |report: &RelocateReport, job: &Job, source_size: Option<i64>| {
         report.rows_seen.fetch_add(1, Ordering::Relaxed);
         if job.copy.is_some() {
@@ -334,15 +383,22 @@ fn jobs(
             let mut planner = Planner::new(plan.clone());
             let endpoint = planner.endpoint().map(str::to_string);
             let rows = until_done(normalized_rows(source, &report), &report);
-            Ok(Box::new(row_chunks(rows, move |row| {
+            Ok(Box::new(row_chunks(rows, move |(row, position)| {
+                // Every row is planned, so that a shard refuses the collisions the unsharded run
+                // would; only its own rows become jobs.
                 let planned = planner.plan(&SourceRow {
                     item_id: &row.item_id,
                     asset_key: &row.asset_key,
                     location: &row.location,
                 })?;
+                if !owns(row) {
+                    return Ok(None);
+                }
+                let position = *position;
                 let job = match planned {
                     Planned::Unmapped => Job {
                         output: row.clone(),
+                        position,
                         copy: None,
                         expected: None,
                     },
@@ -369,6 +425,7 @@ fn jobs(
                         };
                         Job {
                             output,
+                            position,
                             copy,
                             expected: row.facts.checksum.clone(),
                         }
@@ -381,14 +438,17 @@ fn jobs(
         Destination::Lock(path) => {
             let mut sources: HashMap<(String, String), LockRow> = HashMap::new();
             for rows in normalized_rows(source, &report) {
-                for row in rows? {
+                for (row, _) in rows? {
                     // The last duplicate wins, as in the original.
                     sources.insert((row.item_id.clone(), row.asset_key.clone()), row);
                 }
             }
             let destinations = read_parquet(path, engine::CHUNK_ROWS)?;
             let rows = until_done(normalized_rows(destinations, &report), &report);
-            Ok(Box::new(row_chunks(rows, move |row| {
+            Ok(Box::new(row_chunks(rows, move |(row, position)| {
+                if !owns(row) {
+                    return Ok(None);
+                }
                 let source = sources.get(&(row.item_id.clone(), row.asset_key.clone()));
                 let copy = if dry_run { None } else { copy_of(source, row) };
                 let expected = source
@@ -396,6 +456,7 @@ fn jobs(
                     .or_else(|| row.facts.checksum.clone());
                 let job = Job {
                     output: row.clone(),
+                    position: *position,
                     copy,
                     expected,
                 };

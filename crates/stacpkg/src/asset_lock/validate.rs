@@ -37,6 +37,9 @@ pub struct ValidateOptions {
     pub verify_checksums: bool,
     /// Where the probes run.
     pub runtime: Runtime,
+    /// Validate only this shard's rows ([`super::shard`]); a shard stream's own shard is
+    /// validated whole.
+    pub shard: Option<super::Shard>,
 }
 
 impl Default for ValidateOptions {
@@ -48,6 +51,7 @@ impl Default for ValidateOptions {
             keep_going: false,
             max_workers: super::DEFAULT_MAX_WORKERS,
             runtime: Runtime::Own,
+            shard: None,
         }
     }
 }
@@ -261,6 +265,8 @@ pub fn validate(
     options: ValidateOptions,
     mut on_event: impl FnMut(ValidateEvent<'_>) -> Result<()> + Send,
 ) -> Result<ValidateReport> {
+    let shard = super::shard::of_input(&lock.schema(), options.shard, || "validate".into())?
+        .map(|tag| tag.shard);
     let stores = stores.clone();
     let dropped = Arc::new([AtomicU64::new(0), AtomicU64::new(0)]);
     let batch_dropped = Arc::clone(&dropped);
@@ -271,7 +277,12 @@ pub fn validate(
         Ok(from_batch(&normalized.batch))
     });
     let plan_options = options.clone();
-    let chunks = row_chunks(rows, move |row| Ok(check_of(row, &plan_options)));
+    let chunks = row_chunks(rows, move |row: &LockRow| {
+        if shard.is_some_and(|shard| !shard.owns(&row.item_id, &row.asset_key)) {
+            return Ok(None);
+        }
+        Ok(check_of(row, &plan_options))
+    });
     let mut summary = ValidateReport::default();
     let read_bytes = Arc::new(AtomicU64::new(0));
     engine::run_ordered(

@@ -8,14 +8,12 @@
 //! the GeoParquet 1.1 `geo` metadata (geometry types, bbox) from the rows it writes, at close: the
 //! footer is the one place a streaming writer can put whole-file facts.
 
-use std::fs::File;
 use std::path::Path;
 use std::sync::Arc;
 
 use arrow_array::cast::AsArray;
 use arrow_array::{Array, ArrayRef, RecordBatch, StructArray};
 use arrow_schema::{DataType, Field, Fields, Schema, SchemaRef};
-use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use parquet::arrow::arrow_writer::ArrowWriterOptions;
 use parquet::arrow::{ARROW_SCHEMA_META_KEY, ArrowWriter, encode_arrow_schema};
 use parquet::basic::{Compression, ZstdLevel};
@@ -30,8 +28,10 @@ use super::schema::{
 };
 use crate::batch::BatchReader;
 use crate::error::{Error, Result, StreamKind};
+use crate::files::{FileRef, Sink};
 use crate::ipc::check_kind;
-use crate::output::AtomicFile;
+use crate::runtime::Runtime;
+use crate::store::Stores;
 
 /// Read a (STAC Geo)Parquet file as a batch stream of at most `batch_size` rows per batch.
 ///
@@ -46,25 +46,120 @@ pub(crate) fn read_kind(
     filter: ItemFilter,
     expected: StreamKind,
 ) -> Result<BatchReader> {
-    let name = path.display().to_string();
-    let file = File::open(path).map_err(|e| Error::io("failed to open", &name, e))?;
-    let builder = ParquetRecordBatchReaderBuilder::try_new(file)
-        .map_err(|e| Error::parquet(format!("`{name}` is not a readable Parquet file"), e))?;
-    let file_schema = builder.schema().clone();
+    let file = crate::files::open_local(path, batch_size)?;
+    stream_kind(file, &path.display().to_string(), filter, expected)
+}
+
+/// Read the (STAC Geo)Parquet files `files` (local or in stores) as one batch stream, one file
+/// after another; every file must have the first one's columns. The first file's schema is
+/// streamed. Files are opened as they are reached.
+pub fn read_files(
+    files: &[FileRef],
+    batch_size: usize,
+    filter: ItemFilter,
+    stores: &Stores,
+    runtime: &Runtime,
+) -> Result<BatchReader> {
+    read_files_kind(
+        files,
+        batch_size,
+        filter,
+        StreamKind::Items,
+        stores,
+        runtime,
+    )
+}
+
+pub(crate) fn read_files_kind(
+    files: &[FileRef],
+    batch_size: usize,
+    filter: ItemFilter,
+    expected: StreamKind,
+    stores: &Stores,
+    runtime: &Runtime,
+) -> Result<BatchReader> {
+    let open = {
+        let (stores, runtime) = (stores.clone(), runtime.clone());
+        move |file: &FileRef| {
+            let opened = crate::files::open_parquet(file, batch_size, &stores, &runtime)?;
+            stream_kind(opened, &file.name(), filter.clone(), expected)
+        }
+    };
+    let Some((first, rest)) = files.split_first() else {
+        return Err(Error::Internal("no files to read"));
+    };
+    let head = open(first)?;
+    if rest.is_empty() {
+        return Ok(head);
+    }
+    let schema = head.schema();
+    let first_name = first.name();
+    let mut pending = rest.to_vec().into_iter();
+    let mut current = head;
+    let out_schema = schema.clone();
+    let mut failed = false;
+    let batches = std::iter::from_fn(move || {
+        if failed {
+            return None;
+        }
+        loop {
+            match current.next() {
+                Some(Ok(batch)) => {
+                    // Each file's own metadata is its own; the stream carries the first's.
+                    let batch = RecordBatch::try_new(out_schema.clone(), batch.columns().to_vec())
+                        .map_err(|e| Error::arrow("failed to read the files", e));
+                    failed = batch.is_err();
+                    return Some(batch);
+                }
+                Some(Err(e)) => {
+                    failed = true;
+                    return Some(Err(e));
+                }
+                None => {}
+            }
+            let file = pending.next()?;
+            let next = open(&file).and_then(|reader| {
+                if reader.schema().fields() == out_schema.fields() {
+                    Ok(reader)
+                } else {
+                    Err(Error::ShardSet {
+                        input: format!("`{}`", file.name()),
+                        problem: format!("does not have the columns of `{first_name}`"),
+                    })
+                }
+            });
+            match next {
+                Ok(reader) => current = reader,
+                Err(e) => {
+                    failed = true;
+                    return Some(Err(e));
+                }
+            }
+        }
+    });
+    Ok(BatchReader::new(schema, batches))
+}
+
+/// A Parquet file's batches as a stream of `expected` kind: empty-object members restored
+/// (items), the kind checked, `filter` applied.
+fn stream_kind(
+    file: crate::files::ParquetFile,
+    name: &str,
+    filter: ItemFilter,
+    expected: StreamKind,
+) -> Result<BatchReader> {
+    let name = name.to_string();
+    let file_schema = file.schema;
     let restore = match expected {
         StreamKind::Items => EmptyObjects::of_file(&file_schema),
         StreamKind::AssetLock => EmptyObjects::default(),
     };
     let schema = restore.schema(&file_schema);
     check_kind(&schema, &format!("`{name}`"), expected)?;
-    let rows = builder.metadata().file_metadata().num_rows();
-    let reader = builder
-        .with_batch_size(batch_size.max(1))
-        .build()
-        .map_err(|e| Error::parquet(format!("failed to read `{name}`"), e))?;
+    let rows = file.rows;
     let unfiltered = filter.is_empty();
     let restored_schema = schema.clone();
-    let batches = reader.filter_map(move |batch| {
+    let batches = file.batches.filter_map(move |batch| {
         let batch = match batch.and_then(|b| restore.batch(&restored_schema, b)) {
             Ok(batch) => batch,
             Err(e) => return Some(Err(Error::arrow(format!("failed to read `{name}`"), e))),
@@ -110,6 +205,20 @@ pub fn write(reader: BatchReader, path: &Path) -> Result<ParquetWriteReport> {
     write_with_row_groups(reader, path, WRITE_ROWS, ROW_GROUP_BYTES)
 }
 
+/// [`write()`] to `file`, a local path or an object in `stores`; an object is uploaded in parts
+/// and appears only when complete (a failure leaves none and replaces none).
+pub fn write_to(
+    reader: BatchReader,
+    file: &FileRef,
+    stores: &Stores,
+    runtime: &Runtime,
+) -> Result<ParquetWriteReport> {
+    let mut sink = Sink::create(file, stores, runtime)?;
+    let report = write_into(reader, &mut sink, &file.name(), WRITE_ROWS, ROW_GROUP_BYTES)?;
+    sink.commit()?;
+    Ok(report)
+}
+
 /// Rows per writer call: the stream is re-cut to this size first, so that the file's bytes
 /// (page and row-group boundaries) depend on the rows only, not on upstream batching. 1024 is
 /// the writer's own mini-batch size.
@@ -121,11 +230,23 @@ pub(crate) fn write_with_row_groups(
     write_rows: usize,
     row_group_bytes: usize,
 ) -> Result<ParquetWriteReport> {
-    let reader = crate::batch::rebatch(reader, write_rows);
+    let mut sink = Sink::local(path)?;
     let name = path.display().to_string();
-    let plan = WritePlan::new(&reader.schema(), &name)?;
+    let report = write_into(reader, &mut sink, &name, write_rows, row_group_bytes)?;
+    sink.commit()?;
+    Ok(report)
+}
+
+fn write_into(
+    reader: BatchReader,
+    sink: &mut Sink,
+    name: &str,
+    write_rows: usize,
+    row_group_bytes: usize,
+) -> Result<ParquetWriteReport> {
+    let reader = crate::batch::rebatch(reader, write_rows);
+    let plan = WritePlan::new(&reader.schema(), name)?;
     let schema = plan.schema.clone();
-    let output = AtomicFile::create(path)?;
     let has_bbox = match schema.column_with_name(BBOX).map(|(_, f)| f.data_type()) {
         Some(DataType::Struct(fields)) => {
             BBOX_2D.iter().all(|n| fields.iter().any(|f| f.name() == n))
@@ -146,7 +267,6 @@ pub(crate) fn write_with_row_groups(
         .set_compression(Compression::ZSTD(ZstdLevel::default()))
         .set_coerce_types(true)
         .build();
-    let file = output.file()?;
     let failed = |e| Error::parquet(format!("failed to write `{name}`"), e);
     // The embedded Arrow schema is written at close instead of at open, so that it can carry the
     // `geo` metadata computed from the rows: pyarrow takes schema metadata from `ARROW:schema`.
@@ -154,12 +274,12 @@ pub(crate) fn write_with_row_groups(
         .with_properties(props)
         .with_skip_arrow_metadata(true);
     let mut writer =
-        ArrowWriter::try_new_with_options(file, schema.clone(), options).map_err(failed)?;
+        ArrowWriter::try_new_with_options(sink, schema.clone(), options).map_err(failed)?;
     let mut geo = GeoStats::default();
     let mut rows = 0u64;
     let mut secret_hrefs = 0u64;
     for batch in reader {
-        let batch = plan.batch(&batch?, &name)?;
+        let batch = plan.batch(&batch?, name)?;
         secret_hrefs += super::href::count_secrets(&batch);
         if batch.num_rows() == 0 {
             continue;
@@ -213,7 +333,6 @@ pub(crate) fn write_with_row_groups(
         writer.append_key_value_metadata(KeyValue::new(key, value));
     }
     writer.close().map_err(failed)?;
-    output.commit()?;
     Ok(ParquetWriteReport {
         rows,
         row_groups,

@@ -28,6 +28,7 @@ use arrow_array::cast::AsArray;
 use arrow_array::{BooleanArray, RecordBatch};
 
 use super::{ASSETS_DIR, ITEMS_FILE, LOCK_FILE, Staging, parse_time};
+use crate::asset_lock::shard::{Positions, ShardTag};
 use crate::asset_lock::{
     self, CHUNK_ROWS, DeriveEvent, DeriveOptions, Destination, LockRow, RelocateOptions,
     RelocateReport, from_batch, to_batch,
@@ -326,6 +327,8 @@ fn package_assets(
         max_workers: options.copy_workers,
         keep_going: false,
         runtime: options.derive.runtime.clone(),
+        // A sharded build's source lock is a shard stream, which relocation keeps as it is.
+        shard: None,
     };
     // The package is a directory on disk, whatever store the caller gave for local files.
     let (copies, report) = asset_lock::relocate(
@@ -341,8 +344,19 @@ fn package_assets(
         Err(e) => vec![Err(e)],
     });
     let root = dir.to_path_buf();
+    // A sharded build's rows keep their positions, tagged as the build's (the copies' tag names
+    // the staging directory, which differs from run to run).
+    let tag = ShardTag::of(&copies.schema())?.map(|tag| ShardTag {
+        run: "build".into(),
+        ..tag
+    });
+    let out_schema = tag
+        .as_ref()
+        .map_or_else(asset_lock::schema, ShardTag::schema);
+    let mut positions = Positions::default();
     let batches = copies.map(move |batch| {
         let batch = batch?;
+        let at = positions.of(&batch);
         let mut rows = Vec::with_capacity(batch.num_rows());
         for copy in from_batch(&batch) {
             let source = sources
@@ -350,9 +364,13 @@ fn package_assets(
                 .ok_or(Error::Internal("the asset copies outnumber the lock rows"))??;
             rows.push(packaged_row(&root, source, copy)?);
         }
-        to_batch(&rows)
+        let packaged = to_batch(&rows)?;
+        match &tag {
+            Some(tag) => tag.batch(&packaged, at),
+            None => Ok(packaged),
+        }
     });
-    Ok((BatchReader::new(asset_lock::schema(), batches), report))
+    Ok((BatchReader::new(out_schema, batches), report))
 }
 
 /// The package's row for one copied asset.
