@@ -7,9 +7,11 @@
 #   ferro-oci-server    an OCI registry with the OCI 1.1 referrers API
 #   docker-registry ×3  OCI registries: open, htpasswd Basic auth, and bearer tokens from a small
 #               token service (scripts/token-server.py)
+#   Slurm       a one-node cluster (munged, slurmctld, slurmd on 127.0.0.1, as root) that runs
+#               the scale-out tests' job arrays
 #
 #   scripts/services.sh install      install what is missing (apt, cargo install, npm) into .tools/
-#   scripts/services.sh start DIR [nginx|s3|azure|oci]...
+#   scripts/services.sh start DIR [nginx|s3|azure|oci|slurm]...
 #                                    start everything (or the named ones) with state in DIR;
 #                                    writes DIR/services.env
 #   scripts/services.sh stop DIR     stop what `start` started
@@ -33,6 +35,8 @@ install() {
   command -v docker-registry >/dev/null || need+=(docker-registry)
   # The OCI tests talk to the registries with curl too, as a client that is not stacpkg.
   command -v curl >/dev/null || need+=(curl)
+  command -v slurmctld >/dev/null || need+=(slurm-wlm)
+  command -v munged >/dev/null || need+=(munge)
   if [ ${#need[@]} -gt 0 ]; then
     echo "==> apt-get install ${need[*]}"
     export DEBIAN_FRONTEND=noninteractive
@@ -72,7 +76,7 @@ wait_port() {
 start() {
   dir=$1
   shift
-  local want=" ${*:-nginx s3 azure oci} "
+  local want=" ${*:-nginx s3 azure oci slurm} "
   mkdir -p "$dir"
   chmod 755 "$dir"
   : >"$dir/services.env"
@@ -163,6 +167,9 @@ EOF
   fi
   if [[ $want == *" oci "* ]]; then
     start_oci
+  fi
+  if [[ $want == *" slurm "* ]]; then
+    start_slurm
   fi
   echo "==> services up:$want($dir/services.env)"
 }
@@ -286,9 +293,47 @@ NGINX
     "OCI_REFERRERS_PROXY_HOST=127.0.0.1:$ferro_proxy_port" >>"$dir/services.env"
 }
 
+# A one-node Slurm cluster with its own munge key and socket, ports and spool under $dir/slurm;
+# clients find it through SLURM_CONF. Jobs run as root, like the tests.
+start_slurm() {
+  local s="$dir/slurm" host ctld_port d_port
+  mkdir -p "$s/state" "$s/spool" "$s/log"
+  head -c 1024 /dev/urandom >"$s/munge.key"
+  chmod 400 "$s/munge.key"
+  munged --force --key-file="$s/munge.key" --socket="$s/munge.socket" --pid-file="$dir/munged.pid" \
+    --log-file="$s/log/munged.log" --seed-file="$s/munged.seed"
+  host=$(hostname -s)
+  ctld_port=$(free_port)
+  d_port=$(free_port)
+  printf '%s\n' "ClusterName=stacpkg" "SlurmctldHost=$host(127.0.0.1)" \
+    "SlurmctldPort=$ctld_port" "SlurmdPort=$d_port" "SlurmUser=root" "SlurmdUser=root" \
+    "AuthType=auth/munge" "CredType=cred/munge" "AuthInfo=socket=$s/munge.socket" \
+    "StateSaveLocation=$s/state" "SlurmdSpoolDir=$s/spool" \
+    "SlurmctldPidFile=$dir/slurmctld.pid" "SlurmdPidFile=$dir/slurmd.pid" \
+    "SlurmctldLogFile=$s/log/slurmctld.log" "SlurmdLogFile=$s/log/slurmd.log" \
+    "ProctrackType=proctrack/linuxproc" "TaskPlugin=task/none" \
+    "JobAcctGatherType=jobacct_gather/none" "AccountingStorageType=accounting_storage/none" \
+    "SelectType=select/cons_tres" "SelectTypeParameters=CR_CPU" "MpiDefault=none" \
+    "ReturnToService=2" "NodeName=$host NodeAddr=127.0.0.1 CPUs=$(nproc) State=UNKNOWN" \
+    "PartitionName=stacpkg Nodes=$host Default=YES MaxTime=INFINITE State=UP OverSubscribe=FORCE" \
+    >"$s/slurm.conf"
+  slurmctld -f "$s/slurm.conf"
+  slurmd -f "$s/slurm.conf"
+  for _ in $(seq 1 200); do
+    if SLURM_CONF="$s/slurm.conf" sinfo -h -o %t 2>/dev/null | grep -q idle; then
+      printf '%s\n' "SLURM_CONF=$s/slurm.conf" >>"$dir/services.env"
+      return 0
+    fi
+    sleep 0.1
+  done
+  echo "services.sh: slurm did not come up; its logs:" >&2
+  cat "$s/log/"*.log >&2 || true
+  exit 1
+}
+
 stop() {
   local dir=$1
-  for name in nginx s3a s3b azurite oci oci-basic oci-token oci-auth oci-ferro oci-slow; do
+  for name in nginx s3a s3b azurite oci oci-basic oci-token oci-auth oci-ferro oci-slow slurmd slurmctld munged; do
     if [ -f "$dir/$name.pid" ]; then
       kill "$(cat "$dir/$name.pid")" 2>/dev/null || true
     fi

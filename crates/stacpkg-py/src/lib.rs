@@ -150,7 +150,12 @@ fn py_error(error: Error) -> PyErr {
         | Error::WrongStreamKind { .. }
         | Error::UnknownStreamKind { .. }
         | Error::InvalidLock { .. }
+        | Error::TruncatedStream { .. }
+        | Error::InvalidShard { .. }
+        | Error::ShardSet { .. }
         | Error::Arrow { .. } => InvalidInputError::new_err(message),
+        Error::Object { .. } if not_found(&error) => StoreNotFoundError::new_err(message),
+        Error::Object { .. } => StoreError::new_err(message),
         _ => StacpkgError::new_err(message),
     }
 }

@@ -263,6 +263,16 @@ pub enum Error {
         problem: String,
     },
 
+    /// An Arrow IPC stream ended without its end-of-stream marker: the command that wrote it
+    /// failed or was stopped, and what arrived is only part of it.
+    #[error(
+        "{input} ended before its Arrow IPC stream did: the command that wrote it failed or was stopped"
+    )]
+    TruncatedStream {
+        /// The input (`stdin`, a file).
+        input: String,
+    },
+
     /// A shard (`K/N`), or the scheduler variables that give one, is not usable.
     #[error("shard `{spec}`: {problem}")]
     InvalidShard {

@@ -99,48 +99,31 @@ impl FileRef {
     }
 }
 
-/// The files that `patterns` name, in order: a pattern whose file name holds `*` or `?` is
-/// every file (or object) of its directory (or prefix) whose name matches, sorted by name; one
-/// that matches nothing is an error. Other patterns are taken as they are.
+/// The files that `patterns` name, in order. A pattern with `*` (any run of characters but `/`)
+/// or `?` (one character) in any of its path segments is every file (or object) whose path
+/// matches it segment by segment, sorted by path; one that matches nothing is an error. Other
+/// patterns are taken as they are.
 pub fn expand(patterns: &[String], stores: &Stores, runtime: &Runtime) -> Result<Vec<FileRef>> {
     let mut files = Vec::new();
     for pattern in patterns {
         let file = FileRef::parse(pattern)?;
-        let (dir_part, name_part) = match pattern.rsplit_once('/') {
-            Some((dir, name)) => (dir, name),
-            None => ("", pattern.as_str()),
-        };
-        if !has_wildcard(name_part) {
-            if has_wildcard(dir_part) && !pattern.contains("://") {
-                return Err(Error::io(
-                    "only the file name may hold `*` or `?` in",
-                    pattern.clone(),
-                    std::io::Error::from(std::io::ErrorKind::InvalidInput),
-                ));
-            }
-            files.push(file);
-            continue;
-        }
         let mut matched: Vec<(String, FileRef)> = match &file {
             FileRef::Local(path) => {
-                let dir = match path.parent() {
-                    Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
-                    _ => PathBuf::from("."),
-                };
-                let entries = std::fs::read_dir(&dir)
-                    .map_err(|e| Error::io("failed to list", dir.display().to_string(), e))?;
-                let mut found = Vec::new();
-                for entry in entries {
-                    let entry = entry
-                        .map_err(|e| Error::io("failed to list", dir.display().to_string(), e))?;
-                    let name = entry.file_name().to_string_lossy().into_owned();
-                    if entry.file_type().is_ok_and(|t| t.is_file()) && matches(name_part, &name) {
-                        found.push((name.clone(), FileRef::Local(dir.join(&name))));
-                    }
+                let text = path.to_string_lossy().into_owned();
+                if !has_wildcard(&text) {
+                    files.push(file);
+                    continue;
                 }
-                found
+                local_matches(&text)?
             }
-            FileRef::Object(target) => list_matching(target, name_part, stores, runtime)?,
+            FileRef::Object(target) => {
+                let key = target.location.key.clone().unwrap_or_default();
+                if !has_wildcard(&key) {
+                    files.push(file);
+                    continue;
+                }
+                object_matches(target, &key, stores, runtime)?
+            }
         };
         if matched.is_empty() {
             return Err(Error::io(
@@ -157,6 +140,72 @@ pub fn expand(patterns: &[String], stores: &Stores, runtime: &Runtime) -> Result
 
 fn has_wildcard(text: &str) -> bool {
     text.contains(['*', '?'])
+}
+
+/// Local files matching `pattern`, walked segment by segment from its literal beginning.
+fn local_matches(pattern: &str) -> Result<Vec<(String, FileRef)>> {
+    let absolute = pattern.starts_with('/');
+    let segments: Vec<&str> = pattern.split('/').filter(|s| !s.is_empty()).collect();
+    let mut found = Vec::new();
+    let start = if absolute {
+        "/".to_string()
+    } else {
+        String::new()
+    };
+    walk(&start, &segments, &mut found)?;
+    Ok(found
+        .into_iter()
+        .map(|path| (path.clone(), FileRef::Local(PathBuf::from(path))))
+        .collect())
+}
+
+fn walk(base: &str, segments: &[&str], found: &mut Vec<String>) -> Result<()> {
+    let Some((segment, rest)) = segments.split_first() else {
+        return Ok(());
+    };
+    let join = |name: &str| {
+        if base.is_empty() {
+            name.to_string()
+        } else if base.ends_with('/') {
+            format!("{base}{name}")
+        } else {
+            format!("{base}/{name}")
+        }
+    };
+    let is_file = |path: &str| std::fs::metadata(path).is_ok_and(|m| m.is_file());
+    if !has_wildcard(segment) {
+        let next = join(segment);
+        if rest.is_empty() {
+            if is_file(&next) {
+                found.push(next);
+            }
+            return Ok(());
+        }
+        return walk(&next, rest, found);
+    }
+    let dir = if base.is_empty() { "." } else { base };
+    let entries = match std::fs::read_dir(dir) {
+        Ok(entries) => entries,
+        // A directory that is not there holds no match.
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(Error::io("failed to list", dir.to_string(), e)),
+    };
+    for entry in entries {
+        let entry = entry.map_err(|e| Error::io("failed to list", dir.to_string(), e))?;
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if !matches(segment, &name) {
+            continue;
+        }
+        let next = join(&name);
+        if rest.is_empty() {
+            if is_file(&next) {
+                found.push(next);
+            }
+        } else {
+            walk(&next, rest, found)?;
+        }
+    }
+    Ok(())
 }
 
 /// Whether `name` matches `pattern` (`*`: any run of characters, `?`: one character).
@@ -187,10 +236,11 @@ fn matches(pattern: &str, name: &str) -> bool {
     p[pi..].iter().all(|c| *c == '*')
 }
 
-/// Objects directly under `target`'s prefix whose names match `name_pattern`.
-fn list_matching(
+/// Objects whose keys match `key_pattern` segment by segment, listed under its literal
+/// beginning.
+fn object_matches(
     target: &ObjectRef,
-    name_pattern: &str,
+    key_pattern: &str,
     stores: &Stores,
     runtime: &Runtime,
 ) -> Result<Vec<(String, FileRef)>> {
@@ -199,41 +249,56 @@ fn list_matching(
         href: target.display(),
         source,
     };
-    let key = target.location.key.clone().unwrap_or_default();
-    let prefix_key = key.rsplit_once('/').map_or("", |(dir, _)| dir).to_string();
-    let mut dir = target.location.clone();
-    dir.key = Some(format!("{prefix_key}/x"));
-    let (store, dir_path) = stores
-        .object_store(&dir, target.endpoint.as_deref())
-        .map_err(failed)?;
-    let prefix: Option<ObjectPath> = dir_path.prefix_match(&ObjectPath::default()).and_then(|_| {
-        let parts: Vec<_> = dir_path.parts().collect();
-        (parts.len() > 1).then(|| ObjectPath::from_iter(parts[..parts.len() - 1].iter().cloned()))
+    let pattern: Vec<&str> = key_pattern.split('/').filter(|s| !s.is_empty()).collect();
+    let literal = pattern.iter().take_while(|s| !has_wildcard(s)).count();
+    let prefix = pattern[..literal].join("/");
+    // The store and the path of the prefix, through the one place that builds stores.
+    let mut probe = target.location.clone();
+    probe.key = Some(if prefix.is_empty() {
+        "x".to_string()
+    } else {
+        format!("{prefix}/x")
     });
-    let listed = runtime
+    let (store, probe_path) = stores
+        .object_store(&probe, target.endpoint.as_deref())
+        .map_err(failed)?;
+    let parts: Vec<_> = probe_path.parts().collect();
+    let list_prefix =
+        (parts.len() > 1).then(|| ObjectPath::from_iter(parts[..parts.len() - 1].iter().cloned()));
+    let listed: Vec<object_store::ObjectMeta> = runtime
         .block_on(Threads::One, async move {
-            store.list_with_delimiter(prefix.as_ref()).await
+            let stream = store.list(list_prefix.as_ref());
+            futures::TryStreamExt::try_collect::<Vec<_>>(stream).await
         })?
         .map_err(|e| failed(StoreError::from_object_store(&e)))?;
+    let skip = list_prefix_len(&probe_path);
     Ok(listed
-        .objects
         .into_iter()
         .filter_map(|meta| {
-            let name = meta.location.filename()?.to_string();
-            matches(name_pattern, &name).then(|| {
-                let mut location = target.location.clone();
-                location.key = Some(if prefix_key.is_empty() {
-                    name.clone()
-                } else {
-                    format!("{prefix_key}/{name}")
-                });
-                (
-                    name,
-                    FileRef::Object(ObjectRef::new(location, target.endpoint.clone())),
-                )
-            })
+            let parts: Vec<String> = meta
+                .location
+                .parts()
+                .map(|p| p.as_ref().to_string())
+                .collect();
+            let rest = parts.get(skip..)?;
+            let wanted = &pattern[literal..];
+            (rest.len() == wanted.len() && rest.iter().zip(wanted).all(|(n, p)| matches(p, n)))
+                .then(|| {
+                    let key = meta.location.to_string();
+                    let mut location = target.location.clone();
+                    location.key = Some(key.clone());
+                    (
+                        key,
+                        FileRef::Object(ObjectRef::new(location, target.endpoint.clone())),
+                    )
+                })
         })
         .collect())
+}
+
+/// How many path parts the listing prefix of `probe` (a path ending in a placeholder) has.
+fn list_prefix_len(probe: &ObjectPath) -> usize {
+    probe.parts().count().saturating_sub(1)
 }
 
 /// A Parquet file opened for reading: its Arrow schema, row count and batches.

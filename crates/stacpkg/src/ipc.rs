@@ -2,6 +2,8 @@
 //! batches, end-of-stream marker), in both directions, with the stream-kind check of SPEC §2.
 
 use std::io::{BufRead, BufReader, Read, Write};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use arrow_ipc::MetadataVersion;
 use arrow_ipc::reader::StreamReader;
@@ -33,22 +35,55 @@ pub fn read_stream<R: Read + Send + 'static>(
             producers: expected.producers(),
         });
     }
-    let stream = StreamReader::try_new(reader, None).map_err(|source| Error::NotIpc {
+    let ended = Arc::new(AtomicBool::new(false));
+    let tracked = EndTracker {
+        inner: reader,
+        ended: Arc::clone(&ended),
+    };
+    let stream = StreamReader::try_new(tracked, None).map_err(|source| Error::NotIpc {
         input: input.to_string(),
         source,
     })?;
     let schema = stream.schema();
     check_kind(&schema, input, expected)?;
     let name = input.to_string();
-    let batches = stream.map(move |batch| {
-        batch.map_err(|e| {
+    let mut stream = stream.fuse();
+    let mut checked = false;
+    let batches = std::iter::from_fn(move || match stream.next() {
+        Some(batch) => Some(batch.map_err(|e| {
             Error::arrow(
                 format!("failed to read the Arrow IPC stream from {name}"),
                 e,
             )
-        })
+        })),
+        // The reader stops at the end-of-stream marker, or quietly at the end of the input: a
+        // stream cut short (its writer failed or was stopped) must not pass for a whole one.
+        None if !checked && ended.load(Ordering::Relaxed) => {
+            checked = true;
+            Some(Err(Error::TruncatedStream {
+                input: name.clone(),
+            }))
+        }
+        None => None,
     });
     Ok(BatchReader::new(schema, batches))
+}
+
+/// A reader that notes when its input ran out under a read that wanted bytes: a stream reader
+/// that then reports its end never saw the end-of-stream marker.
+struct EndTracker<R> {
+    inner: R,
+    ended: Arc<AtomicBool>,
+}
+
+impl<R: Read> Read for EndTracker<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        if n == 0 && !buf.is_empty() {
+            self.ended.store(true, Ordering::Relaxed);
+        }
+        Ok(n)
+    }
 }
 
 /// The kind a schema declares, or failing that, the kind its columns suggest.

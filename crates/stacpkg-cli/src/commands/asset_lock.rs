@@ -33,18 +33,21 @@ pub(crate) fn from_parquet(args: FromParquetArgs) -> anyhow::Result<ExitStatus> 
             asset_lock::read_parquet_at(file, batch_size, &stores, &runtime)?
         }
         _ => asset_lock::read_parquet_files(&files, batch_size, &stores, &runtime)
-            .map_err(usage_if_shard_set)?,
+            .map_err(|e| usage_if_shard_set(e.into()))?,
     };
-    stdio::emit(reader)?;
+    // Rows of a file that is no shard of the run are found while merging.
+    stdio::emit(reader).map_err(usage_if_shard_set)?;
     Ok(ExitStatus::Success)
 }
 
 /// Files that are not one run's shards are bad input, found before anything is written: a
 /// usage error (exit 2).
-fn usage_if_shard_set(error: stacpkg::Error) -> anyhow::Error {
-    match error {
-        stacpkg::Error::ShardSet { .. } => UsageError(error.to_string()).into(),
-        other => other.into(),
+fn usage_if_shard_set(error: anyhow::Error) -> anyhow::Error {
+    match error.downcast_ref::<stacpkg::Error>() {
+        Some(shard_set @ stacpkg::Error::ShardSet { .. }) => {
+            UsageError(shard_set.to_string()).into()
+        }
+        _ => error,
     }
 }
 

@@ -16,6 +16,7 @@
 //! - `items_out`: `items to-ndjson / to-json`: STAC Items back out, exact round trips, consumers.
 //! - `conformance`: the store conformance suite, in memory and on disk, and on the real servers.
 //! - `checksums`: content checksums: derive strategies, hashing relocations, verify, enrich.
+//! - `scale`: `--shard`, shard merges, tables on object stores, Slurm, Kubernetes and AWS Batch.
 //! - `regression`: one test per defect of an issue, named `issue_<n>_<what>`.
 
 mod asset_lock;
@@ -34,6 +35,7 @@ mod pipeline;
 mod project;
 mod regression;
 mod relocate;
+mod scale;
 mod stores;
 mod terminal;
 

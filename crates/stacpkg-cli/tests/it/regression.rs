@@ -836,3 +836,48 @@ fn issue_11_a_pulled_package_validates_like_the_pushed_one() {
         String::from_utf8_lossy(&run.stdout)
     );
 }
+
+#[test]
+fn issue_17_a_stream_cut_short_upstream_is_not_written_as_a_whole_table() {
+    let ctx = ctx();
+    ctx.sh(&format!(
+        "set -e; $STACPKG items from-json {demo} > items.arrow
+         $STACPKG asset-lock derive --no-probe-metadata < items.arrow > lock.arrow",
+        demo = stacpkg_test::demo("items.json").display()
+    ))
+    .success();
+    // What a reader sees when the command before it dies after its first message: the schema,
+    // no end-of-stream marker. Before, this was written as an empty table.
+    let whole = std::fs::read(ctx.path("lock.arrow")).unwrap();
+    assert_eq!(
+        whole[whole.len() - 8..],
+        [0xff, 0xff, 0xff, 0xff, 0, 0, 0, 0]
+    );
+    for (name, cut) in [("schema only", 0), ("without the marker", whole.len() - 8)] {
+        let cut = if cut == 0 {
+            schema_message_len(&whole)
+        } else {
+            cut
+        };
+        ctx.write("cut.arrow", &whole[..cut]);
+        for command in ["asset-lock to-parquet out.parquet", "asset-lock validate"] {
+            let run = ctx.sh(&format!("$STACPKG {command} < cut.arrow"));
+            assert_eq!(
+                run.error_line(1),
+                "stacpkg: error: stdin ended before its Arrow IPC stream did: the command that wrote it failed or was stopped",
+                "{name}: {command}"
+            );
+            assert!(!ctx.path("out.parquet").exists(), "{name}");
+        }
+    }
+    // A whole stream still is one.
+    ctx.sh("$STACPKG asset-lock to-parquet out.parquet < lock.arrow")
+        .success();
+}
+
+/// The length of the first message (the schema) of an Arrow IPC stream.
+fn schema_message_len(stream: &[u8]) -> usize {
+    assert_eq!(stream[..4], [0xff; 4]);
+    let meta = u32::from_le_bytes(stream[4..8].try_into().unwrap()) as usize;
+    8 + meta
+}

@@ -94,7 +94,9 @@ pub(crate) fn read_files_kind(
     }
     let schema = head.schema();
     let first_name = first.name();
-    let mut pending = rest.to_vec().into_iter();
+    // Owned: the stream outlives the caller's slice.
+    let pending: Vec<FileRef> = rest.to_vec();
+    let mut pending = pending.into_iter();
     let mut current = head;
     let out_schema = schema.clone();
     let mut failed = false;
@@ -606,6 +608,8 @@ fn add_geometries(
 mod tests {
     use super::*;
     use crate::items::{Format, Input, ReadOptions, read_stac};
+    use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+    use std::fs::File;
 
     fn demo_stream(batch_size: usize) -> BatchReader {
         let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/demo/items.ndjson");
