@@ -11,11 +11,12 @@ cd "$(dirname "$0")/.."
 venv=.venv-test
 # Readers and clients that are not stacpkg: pyarrow and DuckDB read our files, oras exchanges
 # packages, and stac-geoparquet, pystac and geopandas consume the items we write. maturin builds
-# the Python module (crates/stacpkg-py) into the same venv, and pytest runs its tests.
-if [ ! -x "$venv/bin/python" ] || ! "$venv/bin/python" -c 'import pyarrow, duckdb, oras.client, stac_geoparquet, pystac, geopandas, shapely, pytest' 2>/dev/null || [ ! -x "$venv/bin/maturin" ]; then
-  echo "==> installing pyarrow, duckdb, oras, stac-geoparquet, pystac, geopandas, maturin and pytest into $venv (interop tests)"
+# the Python module (crates/stacpkg-py) into the same venv, pytest runs its tests, and
+# dask.distributed maps shards over it on a LocalCluster.
+if [ ! -x "$venv/bin/python" ] || ! "$venv/bin/python" -c 'import pyarrow, duckdb, oras.client, stac_geoparquet, pystac, geopandas, shapely, pytest, dask.distributed' 2>/dev/null || [ ! -x "$venv/bin/maturin" ]; then
+  echo "==> installing pyarrow, duckdb, oras, stac-geoparquet, pystac, geopandas, maturin, pytest and dask.distributed into $venv (interop tests)"
   python3 -m venv "$venv"
-  "$venv/bin/pip" install --quiet --disable-pip-version-check pyarrow duckdb oras stac-geoparquet pystac geopandas 'maturin>=1.9,<2' pytest
+  "$venv/bin/pip" install --quiet --disable-pip-version-check pyarrow duckdb oras stac-geoparquet pystac geopandas 'maturin>=1.9,<2' pytest 'dask[distributed]'
 fi
 export STACPKG_TEST_PYTHON="$PWD/$venv/bin/python"
 

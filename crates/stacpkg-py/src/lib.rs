@@ -21,6 +21,7 @@ use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList, PyString};
 use stacpkg::asset_lock::{self, DeriveOptions, ValidateEvent, ValidateOptions};
 use stacpkg::checksum::Strategy;
+use stacpkg::files::FileRef;
 use stacpkg::items::{self, Format, Input, ItemFilter, ReadOptions, geoparquet, project};
 use stacpkg::oci;
 use stacpkg::package::{self, media_type::MediaTypes};
@@ -743,6 +744,22 @@ fn strategy(text: &str) -> PyResult<Strategy> {
         .map_err(|e| PyValueError::new_err(format!("argument 'checksum': {e}")))
 }
 
+/// `shard=`: `"K/N"`, or `"auto"` from the scheduler's environment variables (Slurm arrays,
+/// Kubernetes Indexed Jobs, AWS Batch arrays), as `--shard` reads them.
+fn shard_arg(shard: Option<&str>) -> PyResult<Option<asset_lock::Shard>> {
+    let Some(text) = shard else {
+        return Ok(None);
+    };
+    let shard = if text == "auto" {
+        asset_lock::Shard::from_scheduler(|name| std::env::var(name).ok())
+    } else {
+        asset_lock::Shard::parse(text)
+    };
+    shard
+        .map(Some)
+        .map_err(|e| PyValueError::new_err(format!("argument 'shard': {e}")))
+}
+
 /// The derive options of `derive_asset_lock` and `derive_asset_lock_stream`.
 #[allow(clippy::too_many_arguments)]
 fn derive_options(
@@ -754,6 +771,7 @@ fn derive_options(
     keep_going: bool,
     max_workers: Option<usize>,
     checksum: &str,
+    shard: Option<&str>,
 ) -> PyResult<DeriveOptions> {
     let mut options = DeriveOptions {
         probe: probe_metadata,
@@ -766,6 +784,7 @@ fn derive_options(
         include_metadata_assets,
         keep_going,
         checksum: strategy(checksum)?,
+        shard: shard_arg(shard)?,
         ..DeriveOptions::default()
     };
     if let Some(workers) = max_workers {
@@ -778,7 +797,7 @@ fn derive_options(
 /// lock is read, so a pipeline of any length stays flat in memory. Probing stops when the
 /// reader is closed or dropped.
 #[pyfunction]
-#[pyo3(signature = (items, *, probe_metadata=true, item_ids=None, providers=None, asset_keys=None, include_metadata_assets=false, keep_going=false, max_workers=None, checksum="metadata", stores=None))]
+#[pyo3(signature = (items, *, probe_metadata=true, item_ids=None, providers=None, asset_keys=None, include_metadata_assets=false, keep_going=false, max_workers=None, checksum="metadata", stores=None, shard=None))]
 #[allow(clippy::too_many_arguments)]
 fn derive_asset_lock_stream(
     py: Python<'_>,
@@ -792,6 +811,7 @@ fn derive_asset_lock_stream(
     max_workers: Option<usize>,
     checksum: &str,
     stores: Option<&Bound<'_, PyDict>>,
+    shard: Option<&str>,
 ) -> PyResult<Py<PyAny>> {
     let settings = store_settings(stores)?;
     let items = table_arg(items, "items")?;
@@ -804,6 +824,7 @@ fn derive_asset_lock_stream(
         keep_going,
         max_workers,
         checksum,
+        shard,
     )?;
     let lock = py.detach(|| -> Result<_, Failure> {
         let stores = make_stores(settings)?;
@@ -817,7 +838,7 @@ fn derive_asset_lock_stream(
 /// Derive an asset lock (one row per asset) from items, probing each object unless
 /// `probe_metadata` is false.
 #[pyfunction]
-#[pyo3(signature = (items, *, probe_metadata=true, item_ids=None, providers=None, asset_keys=None, include_metadata_assets=false, keep_going=false, max_workers=None, checksum="metadata", stores=None, progress=None))]
+#[pyo3(signature = (items, *, probe_metadata=true, item_ids=None, providers=None, asset_keys=None, include_metadata_assets=false, keep_going=false, max_workers=None, checksum="metadata", stores=None, progress=None, shard=None))]
 #[allow(clippy::too_many_arguments)]
 fn derive_asset_lock(
     py: Python<'_>,
@@ -832,6 +853,7 @@ fn derive_asset_lock(
     checksum: &str,
     stores: Option<&Bound<'_, PyDict>>,
     progress: Option<&Bound<'_, PyAny>>,
+    shard: Option<&str>,
 ) -> PyResult<Py<PyAny>> {
     let settings = store_settings(stores)?;
     let items = table_arg(items, "items")?;
@@ -844,6 +866,7 @@ fn derive_asset_lock(
         keep_going,
         max_workers,
         checksum,
+        shard,
     )?;
     let progress = progress.map(|p| p.clone().unbind());
     let (schema, batches) = py.detach(|| -> Result<_, Failure> {
@@ -866,7 +889,7 @@ fn derive_asset_lock(
 
 /// Check every lock row's object against the lock; returns one dict per row, as the original.
 #[pyfunction]
-#[pyo3(signature = (assets, *, item_ids=None, asset_keys=None, keep_going=false, max_workers=None, verify_checksums=false, stores=None))]
+#[pyo3(signature = (assets, *, item_ids=None, asset_keys=None, keep_going=false, max_workers=None, verify_checksums=false, stores=None, shard=None))]
 #[allow(clippy::too_many_arguments)]
 fn validate_assets<'py>(
     py: Python<'py>,
@@ -877,6 +900,7 @@ fn validate_assets<'py>(
     max_workers: Option<usize>,
     verify_checksums: bool,
     stores: Option<&Bound<'py, PyDict>>,
+    shard: Option<&str>,
 ) -> PyResult<Bound<'py, PyList>> {
     let settings = store_settings(stores)?;
     let assets = table_arg(assets, "assets")?;
@@ -885,6 +909,7 @@ fn validate_assets<'py>(
         asset_keys: names(asset_keys, "asset_keys")?,
         keep_going,
         verify_checksums,
+        shard: shard_arg(shard)?,
         ..ValidateOptions::default()
     };
     if let Some(workers) = max_workers {
@@ -929,25 +954,90 @@ fn validate_assets<'py>(
     Ok(out)
 }
 
-/// Write an asset lock table or stream as `assets.lock.parquet`, atomically.
+/// Write an asset lock table or stream as `assets.lock.parquet`, atomically: to a path, or to
+/// an `s3://`, `az://`, `gs://` or `file://` URL through `stores` (an upload that fails leaves
+/// no object). A shard's table keeps its positions, so that the shard files can be merged.
 #[pyfunction]
+#[pyo3(signature = (source, output_path, *, stores=None))]
 fn write_asset_lock_parquet_stream<'py>(
     py: Python<'py>,
     source: &Bound<'py, PyAny>,
     output_path: PathBuf,
+    stores: Option<&Bound<'py, PyDict>>,
 ) -> PyResult<Bound<'py, PyDict>> {
     let source = table_arg(source, "source")?;
-    let report = py
-        .detach(|| {
-            let reader = source.into_batches("source", StreamKind::AssetLock)?;
-            asset_lock::write_parquet(reader, &output_path)
-        })
-        .map_err(py_error)?;
+    let settings = store_settings(stores)?;
+    let output = FileRef::parse(&output_path.to_string_lossy()).map_err(py_error)?;
+    let report = py.detach(|| -> Result<_, Failure> {
+        let stores = match &output {
+            FileRef::Object(_) => make_stores(settings)?,
+            FileRef::Local(_) => Stores::builder().build().map_err(Error::StoreSettings)?,
+        };
+        let reader = source.into_batches("source", StreamKind::AssetLock)?;
+        Ok(asset_lock::write_parquet_to(
+            reader,
+            &output,
+            &stores,
+            &stacpkg::runtime::Runtime::Own,
+        )?)
+    })?;
     let out = PyDict::new(py);
     out.set_item("rows", report.rows)?;
     out.set_item("queries_dropped", report.queries_dropped)?;
     out.set_item("credentials_dropped", report.credentials_dropped)?;
     Ok(out)
+}
+
+/// Read asset-lock Parquet files (paths, URLs, or patterns with `*` and `?`) as one lock table,
+/// as `asset-lock from-parquet` does: the shard files of a sharded run are merged into its whole
+/// lock in the unsharded order (a set that is not all the shards of one run is refused), and
+/// one file named alone is read as it is (a shard file stays that shard).
+#[pyfunction]
+#[pyo3(signature = (paths, *, stores=None))]
+fn read_asset_lock_parquet(
+    py: Python<'_>,
+    paths: &Bound<'_, PyAny>,
+    stores: Option<&Bound<'_, PyDict>>,
+) -> PyResult<Py<PyAny>> {
+    let patterns: Vec<String> = if let Ok(one) = paths.extract::<PathBuf>() {
+        vec![one.to_string_lossy().into_owned()]
+    } else {
+        paths
+            .extract::<Vec<PathBuf>>()
+            .map_err(|_| {
+                PyTypeError::new_err("argument 'paths': expected a path, a URL, or a list of them")
+            })?
+            .into_iter()
+            .map(|p| p.to_string_lossy().into_owned())
+            .collect()
+    };
+    if patterns.is_empty() {
+        return Err(PyValueError::new_err("argument 'paths': no files given"));
+    }
+    let settings = store_settings(stores)?;
+    let (schema, batches) = py.detach(|| -> Result<_, Failure> {
+        let stores = if patterns.iter().any(|p| p.contains("://")) {
+            make_stores(settings)?
+        } else {
+            Stores::builder().build().map_err(Error::StoreSettings)?
+        };
+        let runtime = stacpkg::runtime::Runtime::Own;
+        let files = stacpkg::files::expand(&patterns, &stores, &runtime)?;
+        let one = matches!(patterns.as_slice(), [p] if !p.contains(['*', '?']));
+        let reader = match files.as_slice() {
+            [file] if one => {
+                asset_lock::read_parquet_at(file, items::DEFAULT_BATCH_SIZE, &stores, &runtime)?
+            }
+            _ => asset_lock::read_parquet_files(
+                &files,
+                items::DEFAULT_BATCH_SIZE,
+                &stores,
+                &runtime,
+            )?,
+        };
+        collect(reader)
+    })?;
+    to_table(py, schema, batches)
 }
 
 /// Apply an items-to-items projection, with the GIL released, and return the table.
@@ -1281,6 +1371,7 @@ struct CopySettings {
     memory_limit_bytes: Option<u64>,
     chunk_size_bytes: Option<usize>,
     put_max_concurrency: Option<usize>,
+    shard: Option<asset_lock::Shard>,
 }
 
 /// Relocate (or with `dry_run` only plan) the rows of `source`; returns the destination lock.
@@ -1335,6 +1426,7 @@ fn relocate_options(
     if let Some(parts) = settings.put_max_concurrency {
         options.copy.put_max_concurrency = parts.max(1);
     }
+    options.shard = settings.shard;
     options
 }
 
@@ -1372,6 +1464,7 @@ fn relocate_asset_locations(
         memory_limit_bytes: None,
         chunk_size_bytes: None,
         put_max_concurrency: None,
+        shard: None,
     };
     relocation(
         py,
@@ -1388,7 +1481,7 @@ fn relocate_asset_locations(
 /// the copies (`asset-lock relocate`); bytes are hashed on the way and checked against the
 /// source's checksum.
 #[pyfunction]
-#[pyo3(signature = (asset_lock, *, store_type, store_container=None, store_endpoint_url=None, key=None, source_prefix=None, layout="item-asset", overwrite=true, keep_going=false, max_workers=None, memory_limit_bytes=None, chunk_size_bytes=None, put_max_concurrency=None, stores=None, progress=None))]
+#[pyo3(signature = (asset_lock, *, store_type, store_container=None, store_endpoint_url=None, key=None, source_prefix=None, layout="item-asset", overwrite=true, keep_going=false, max_workers=None, memory_limit_bytes=None, chunk_size_bytes=None, put_max_concurrency=None, stores=None, progress=None, shard=None))]
 #[allow(clippy::too_many_arguments)]
 fn relocate_assets(
     py: Python<'_>,
@@ -1407,6 +1500,7 @@ fn relocate_assets(
     put_max_concurrency: Option<usize>,
     stores: Option<&Bound<'_, PyDict>>,
     progress: Option<&Bound<'_, PyAny>>,
+    shard: Option<&str>,
 ) -> PyResult<Py<PyAny>> {
     let source = table_arg(asset_lock, "asset_lock")?;
     let destination = plan(
@@ -1425,6 +1519,7 @@ fn relocate_assets(
         memory_limit_bytes,
         chunk_size_bytes,
         put_max_concurrency,
+        shard: shard_arg(shard)?,
     };
     relocation(
         py,
@@ -1441,7 +1536,7 @@ fn relocate_assets(
 /// read (a few batches ahead), so a lock of any length relocates in flat memory; copying stops
 /// when the reader is closed or dropped.
 #[pyfunction]
-#[pyo3(signature = (asset_lock, *, store_type, store_container=None, store_endpoint_url=None, key=None, source_prefix=None, layout="item-asset", overwrite=true, keep_going=false, max_workers=None, memory_limit_bytes=None, chunk_size_bytes=None, put_max_concurrency=None, stores=None))]
+#[pyo3(signature = (asset_lock, *, store_type, store_container=None, store_endpoint_url=None, key=None, source_prefix=None, layout="item-asset", overwrite=true, keep_going=false, max_workers=None, memory_limit_bytes=None, chunk_size_bytes=None, put_max_concurrency=None, stores=None, shard=None))]
 #[allow(clippy::too_many_arguments)]
 fn relocate_assets_stream(
     py: Python<'_>,
@@ -1459,6 +1554,7 @@ fn relocate_assets_stream(
     chunk_size_bytes: Option<usize>,
     put_max_concurrency: Option<usize>,
     stores: Option<&Bound<'_, PyDict>>,
+    shard: Option<&str>,
 ) -> PyResult<Py<PyAny>> {
     let source = table_arg(asset_lock, "asset_lock")?;
     let settings = store_settings(stores)?;
@@ -1480,6 +1576,7 @@ fn relocate_assets_stream(
             memory_limit_bytes,
             chunk_size_bytes,
             put_max_concurrency,
+            shard: shard_arg(shard)?,
         },
     );
     let relocated = py.detach(|| -> Result<_, Failure> {
@@ -1495,7 +1592,7 @@ fn relocate_assets_stream(
 /// item and asset) and return the target lock with the facts of the copies
 /// (`asset-lock relocate --destination-lock`).
 #[pyfunction]
-#[pyo3(signature = (source_assets, target_assets, *, overwrite=true, keep_going=false, max_workers=None, memory_limit_bytes=None, chunk_size_bytes=None, put_max_concurrency=None, stores=None, progress=None))]
+#[pyo3(signature = (source_assets, target_assets, *, overwrite=true, keep_going=false, max_workers=None, memory_limit_bytes=None, chunk_size_bytes=None, put_max_concurrency=None, stores=None, progress=None, shard=None))]
 #[allow(clippy::too_many_arguments)]
 fn copy_assets(
     py: Python<'_>,
@@ -1509,6 +1606,7 @@ fn copy_assets(
     put_max_concurrency: Option<usize>,
     stores: Option<&Bound<'_, PyDict>>,
     progress: Option<&Bound<'_, PyAny>>,
+    shard: Option<&str>,
 ) -> PyResult<Py<PyAny>> {
     let source = table_arg(source_assets, "source_assets")?;
     let target = table_arg(target_assets, "target_assets")?;
@@ -1529,6 +1627,7 @@ fn copy_assets(
         memory_limit_bytes,
         chunk_size_bytes,
         put_max_concurrency,
+        shard: shard_arg(shard)?,
     };
     relocation(
         py,
@@ -1655,7 +1754,7 @@ fn build_items(items: &Bound<'_, PyAny>) -> PyResult<ItemsSource> {
 /// Build a package directory: `items.parquet`, `assets.lock.parquet` (derived unless
 /// `asset_lock` is given), the `includes`, and with `include_assets` the asset bytes.
 #[pyfunction]
-#[pyo3(signature = (items, output_dir, *, asset_lock=None, includes=None, include_assets=false, skip=None, probe_metadata=true, include_metadata_assets=false, item_ids=None, providers=None, checksum="metadata", force=false, stores=None))]
+#[pyo3(signature = (items, output_dir, *, asset_lock=None, includes=None, include_assets=false, skip=None, probe_metadata=true, include_metadata_assets=false, item_ids=None, providers=None, checksum="metadata", force=false, stores=None, shard=None))]
 #[allow(clippy::too_many_arguments)]
 fn build_package<'py>(
     py: Python<'py>,
@@ -1672,8 +1771,15 @@ fn build_package<'py>(
     checksum: &str,
     force: bool,
     stores: Option<&Bound<'py, PyDict>>,
+    shard: Option<&str>,
 ) -> PyResult<Bound<'py, PyDict>> {
     let settings = store_settings(stores)?;
+    let shard = shard_arg(shard)?;
+    if shard.is_some() && asset_lock.is_some_and(|lock| !lock.is_none()) {
+        return Err(PyValueError::new_err(
+            "argument 'shard': a shard splits a derived lock; it cannot be used with asset_lock",
+        ));
+    }
     if let Some(part) = skip.unwrap_or_default().first() {
         return Err(PyValueError::new_err(if part == "assets-lock" {
             "assets.lock.parquet is mandatory for package builds".to_string()
@@ -1709,6 +1815,7 @@ fn build_package<'py>(
             },
             include_metadata_assets,
             checksum,
+            shard,
             ..DeriveOptions::default()
         },
         force,
@@ -2070,6 +2177,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(write_items_geoparquet_stream, m)?)?;
     m.add_function(wrap_pyfunction!(write_items_stac_json, m)?)?;
     m.add_function(wrap_pyfunction!(derive_asset_lock, m)?)?;
+    m.add_function(wrap_pyfunction!(read_asset_lock_parquet, m)?)?;
     m.add_function(wrap_pyfunction!(derive_asset_lock_stream, m)?)?;
     m.add_function(wrap_pyfunction!(validate_assets, m)?)?;
     m.add_function(wrap_pyfunction!(write_asset_lock_parquet_stream, m)?)?;

@@ -789,3 +789,88 @@ def test_the_stream_variants_read_as_the_tables(tmp_path):
         stacpkg_rs.remove_alternate_asset_hrefs(added, alternate_key="s3"), tmp_path / "whole.parquet"
     )
     assert same_table(pq.read_table(tmp_path / "chained.parquet"), pq.read_table(tmp_path / "whole.parquet"))
+
+
+def test_dask_maps_relocation_shards_over_a_local_cluster_and_their_merge_is_the_single_run(
+    tmp_path,
+):
+    from dask.distributed import Client, LocalCluster
+
+    env = services()
+    bucket = env["S3A_BUCKET"]
+    prefix = uuid.uuid4().hex
+    stores = {
+        f"s3://{bucket}": {
+            "endpoint": env["S3A_URL"],
+            "aws_access_key_id": env["S3A_ACCESS_KEY"],
+            "aws_secret_access_key": env["S3A_SECRET_KEY"],
+            "region": "us-east-1",
+            "allow_http": True,
+        }
+    }
+    root = Path(env["S3A_ROOT"]) / bucket / prefix
+    lines = []
+    for i in range(24):
+        for key in ("a", "b"):
+            obj = root / "src" / str(i) / f"{key}.bin"
+            obj.parent.mkdir(parents=True, exist_ok=True)
+            obj.write_bytes(f"{key}{i}".encode() * (40 + i))
+        lines.append(json.dumps({
+            "type": "Feature", "stac_version": "1.0.0", "id": f"tile-{i}", "geometry": None,
+            "properties": {"datetime": "2024-01-01T00:00:00Z"}, "links": [],
+            "assets": {k: {"href": f"s3://{bucket}/{prefix}/src/{i}/{k}.bin"} for k in ("a", "b")},
+        }))
+    (tmp_path / "items.ndjson").write_text("\n".join(lines) + "\n")
+    lock = stacpkg_rs.derive_asset_lock(
+        stacpkg_rs.read_stac_ndjson(tmp_path / "items.ndjson"), stores=stores
+    )
+    lock_url = f"s3://{bucket}/{prefix}/lock.parquet"
+    stacpkg_rs.write_asset_lock_parquet_stream(lock, lock_url, stores=stores)
+
+    def relocate_shard(k: int) -> int:
+        # Runs in a worker process: everything it needs travels with it, nothing is shared but
+        # the object store.
+        import stacpkg_rs as worker
+
+        source = worker.read_asset_lock_parquet(lock_url, stores=stores)
+        shard = worker.relocate_assets(
+            source, store_type="s3", store_container=bucket, key=f"{prefix}/dask",
+            shard=f"{k}/4", max_workers=2, stores=stores,
+        )
+        worker.write_asset_lock_parquet_stream(
+            shard, f"s3://{bucket}/{prefix}/shards/shard-{k}.parquet", stores=stores
+        )
+        return shard.num_rows
+
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                      dashboard_address=None) as cluster, Client(cluster) as client:
+        rows = client.gather(client.map(relocate_shard, range(4)))
+    assert sum(rows) == 48 and all(0 < r < 48 for r in rows)
+
+    merged = stacpkg_rs.read_asset_lock_parquet(
+        f"s3://{bucket}/{prefix}/shards/shard-*.parquet", stores=stores
+    )
+    single = stacpkg_rs.relocate_assets(
+        lock, store_type="s3", store_container=bucket, key=f"{prefix}/single", stores=stores
+    )
+    assert merged.schema.names == single.schema.names
+
+    def comparable(table: pa.Table, where: str) -> list[dict]:
+        out = table.drop_columns(["last_modified"]).to_pylist()
+        for row in out:
+            row["key"] = row["key"].replace(where, "", 1)
+        return out
+
+    assert comparable(merged, "/dask/") == comparable(single, "/single/")
+    # Every copy is the source's bytes.
+    for row in merged.to_pylist():
+        copied = (Path(env["S3A_ROOT"]) / bucket / row["key"]).read_bytes()
+        source = root / "src" / row["item_id"].removeprefix("tile-") / f"{row['asset_key']}.bin"
+        assert copied == source.read_bytes()
+    # Shards of one run only: a missing one is refused.
+    with pytest.raises(stacpkg_rs.InvalidInputError, match="lack shard 3 of 4"):
+        stacpkg_rs.read_asset_lock_parquet(
+            [f"s3://{bucket}/{prefix}/shards/shard-{k}.parquet" for k in range(3)], stores=stores
+        )
+    with pytest.raises(ValueError, match="argument 'shard': shard `5/4`"):
+        stacpkg_rs.relocate_assets(lock, store_type="s3", store_container=bucket, shard="5/4")

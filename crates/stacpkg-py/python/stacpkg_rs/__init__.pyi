@@ -160,6 +160,7 @@ def derive_asset_lock(
     checksum: ChecksumStrategy = "metadata",
     stores: StoreOptions | None = None,
     progress: Progress | None = None,
+    shard: str | None = None,
 ) -> pa.Table:
     """Derive an asset lock from items (an Arrow table or stream, or an items GeoParquet path),
     probing every object for its size, ETag, last-modified and checksum unless
@@ -177,6 +178,7 @@ def derive_asset_lock_stream(
     max_workers: int | None = None,
     checksum: ChecksumStrategy = "metadata",
     stores: StoreOptions | None = None,
+    shard: str | None = None,
 ) -> pa.RecordBatchReader:
     """``derive_asset_lock`` as a RecordBatchReader: items are read and objects probed as the
     lock is read, so a pipeline of any length stays flat in memory
@@ -191,15 +193,28 @@ def validate_assets(
     max_workers: int | None = None,
     verify_checksums: bool = False,
     stores: StoreOptions | None = None,
+    shard: str | None = None,
 ) -> list[Validation]:
     """Check every lock row's object against the lock (an Arrow table or stream, or an
-    ``assets.lock.parquet`` path); one result per row (``asset-lock validate``)."""
+    ``assets.lock.parquet`` path); one result per row (``asset-lock validate``). With
+    ``shard="K/N"`` (or ``"auto"``), only the rows of that shard."""
+
+def read_asset_lock_parquet(
+    paths: str | os.PathLike[str] | list[str | os.PathLike[str]],
+    *,
+    stores: StoreOptions | None = None,
+) -> pa.Table:
+    """Read asset-lock Parquet files (paths, ``s3://``/``az://``/``gs://``/``file://``/``http(s)://``
+    URLs, or patterns with ``*`` and ``?``) as one lock (``asset-lock from-parquet``): the shard
+    files of a sharded run are merged into its whole lock, in the unsharded order; one file named
+    alone is read as it is."""
 
 def write_asset_lock_parquet_stream(
-    source: TableInput, output_path: StrPath
+    source: TableInput, output_path: StrPath, *, stores: StoreOptions | None = None
 ) -> LockWriteReport:
     """Write an asset lock (an Arrow table or stream, or a path to an Arrow IPC stream) as
-    ``assets.lock.parquet``, atomically (``asset-lock to-parquet``)."""
+    ``assets.lock.parquet``, atomically, to a path or an ``s3://``/``az://``/``gs://``/``file://``
+    URL (``asset-lock to-parquet``). A shard's table keeps its positions."""
 
 def filter_items(
     items: TableInput,
@@ -320,6 +335,7 @@ def relocate_assets(
     put_max_concurrency: int | None = None,
     stores: StoreOptions | None = None,
     progress: Progress | None = None,
+    shard: str | None = None,
 ) -> pa.Table:
     """Copy every lock row's object under a store and return the destination lock with the
     copies' facts (``asset-lock relocate``). Bytes are hashed as they are copied and checked
@@ -341,6 +357,7 @@ def relocate_assets_stream(
     chunk_size_bytes: int | None = None,
     put_max_concurrency: int | None = None,
     stores: StoreOptions | None = None,
+    shard: str | None = None,
 ) -> pa.RecordBatchReader:
     """``relocate_assets`` as a RecordBatchReader: objects are copied as the destination lock
     is read, so a lock of any length relocates in flat memory."""
@@ -357,6 +374,7 @@ def copy_assets(
     put_max_concurrency: int | None = None,
     stores: StoreOptions | None = None,
     progress: Progress | None = None,
+    shard: str | None = None,
 ) -> pa.Table:
     """Copy the objects of ``source_assets`` to the locations of ``target_assets`` (rows
     matched by item and asset) and return the target lock with the copies' facts
@@ -410,6 +428,7 @@ def build_package(
     checksum: ChecksumStrategy = "metadata",
     force: bool = False,
     stores: StoreOptions | None = None,
+    shard: str | None = None,
 ) -> BuildReport:
     """Build a package directory (``build``): ``items.parquet``, ``assets.lock.parquet``
     (derived from the items unless ``asset_lock`` is given), the ``includes``, and with
