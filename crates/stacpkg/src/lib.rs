@@ -21,7 +21,8 @@
 //! | `items to-ndjson`, `items to-json` | [`items::feature::write_file`] |
 //! | `items enrich`, `add-alternate`, `promote-alternate`, `remove-alternate` | [`items::project`] |
 //! | `asset-lock derive`, `validate`, `relocate` | [`asset_lock::derive()`], [`asset_lock::validate()`], [`asset_lock::relocate()`] |
-//! | `asset-lock from-parquet`, `to-parquet` | [`asset_lock::read_parquet`], [`asset_lock::write_parquet`] |
+//! | `asset-lock from-parquet`, `to-parquet` | [`asset_lock::read_parquet`], [`asset_lock::write_parquet`]; files on stores, patterns and shard merges: [`asset_lock::read_parquet_files`], [`asset_lock::write_parquet_to`], [`files`] |
+//! | `--shard K/N\|auto` | [`asset_lock::Shard`] in the options of derive, validate, relocate and build; merge: [`asset_lock::shard::merge`] |
 //! | `--checksum` strategies, multihashes, hashing | [`checksum`] (used by derive, validate and every copy) |
 //! | `build`, `inspect` | [`package::build()`], [`package::inspect()`] |
 //! | `attach`, `discover` | [`oci::attach()`], [`oci::discover()`] (any target: [`oci::attach_to`], [`oci::discover_in`]) |

@@ -6,8 +6,9 @@
 //! | `asset-lock derive` | [`derive()`] |
 //! | `asset-lock validate` | [`validate`] |
 //! | `asset-lock relocate` | [`relocate`] (planned by [`PlanOptions`], copies by [`crate::store::Stores::copy`]) |
-//! | `asset-lock from-parquet` | [`read_parquet`] |
-//! | `asset-lock to-parquet` | [`crate::ipc::read_stream`] + [`write_parquet`] |
+//! | `asset-lock from-parquet` | [`read_parquet`]; a file on a store: [`read_parquet_at`]; several, or a shard merge: [`read_parquet_files`] |
+//! | `asset-lock to-parquet` | [`crate::ipc::read_stream`] + [`write_parquet`] (or [`write_parquet_to`]) |
+//! | `--shard` | [`Shard`] in [`DeriveOptions`], [`ValidateOptions`], [`RelocateOptions`]; see [`shard`] |
 //!
 //! Every producer writes exactly the v1 schema ([`schema`]); [`normalize`] brings any lock-shaped
 //! batch to it (aliases, legacy `href`, `size`), batch by batch.
