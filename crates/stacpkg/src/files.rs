@@ -587,13 +587,15 @@ impl Upload {
     fn send(&mut self, chunk: Chunk) -> std::io::Result<()> {
         let sent = self.tx.as_ref().is_some_and(|tx| tx.send(chunk).is_ok());
         if sent {
-            Ok(())
-        } else {
-            Err(std::io::Error::other(format!(
-                "the upload of `{}` stopped",
-                self.name
-            )))
+            return Ok(());
         }
+        // The uploader stopped: its error is the cause worth telling.
+        self.tx = None;
+        let cause = match self.join() {
+            Err(e) => crate::store::short_reason(&e),
+            Ok(()) => format!("the upload of `{}` stopped", self.name),
+        };
+        Err(std::io::Error::other(cause))
     }
 
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {

@@ -497,18 +497,21 @@ pub fn read_parquet_at(
 /// ([`shard::merge`]); other files are streamed one after another and must have the same
 /// columns.
 ///
-/// Memory: one batch per file.
+/// Memory: one batch per file, of `batch_size / files` rows (at least 1024), and the output
+/// batch.
 pub fn read_parquet_files(
     files: &[FileRef],
     batch_size: usize,
     stores: &Stores,
     runtime: &Runtime,
 ) -> Result<BatchReader> {
+    // Each input holds one batch at a time: together about one output batch's worth of rows.
+    let per_file = (batch_size / files.len().max(1)).max(1024);
     let mut inputs = Vec::with_capacity(files.len());
     for file in files {
         inputs.push((
             file.name(),
-            read_parquet_at(file, batch_size, stores, runtime)?,
+            read_parquet_at(file, per_file, stores, runtime)?,
         ));
     }
     shard::merge(inputs, batch_size)
