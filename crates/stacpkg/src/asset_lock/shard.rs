@@ -262,10 +262,10 @@ impl ShardTag {
         let Some(text) = schema.metadata().get(META_SHARD) else {
             return Ok(None);
         };
-        let bad = || Error::InvalidLock {
-            row: 0,
+        let bad = || Error::ShardSet {
+            input: "the lock".into(),
             problem: format!(
-                "metadata `{META_SHARD}` is not a shard tag: `{}`",
+                "has `{META_SHARD}` metadata that is not a shard tag with a `{POSITION}` column: `{}`",
                 text.escape_debug()
             ),
         };
