@@ -241,6 +241,15 @@ fn bad_shards_and_shard_sets_are_usage_errors_that_write_nothing() {
         assert_eq!(run.error_line(2), format!("stacpkg: error: {expected}"));
         assert!(!ctx.path("pkg").exists());
     }
+    let run = ctx.sh(
+        "$STACPKG asset-lock from-parquet plain.parquet > given.arrow
+         $STACPKG items from-json items.json | $STACPKG build pkg --asset-lock given.arrow --shard 0/2",
+    );
+    assert_eq!(
+        run.error_line(2),
+        "stacpkg: error: --shard splits a derived lock; it cannot be used with --asset-lock"
+    );
+    assert!(!ctx.path("pkg").exists());
     let run = ctx.sh("JOB_COMPLETION_INDEX=1 SLURM_ARRAY_TASK_ID=1 $STACPKG asset-lock derive --no-probe-metadata --shard auto < items.arrow");
     assert_eq!(
         run.error_line(2),
