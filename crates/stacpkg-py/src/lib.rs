@@ -836,7 +836,8 @@ fn derive_asset_lock_stream(
 }
 
 /// Derive an asset lock (one row per asset) from items, probing each object unless
-/// `probe_metadata` is false.
+/// `probe_metadata` is false. With `shard="K/N"` (or `"auto"`), only shard K's rows, each with
+/// its position in the whole lock: `read_asset_lock_parquet` merges the shards' files.
 #[pyfunction]
 #[pyo3(signature = (items, *, probe_metadata=true, item_ids=None, providers=None, asset_keys=None, include_metadata_assets=false, keep_going=false, max_workers=None, checksum="metadata", stores=None, progress=None, shard=None))]
 #[allow(clippy::too_many_arguments)]
@@ -1479,7 +1480,8 @@ fn relocate_asset_locations(
 
 /// Copy every lock row's object to a store and return the destination lock with the facts of
 /// the copies (`asset-lock relocate`); bytes are hashed on the way and checked against the
-/// source's checksum.
+/// source's checksum. With `shard="K/N"` (or `"auto"`), only shard K's rows are copied and
+/// returned, each with its position in the whole lock.
 #[pyfunction]
 #[pyo3(signature = (asset_lock, *, store_type, store_container=None, store_endpoint_url=None, key=None, source_prefix=None, layout="item-asset", overwrite=true, keep_going=false, max_workers=None, memory_limit_bytes=None, chunk_size_bytes=None, put_max_concurrency=None, stores=None, progress=None, shard=None))]
 #[allow(clippy::too_many_arguments)]

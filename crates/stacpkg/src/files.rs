@@ -477,6 +477,20 @@ impl AsyncFileReader for StoreReader {
     }
 }
 
+/// Write `file` with `write` (given the sink and the file's name for messages), and make it the
+/// file only when `write` succeeds.
+pub(crate) fn write_with<T>(
+    file: &FileRef,
+    stores: &Stores,
+    runtime: &Runtime,
+    write: impl FnOnce(&mut Sink, &str) -> Result<T>,
+) -> Result<T> {
+    let mut sink = Sink::create(file, stores, runtime)?;
+    let written = write(&mut sink, &file.name())?;
+    sink.commit()?;
+    Ok(written)
+}
+
 /// Where a table file is written: a local file that appears atomically, or an object uploaded
 /// in parts and completed only at [`Sink::commit`] (an upload that is not committed is
 /// aborted, so a failed write leaves no object and never replaces one).

@@ -468,10 +468,9 @@ pub fn write_parquet_to(
     stores: &Stores,
     runtime: &Runtime,
 ) -> Result<LockWriteReport> {
-    let mut sink = Sink::create(file, stores, runtime)?;
-    let summary = write_parquet_into(reader, &mut sink, &file.name())?;
-    sink.commit()?;
-    Ok(summary)
+    crate::files::write_with(file, stores, runtime, |sink, name| {
+        write_parquet_into(reader, sink, name)
+    })
 }
 
 /// Read one asset-lock Parquet file, local or in a store, as [`read_parquet`] does; a shard file

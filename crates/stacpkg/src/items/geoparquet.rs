@@ -215,10 +215,9 @@ pub fn write_to(
     stores: &Stores,
     runtime: &Runtime,
 ) -> Result<ParquetWriteReport> {
-    let mut sink = Sink::create(file, stores, runtime)?;
-    let report = write_into(reader, &mut sink, &file.name(), WRITE_ROWS, ROW_GROUP_BYTES)?;
-    sink.commit()?;
-    Ok(report)
+    crate::files::write_with(file, stores, runtime, |sink, name| {
+        write_into(reader, sink, name, WRITE_ROWS, ROW_GROUP_BYTES)
+    })
 }
 
 /// Rows per writer call: the stream is re-cut to this size first, so that the file's bytes
