@@ -1,7 +1,7 @@
 //! Table files named by a local path or by an object-store URL (`s3://`, `az://`, `gs://`,
 //! `file://`, and `http(s)://` for reading), so that workers on different machines share inputs
 //! and outputs without a shared filesystem. Objects are reached through [`Stores`], with their
-//! credential rules; the file name of a pattern may hold `*` and `?` ([`expand`]).
+//! credential rules; any path segment of a pattern may hold `*` and `?` ([`expand`]).
 //!
 //! Memory: a remote Parquet file is read a row group's pages at a time with one decoded batch
 //! queued; an upload holds at most [`UPLOAD_PART`] bytes being filled, [`QUEUED_CHUNKS`] chunks
