@@ -40,8 +40,9 @@ pub(crate) fn from_parquet(args: FromParquetArgs) -> anyhow::Result<ExitStatus> 
     Ok(ExitStatus::Success)
 }
 
-/// Files that are not one run's shards are bad input, found before anything is written: a
-/// usage error (exit 2).
+/// Files that are not one run's shards are bad input, a usage error (exit 2), whether the
+/// merge finds it before its first row (counts, runs, missing shards) or while merging (rows of
+/// another lock); a stream cut short by it is never taken for a whole lock downstream.
 fn usage_if_shard_set(error: anyhow::Error) -> anyhow::Error {
     match error.downcast_ref::<stacpkg::Error>() {
         Some(shard_set @ stacpkg::Error::ShardSet { .. }) => {
