@@ -260,7 +260,7 @@ fn object_matches(
         format!("{prefix}/x")
     });
     let (store, probe_path) = stores
-        .object_store(&probe, target.endpoint.as_deref())
+        .own_object_store(&probe, target.endpoint.as_deref())
         .map_err(failed)?;
     let parts: Vec<_> = probe_path.parts().collect();
     let list_prefix =
@@ -356,7 +356,7 @@ fn open_remote(
         source,
     };
     let (store, path) = stores
-        .object_store(&target.location, target.endpoint.as_deref())
+        .own_object_store(&target.location, target.endpoint.as_deref())
         .map_err(read_failed)?;
     let (opened_tx, opened_rx) = sync_channel::<Opened>(1);
     // One decoded batch waits for the consumer.
@@ -573,7 +573,7 @@ impl Upload {
             )));
         }
         let (store, path) = stores
-            .object_store(&target.location, target.endpoint.as_deref())
+            .own_object_store(&target.location, target.endpoint.as_deref())
             .map_err(failed)?;
         let (tx, rx) = sync_channel::<Chunk>(QUEUED_CHUNKS);
         let runtime = runtime.clone();

@@ -881,3 +881,42 @@ fn schema_message_len(stream: &[u8]) -> usize {
     let meta = u32::from_le_bytes(stream[4..8].try_into().unwrap()) as usize;
     8 + meta
 }
+
+#[test]
+fn issue_17_shard_files_read_at_once_from_s3_never_share_a_dead_connection() {
+    let Some(svc) = Services::get("issue-17-connections") else {
+        return;
+    };
+    let ctx = ctx();
+    let items: Vec<serde_json::Value> = (0..60)
+        .map(|i| {
+            item(
+                &format!("i-{i}"),
+                json!({"a": {"href": format!("s3://x/{i}.tif")}}),
+            )
+        })
+        .collect();
+    write_items(&ctx, &items);
+    let (a, prefix, env) = (svc.bucket(S3::A), svc.prefix(), svc.s3_env());
+    ctx.sh(&format!(
+        "set -e; export {env}; $STACPKG items from-json items.json > items.arrow
+         $STACPKG asset-lock derive --no-probe-metadata < items.arrow | $STACPKG asset-lock to-parquet single.parquet
+         for k in 0 1 2 3 4 5 6 7; do
+           $STACPKG asset-lock derive --no-probe-metadata --shard $k/8 < items.arrow | $STACPKG asset-lock to-parquet s3://{a}/{prefix}/shard-$k.parquet
+         done"
+    ))
+    .success();
+    // Each file is read on a runtime of its own, which ends with the file. Sharing one client's
+    // connections among them failed a request ("dispatch task is gone") in about one merge of
+    // five, when a runtime ended under a request another reader had sent on its connection.
+    for round in 0..20 {
+        let run = ctx.sh(&format!(
+            "export {env}; $STACPKG asset-lock from-parquet 's3://{a}/{prefix}/shard-*.parquet' | $STACPKG asset-lock to-parquet merged.parquet"
+        ));
+        assert_eq!(run.code, Some(0), "round {round}: {}", run.stderr);
+        assert_eq!(
+            std::fs::read(ctx.path("merged.parquet")).unwrap(),
+            std::fs::read(ctx.path("single.parquet")).unwrap()
+        );
+    }
+}

@@ -393,6 +393,28 @@ impl Stores {
         location: &Location,
         endpoint: Option<&str>,
     ) -> Result<(Arc<dyn ObjectStore>, ObjectPath), StoreError> {
+        self.object_store_for(location, endpoint, true)
+    }
+
+    /// As [`Stores::object_store`], but a store built for this caller alone (a registered one
+    /// is still the registered one): its client, and the connections it keeps, belong to the one
+    /// runtime that uses it. A pooled connection lives on the runtime that opened it, so a client
+    /// shared by work on runtimes that end at different times fails requests ("dispatch task is
+    /// gone") when one of them ends.
+    pub(crate) fn own_object_store(
+        &self,
+        location: &Location,
+        endpoint: Option<&str>,
+    ) -> Result<(Arc<dyn ObjectStore>, ObjectPath), StoreError> {
+        self.object_store_for(location, endpoint, false)
+    }
+
+    fn object_store_for(
+        &self,
+        location: &Location,
+        endpoint: Option<&str>,
+        shared: bool,
+    ) -> Result<(Arc<dyn ObjectStore>, ObjectPath), StoreError> {
         let kind = location
             .store_type
             .as_deref()
@@ -423,7 +445,7 @@ impl Stores {
             if let Some(store) = self.registered(location) {
                 return Ok((store, path));
             }
-            return Ok((self.cached(kind, "", None, build_file)?.store, path));
+            return Ok((self.cached(shared, kind, "", None, build_file)?.store, path));
         }
         if container.is_empty() {
             return Err(StoreError::BadLocation(format!(
@@ -441,6 +463,7 @@ impl Stores {
         }
         let endpoint = endpoint.and_then(normalize_endpoint);
         let built = self.cached(
+            shared,
             kind,
             container,
             endpoint.as_deref(),
@@ -469,6 +492,7 @@ impl Stores {
         let container = target.location.store_container.as_deref().unwrap_or("");
         let endpoint = target.endpoint.as_deref().and_then(normalize_endpoint);
         let built = self.cached(
+            true,
             "s3",
             container,
             endpoint.as_deref(),
@@ -477,13 +501,18 @@ impl Stores {
         Ok(built.signer.map(|signer| (signer, path)))
     }
 
+    /// The store built for (type, container, endpoint): cached when `shared`, else made anew.
     fn cached(
         &self,
+        shared: bool,
         kind: &'static str,
         container: &str,
         endpoint: Option<&str>,
         build: impl FnOnce(&'static str, &str, Option<&str>) -> Result<Built, StoreError>,
     ) -> Result<Built, StoreError> {
+        if !shared {
+            return build(kind, container, endpoint);
+        }
         let key = StoreKey {
             kind,
             container: container.to_string(),
