@@ -118,12 +118,17 @@ for k in $(seq 0 15); do
   "$ours" asset-lock derive --no-probe-metadata --shard "$k/16" < "$out/big.arrow" \
     | "$ours" asset-lock to-parquet "$out/big-shards/shard-$k.parquet"
 done
-timed "read the single run's file → to-parquet" 0 "rm -f $out/big-copy.parquet" \
-  "$ours asset-lock from-parquet $out/big-single.parquet | $ours asset-lock to-parquet $out/big-copy.parquet" "$RUNS"
-timed "merge 16 shard files → to-parquet" 0 "rm -f $out/big-merged.parquet" \
-  "$ours asset-lock from-parquet '$out/big-shards/shard-*.parquet' | $ours asset-lock to-parquet $out/big-merged.parquet" "$RUNS"
-timed "merge 16 shard files → Arrow IPC (/dev/null)" 0 "true" \
-  "$ours asset-lock from-parquet '$out/big-shards/shard-*.parquet' > /dev/null" "$RUNS"
+# seconds LABEL CLEANUP CMD: the best of RUNS runs, wall time and peak RSS.
+seconds() {
+  best_of "$RUNS" "$2" "$3"
+  printf "%-44s %8.2f s  peak RSS %5d MB\n" "$1" "$BEST_SECS" "$((BEST_RSS / 1024))"
+}
+seconds "read the single run's file → to-parquet" "rm -f $out/big-copy.parquet" \
+  "$ours asset-lock from-parquet $out/big-single.parquet | $ours asset-lock to-parquet $out/big-copy.parquet"
+seconds "merge 16 shard files → to-parquet" "rm -f $out/big-merged.parquet" \
+  "$ours asset-lock from-parquet '$out/big-shards/shard-*.parquet' | $ours asset-lock to-parquet $out/big-merged.parquet"
+seconds "merge 16 shard files → Arrow IPC (/dev/null)" "true" \
+  "$ours asset-lock from-parquet '$out/big-shards/shard-*.parquet' > /dev/null"
 cmp "$out/big-merged.parquet" "$out/big-single.parquet" && echo "merged file is byte-identical to the single run's"
 
 fi

@@ -7,7 +7,7 @@
 use arrow_array::RecordBatch;
 use arrow_schema::SchemaRef;
 
-use crate::error::Result;
+use crate::error::{Error, Result};
 
 /// A schema plus the batches that follow it, in order.
 pub struct BatchReader {
@@ -120,6 +120,54 @@ pub(crate) fn rebatch(reader: BatchReader, rows: usize) -> BatchReader {
         Some(rows) => reader.with_known_rows(rows),
         None => reader,
     }
+}
+
+/// The batches of `first`, then of each reader `rest` yields, as one stream with `first`'s
+/// schema (each input's own metadata stays its own). A reader is checked when it is reached: one
+/// whose columns are not `first`'s ends the stream with an error naming both. `rest` may open
+/// its readers lazily, so that one is open at a time.
+pub(crate) fn concat(
+    first: (String, BatchReader),
+    rest: impl Iterator<Item = Result<(String, BatchReader)>> + Send + 'static,
+) -> BatchReader {
+    let (first_name, mut current) = first;
+    let schema = current.schema();
+    let out_schema = schema.clone();
+    let mut rest = rest;
+    let mut failed = false;
+    let batches = std::iter::from_fn(move || {
+        if failed {
+            return None;
+        }
+        loop {
+            if let Some(batch) = current.next() {
+                let batch = batch.and_then(|batch| {
+                    RecordBatch::try_new(out_schema.clone(), batch.columns().to_vec())
+                        .map_err(|e| Error::arrow("failed to stream the inputs", e))
+                });
+                failed = batch.is_err();
+                return Some(batch);
+            }
+            let next = rest.next()?.and_then(|(name, reader)| {
+                if reader.schema().fields() == out_schema.fields() {
+                    Ok(reader)
+                } else {
+                    Err(Error::ShardSet {
+                        input: format!("`{name}`"),
+                        problem: format!("does not have the columns of `{first_name}`"),
+                    })
+                }
+            });
+            match next {
+                Ok(reader) => current = reader,
+                Err(e) => {
+                    failed = true;
+                    return Some(Err(e));
+                }
+            }
+        }
+    });
+    BatchReader::new(schema, batches)
 }
 
 #[cfg(test)]

@@ -491,6 +491,17 @@ pub(crate) fn write_with<T>(
     Ok(written)
 }
 
+/// [`write_with`] for the local file `path`.
+pub(crate) fn write_local_with<T>(
+    path: &std::path::Path,
+    write: impl FnOnce(&mut Sink, &str) -> Result<T>,
+) -> Result<T> {
+    let mut sink = Sink::local(path)?;
+    let written = write(&mut sink, &path.display().to_string())?;
+    sink.commit()?;
+    Ok(written)
+}
+
 /// Where a table file is written: a local file that appears atomically, or an object uploaded
 /// in parts and completed only at [`Sink::commit`] (an upload that is not committed is
 /// aborted, so a failed write leaves no object and never replaces one).

@@ -454,10 +454,7 @@ pub struct LockWriteReport {
 /// atomically (temporary file, then rename). A shard stream ([`shard`]) keeps its positions and
 /// its tag, so that its file can be merged.
 pub fn write_parquet(reader: BatchReader, path: &std::path::Path) -> Result<LockWriteReport> {
-    let mut sink = Sink::local(path)?;
-    let summary = write_parquet_into(reader, &mut sink, &path.display().to_string())?;
-    sink.commit()?;
-    Ok(summary)
+    crate::files::write_local_with(path, |sink, name| write_parquet_into(reader, sink, name))
 }
 
 /// [`write_parquet`] to `file`, a local path or an object in `stores`; an object is uploaded in

@@ -468,30 +468,10 @@ pub fn merge(inputs: Vec<MergeInput>, batch_size: usize) -> Result<BatchReader> 
 /// Inputs one after another; their columns must be the first one's.
 fn concat(inputs: Vec<MergeInput>) -> Result<BatchReader> {
     let mut inputs = inputs.into_iter();
-    let Some((first_name, first)) = inputs.next() else {
-        return Err(Error::Internal("a merge of no inputs"));
-    };
-    let schema = first.schema();
-    let rest: Vec<MergeInput> = inputs.collect();
-    for (name, reader) in &rest {
-        if reader.schema().fields() != schema.fields() {
-            return Err(Error::ShardSet {
-                input: format!("`{name}`"),
-                problem: format!("does not have the columns of `{first_name}`"),
-            });
-        }
-    }
-    let batches = first.chain(rest.into_iter().flat_map(|(_, reader)| reader));
-    let out_schema = schema.clone();
-    Ok(BatchReader::new(
-        schema,
-        batches.map(move |batch| {
-            // Each file's own metadata is its own; the stream carries the first's.
-            let batch = batch?;
-            RecordBatch::try_new(out_schema.clone(), batch.columns().to_vec())
-                .map_err(|e| Error::arrow("failed to stream the inputs", e))
-        }),
-    ))
+    let first = inputs
+        .next()
+        .ok_or(Error::Internal("a merge of no inputs"))?;
+    Ok(crate::batch::concat(first, inputs.map(Ok)))
 }
 
 struct Source {

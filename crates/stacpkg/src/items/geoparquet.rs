@@ -92,54 +92,12 @@ pub(crate) fn read_files_kind(
     if rest.is_empty() {
         return Ok(head);
     }
-    let schema = head.schema();
-    let first_name = first.name();
-    // Owned: the stream outlives the caller's slice.
-    let pending: Vec<FileRef> = rest.to_vec();
-    let mut pending = pending.into_iter();
-    let mut current = head;
-    let out_schema = schema.clone();
-    let mut failed = false;
-    let batches = std::iter::from_fn(move || {
-        if failed {
-            return None;
-        }
-        loop {
-            match current.next() {
-                Some(Ok(batch)) => {
-                    // Each file's own metadata is its own; the stream carries the first's.
-                    let batch = RecordBatch::try_new(out_schema.clone(), batch.columns().to_vec())
-                        .map_err(|e| Error::arrow("failed to read the files", e));
-                    failed = batch.is_err();
-                    return Some(batch);
-                }
-                Some(Err(e)) => {
-                    failed = true;
-                    return Some(Err(e));
-                }
-                None => {}
-            }
-            let file = pending.next()?;
-            let next = open(&file).and_then(|reader| {
-                if reader.schema().fields() == out_schema.fields() {
-                    Ok(reader)
-                } else {
-                    Err(Error::ShardSet {
-                        input: format!("`{}`", file.name()),
-                        problem: format!("does not have the columns of `{first_name}`"),
-                    })
-                }
-            });
-            match next {
-                Ok(reader) => current = reader,
-                Err(e) => {
-                    failed = true;
-                    return Some(Err(e));
-                }
-            }
-        }
-    });
-    Ok(BatchReader::new(schema, batches))
+    // Owned: the stream outlives the caller's slice; each file is opened when it is reached.
+    let rest: Vec<FileRef> = rest.to_vec();
+    let rest = rest
+        .into_iter()
+        .map(move |file| open(&file).map(|reader| (file.name(), reader)));
+    Ok(crate::batch::concat((first.name(), head), rest))
 }
 
 /// A Parquet file's batches as a stream of `expected` kind: empty-object members restored
@@ -231,11 +189,9 @@ pub(crate) fn write_with_row_groups(
     write_rows: usize,
     row_group_bytes: usize,
 ) -> Result<ParquetWriteReport> {
-    let mut sink = Sink::local(path)?;
-    let name = path.display().to_string();
-    let report = write_into(reader, &mut sink, &name, write_rows, row_group_bytes)?;
-    sink.commit()?;
-    Ok(report)
+    crate::files::write_local_with(path, |sink, name| {
+        write_into(reader, sink, name, write_rows, row_group_bytes)
+    })
 }
 
 fn write_into(
